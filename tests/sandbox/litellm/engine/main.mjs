@@ -9,7 +9,7 @@
 // installer's npm directory (tests/sandbox/litellm/install.sh).
 
 import http from 'node:http'
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 
 import { UnsupportedRequest, datasourceUrl, parseDatamodel } from './datamodel.mjs'
 import { TRACE, loadEngineModules, startEngine } from './engine.mjs'
@@ -63,15 +63,37 @@ function parseJson(text, what) {
   }
 }
 
-export function makeHandler({ engine, translator }) {
+// LITEMAAS_ENGINE_TRACE names a file that gets one JSON line per translated
+// operation: its name and the shape of its arguments (keys only, never values, so
+// no key hash or credential lands there). The bridge tests read it to know which
+// query shapes LiteLLM used.
+function tracer(path) {
+  if (!path) return () => {}
+  return (item, context) => {
+    const line = { op: item.operation, args: shape(item.json.query.arguments), ...context }
+    appendFileSync(path, `${JSON.stringify(line)}\n`)
+  }
+}
+
+function shape(value) {
+  if (Array.isArray(value)) return value.length ? [shape(value[0])] : []
+  if (value === null || typeof value !== 'object') return typeof value
+  if ('$type' in value) return value.$type
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, shape(value[k])]))
+}
+
+export function makeHandler({ engine, translator, trace = () => {} }) {
   async function single(body, txId) {
-    const { json, alias } = translator.request(body)
+    const item = translator.request(body)
+    trace(item, { tx: Boolean(txId) })
+    const { json, alias } = item
     const answer = JSON.parse(await engine.query(JSON.stringify(json), TRACE, txId))
     return translator.result(answer, alias)
   }
 
   async function batch(body, txId) {
     const items = body.batch.map((item) => translator.request(item))
+    for (const item of items) trace(item, { tx: Boolean(txId), batch: true })
     const request = { batch: items.map((item) => item.json) }
     // Inside an interactive transaction the batch already runs in it; a batch
     // transaction of its own would nest.
@@ -159,7 +181,7 @@ async function main(argv) {
   const url = datasourceUrl(datamodelText, process.env)
   const { engine, close } = await startEngine({ modules, datamodelText, url, log })
   const translator = new Translator({ datamodel, parse: modules.graphql.parse, Kind: modules.graphql.Kind })
-  const server = await serve(makeHandler({ engine, translator }), port)
+  const server = await serve(makeHandler({ engine, translator, trace: tracer(process.env.LITEMAAS_ENGINE_TRACE) }), port)
 
   let stopping = false
   const stop = async (code) => {
