@@ -1,0 +1,3 @@
+"""litemaas-controller: deploys and operates LiteMaaS from orders, cluster events and messages."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,85 @@
+"""The aiohttp application: routes, the problem middleware, and the life cycle in cleanup_ctx.
+
+Start-up order: ledger → runner and dispatch (recovery first) → intake.  Shutdown runs in the
+documented reverse: the server stops listening (intake stops), streams are told to end, then
+dispatch drains (runs get ``drain_grace`` seconds, then are cancelled and requeued), then the
+ledger closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from litemaas_controller.api import health, instances, keys, openapi, orders, problems, runs
+from litemaas_controller.api.credentials import SecretReader
+from litemaas_controller.api.metrics import Metrics
+from litemaas_controller.config import Settings
+from litemaas_controller.config.order_vars import load_order_vars
+from litemaas_controller.config.paths import default_argument_specs
+from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.intake import OrderIntake
+from litemaas_controller.ledger import SqliteStore
+from litemaas_controller.runner import PlaybookRunner, Redactor
+from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.redact import proxy_credentials
+
+log = logging.getLogger(__name__)
+
+
+async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    store = SqliteStore(app[keys.SETTINGS].ledger_path)
+    app[keys.STORE] = store
+    yield
+    await store.close()
+
+
+def _redactor(settings: Settings) -> Redactor:
+    import os
+
+    secrets = [*settings.secret_values, *proxy_credentials(proxy_urls(os.environ))]
+    return Redactor(secrets)
+
+
+async def _dispatch(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = app[keys.STORE]
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings))
+    dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
+    app[keys.RUNNER] = runner
+    app[keys.DISPATCHER] = dispatcher
+    app[keys.INTAKE] = OrderIntake(store, dispatcher, app[keys.ORDER_VARS])
+    await dispatcher.start()
+    log.info("dispatch started: at most %d runs at once", settings.max_concurrent_runs)
+    yield
+    log.info("draining: runs in flight get %ss", settings.drain_grace)
+    await dispatcher.drain(settings.drain_grace)
+    await runner.close()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[keys.STOPPING].set()
+
+
+def make_app(settings: Settings) -> web.Application:
+    """The service's application; nothing starts until the runner sets it up."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[problems.middleware(settings.max_body_bytes)],
+    )
+    app[keys.SETTINGS] = settings
+    specs = settings.argument_specs or default_argument_specs(settings.playbook_dir)
+    order_vars = load_order_vars(specs)
+    log.info("order vars from %s (%d allowed)", order_vars.source, len(order_vars.allowed))
+    app[keys.ORDER_VARS] = order_vars
+    app[keys.METRICS] = Metrics()
+    app[keys.SECRETS] = SecretReader(settings.kubeconfig)
+    app[keys.STOPPING] = asyncio.Event()
+    app.cleanup_ctx.extend([_ledger, _dispatch])
+    app.on_shutdown.append(_on_shutdown)
+    for table in (orders.routes, runs.routes, instances.routes, health.routes, openapi.routes):
+        app.add_routes(table)
+    return app

@@ -1,0 +1,32 @@
+"""Open endpoints: liveness, readiness and Prometheus metrics (no secrets, no payloads)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from litemaas_controller.api import keys
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    if keys.DISPATCHER not in app or app[keys.DISPATCHER].draining or app[keys.STOPPING].is_set():
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response({"status": "ready", "runs_in_flight": app[keys.DISPATCHER].in_flight})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    body = await app[keys.METRICS].render(app[keys.STORE], app[keys.DISPATCHER].in_flight)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

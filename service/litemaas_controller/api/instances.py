@@ -1,0 +1,68 @@
+"""``/api/v1/instances``: instances with their recorded vars, status and results; credentials."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from litemaas_controller.api import keys, views
+from litemaas_controller.errors import ClusterError, ConflictError, NotFoundError
+from litemaas_controller.intake.auth import require_bearer
+
+routes = web.RouteTableDef()
+
+#: what a catalog hands the person who ordered (as 0.1.2 did): the admin login, not the master key
+ADMIN_KEYS = {"username": "UI_USERNAME", "password": "UI_PASSWORD"}
+
+
+@routes.get("/api/v1/instances")
+async def list_instances(request: web.Request) -> web.Response:
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    records = await request.app[keys.STORE].list_instances()
+    return web.json_response({"items": [views.instance(r) for r in records]})
+
+
+@routes.get("/api/v1/instances/{name}")
+async def get_instance(request: web.Request) -> web.Response:
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    name = request.match_info["name"]
+    record = await request.app[keys.STORE].get_instance(name)
+    if record is None:
+        raise NotFoundError(f"instance {name} does not exist")
+    return web.json_response(views.instance(record))
+
+
+@routes.get("/api/v1/instances/{name}/credentials")
+async def get_credentials(request: web.Request) -> web.Response:
+    principal = require_bearer(request.app[keys.SETTINGS], request.headers)
+    name = request.match_info["name"]
+    store = request.app[keys.STORE]
+    record = await store.get_instance(name)
+    if record is None:
+        raise NotFoundError(f"instance {name} does not exist")
+    secret_name = (record.results or {}).get("credentials_secret")
+    if not secret_name:
+        raise ConflictError(
+            f"instance {name} has no credentials yet (status {record.status}); "
+            "wait for its provision order to succeed"
+        )
+    data = await request.app[keys.SECRETS].read(record.namespace, str(secret_name))
+    missing = [k for k in ADMIN_KEYS.values() if k not in data]
+    if missing:
+        raise ClusterError(
+            f"Secret {record.namespace}/{secret_name} lacks {missing}; run an update order "
+            "to repair the instance"
+        )
+    await store.audit(principal, "credentials.read", name, f"http:{request.remote}",
+                      {"secret": secret_name})  # fmt: skip
+    results = record.results or {}
+    body = {
+        "instance": name,
+        "namespace": record.namespace,
+        "secret": secret_name,
+        "admin_url": results.get("admin_url"),
+        "api_url": results.get("api_url"),
+        **{field: data[key] for field, key in ADMIN_KEYS.items()},
+    }
+    response = web.json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

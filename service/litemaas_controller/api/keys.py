@@ -1,0 +1,27 @@
+"""Typed application state (``web.AppKey``): what the cleanup contexts build for the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from litemaas_controller.api.credentials import SecretReader
+from litemaas_controller.api.metrics import Metrics
+from litemaas_controller.config import Settings
+from litemaas_controller.config.order_vars import OrderVars
+from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.intake import OrderIntake
+from litemaas_controller.ledger import Store
+from litemaas_controller.runner import PlaybookRunner
+
+SETTINGS = web.AppKey("settings", Settings)
+ORDER_VARS = web.AppKey("order_vars", OrderVars)
+STORE = web.AppKey("store", Store)
+RUNNER = web.AppKey("runner", PlaybookRunner)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+INTAKE = web.AppKey("intake", OrderIntake)
+METRICS = web.AppKey("metrics", Metrics)
+SECRETS = web.AppKey("secrets", SecretReader)
+#: set when the server begins to shut down: long-lived streams end so the drain can proceed
+STOPPING = web.AppKey("stopping", asyncio.Event)

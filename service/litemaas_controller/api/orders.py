@@ -1,0 +1,83 @@
+"""``/api/v1/orders``: the order intake over HTTP and the orders' read side."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from litemaas_controller.api import keys, stream, views
+from litemaas_controller.api.problems import status_of
+from litemaas_controller.errors import (
+    BadInputError,
+    ControllerError,
+    NotFoundError,
+    UnsupportedMediaError,
+)
+from litemaas_controller.intake.auth import authenticate_order, require_bearer
+
+routes = web.RouteTableDef()
+
+
+def _source(request: web.Request) -> str:
+    return f"http:{request.remote or 'unknown'}"
+
+
+@routes.post("/api/v1/orders")
+async def submit_order(request: web.Request) -> web.Response:
+    app = request.app
+    metrics = app[keys.METRICS]
+    try:
+        if request.content_type != "application/json":
+            raise UnsupportedMediaError(
+                f"send the order as Content-Type: application/json (got {request.content_type})"
+            )
+        body = await request.read()
+        principal = authenticate_order(app[keys.SETTINGS], request.headers, body, time.time())
+        record, created = await app[keys.INTAKE].submit(
+            body, principal=principal, source=_source(request)
+        )
+    except (ControllerError, web.HTTPRequestEntityTooLarge) as exc:
+        code = exc.status if isinstance(exc, web.HTTPException) else status_of(exc)
+        metrics.intake.labels(f"refused:{code}").inc()
+        raise
+    metrics.intake.labels("accepted" if created else "duplicate").inc()
+    status = 202 if created else 200
+    response = web.json_response(views.order(record), status=status)
+    response.headers["Location"] = f"/api/v1/orders/{record.id}"
+    return response
+
+
+@routes.get("/api/v1/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    instance = request.query.get("instance")
+    records = await request.app[keys.STORE].list_orders(instance=instance, limit=_limit(request))
+    return web.json_response({"items": [views.order(r) for r in records]})
+
+
+@routes.get("/api/v1/orders/{id}")
+async def get_order(request: web.Request) -> web.Response:
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    store = request.app[keys.STORE]
+    record = await store.get_order(request.match_info["id"])
+    if record is None:
+        raise NotFoundError(f"order {request.match_info['id']} does not exist")
+    runs = list(reversed(await store.list_runs(order_id=record.id)))
+    return web.json_response(views.order(record, runs))
+
+
+@routes.get("/api/v1/orders/{id}/events")
+async def order_events(request: web.Request) -> web.StreamResponse:
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    order_id = request.match_info["id"]
+    if await request.app[keys.STORE].get_order(order_id) is None:
+        raise NotFoundError(f"order {order_id} does not exist")
+    return await stream.order_events(request, order_id)
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise BadInputError("limit must be an integer from 1 to 1000")
+    return int(raw)

@@ -1,0 +1,165 @@
+"""The service's settings: one dataclass, every field documented, validated at start-up.
+
+Sources, later ones winning: the defaults below, a YAML file (``--config`` / ``LITEMAAS_CONFIG``),
+the environment (``LITEMAAS_<FIELD>``, ``KUBECONFIG``), then command-line flags.  The ``help`` text
+of each field is the documentation shown by ``serve --help`` and in the README table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litemaas_controller.config.paths import default_playbook_dir, default_state_dir
+
+
+def _doc(help_: str, *, env: str | None = None, secret: bool = False) -> dict[str, Any]:
+    return {"help": help_, "env": env, "secret": secret}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``litemaas-controller serve`` can be told."""
+
+    listen: str = field(
+        default="127.0.0.1:8080",
+        metadata=_doc("host:port the HTTP API listens on (port 0 picks a free port)."),
+    )
+    webhook_secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Shared secret for HMAC-SHA256 signed orders (X-Litemaas-Signature). Never logged.",
+            secret=True,
+        ),
+    )
+    api_token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Bearer token for every /api/v1 endpoint (and an alternative to signing orders).",
+            secret=True,
+        ),
+    )
+    state_dir: Path = field(
+        default_factory=default_state_dir,
+        metadata=_doc("Directory for the ledger (ledger.sqlite3) and the per-run private dirs."),
+    )
+    playbook_dir: Path = field(
+        default_factory=default_playbook_dir,
+        metadata=_doc(
+            "Directory holding deploy_litemaas.yml and remove_litemaas.yml "
+            "(default: the collection's playbooks/)."
+        ),
+    )
+    argument_specs: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "The role's meta/argument_specs.yml that lists the variables an order may set "
+            "(default: ../roles/ocp4_workload_litemaas/meta/argument_specs.yml beside the "
+            "playbooks; the built-in 0.1.2 list when absent)."
+        ),
+    )
+    kubeconfig: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Kubeconfig for the service and its runs; unset: in-cluster configuration.",
+            env="KUBECONFIG",
+        ),
+    )
+    max_concurrent_runs: int = field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        metadata=_doc("Global cap on playbook runs in flight (default: the CPU count)."),
+    )
+    run_timeout: float = field(
+        default=3600.0,
+        metadata=_doc("Seconds a run may take before its whole process tree is ended (timeout)."),
+    )
+    kill_grace: float = field(
+        default=5.0,
+        metadata=_doc("Seconds between SIGTERM and SIGKILL when a run is cancelled or times out."),
+    )
+    drain_grace: float = field(
+        default=30.0,
+        metadata=_doc(
+            "On SIGTERM: seconds to let runs in flight finish before they are cancelled "
+            "(their orders are queued again on the next start)."
+        ),
+    )
+    max_body_bytes: int = field(
+        default=65536,
+        metadata=_doc("Largest order body accepted, in bytes (413 above it)."),
+    )
+    signature_window: float = field(
+        default=300.0,
+        metadata=_doc("Seconds a signed request's X-Litemaas-Timestamp stays valid (either way)."),
+    )
+    run_env_passthrough: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Extra environment variable names passed to runs, comma-separated (proxy, CA, "
+            "KUBECONFIG, PATH, HOME, LANG and ANSIBLE_* always are)."
+        ),
+    )
+    log_level: str = field(default="INFO", metadata=_doc("Python log level."))
+
+    def validate(self) -> Settings:
+        """Raise ``ConfigError`` naming the first bad setting; return self when all are good."""
+        from litemaas_controller.config.validation import validate_settings
+
+        validate_settings(self)
+        return self
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / "ledger.sqlite3"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Values that must never appear in the ledger, a log line or a response."""
+        return tuple(
+            v
+            for f in dataclasses.fields(self)
+            if f.metadata["secret"] and (v := getattr(self, f.name))
+        )
+
+
+def env_name(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata["env"] or f"LITEMAAS_{f.name.upper()}")
+
+
+def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(Settings)
+
+
+def coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
+    """Turn a string (env, flag) or YAML value into the field's type; ``ConfigError`` if not."""
+    from litemaas_controller.config.validation import coerce_value
+
+    return coerce_value(f, raw)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build Settings from defaults < file < environment < ``overrides`` (flags), validated."""
+    from litemaas_controller.config.sources import merged_values
+
+    env = os.environ if environ is None else environ
+    values = merged_values(overrides or {}, env, config_file)
+    return Settings(**values).validate()

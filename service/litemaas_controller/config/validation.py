@@ -1,0 +1,97 @@
+"""Typing and checking of settings values; every failure names the setting and its env var."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from litemaas_controller.errors import ConfigError
+
+if TYPE_CHECKING:
+    from litemaas_controller.config.settings import Settings
+
+
+def _type_name(f: dataclasses.Field[Any]) -> str:
+    return str(f.type).replace(" ", "")
+
+
+def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
+    from litemaas_controller.config.settings import env_name
+
+    kind = _type_name(f)
+    try:
+        if raw is None:
+            return None
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("Path"):
+            return Path(str(raw)).expanduser()
+        if kind.startswith("tuple"):
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {f.name} ({env_name(f)}) must be of type {kind}, got {raw!r}"
+            if not f.metadata["secret"]
+            else f"setting {f.name} ({env_name(f)}) has the wrong type"
+        ) from exc
+
+
+def _check_listen(s: Settings) -> None:
+    host, sep, port = s.listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(
+            f"LITEMAAS_LISTEN must be host:port (for example 127.0.0.1:8080), got {s.listen!r}"
+        )
+
+
+def _check_positive(s: Settings) -> None:
+    for name in ("max_concurrent_runs", "run_timeout", "max_body_bytes", "signature_window"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
+    for name in ("kill_grace", "drain_grace"):
+        if getattr(s, name) < 0:
+            raise ConfigError(f"LITEMAAS_{name.upper()} must not be negative")
+
+
+def _check_auth(s: Settings) -> None:
+    if not s.webhook_secret and not s.api_token:
+        raise ConfigError(
+            "set LITEMAAS_WEBHOOK_SECRET or LITEMAAS_API_TOKEN (or both): without either, "
+            "nobody could send an order"
+        )
+    for name in ("webhook_secret", "api_token"):
+        value = getattr(s, name)
+        if value is not None and len(value) < 16:
+            raise ConfigError(f"LITEMAAS_{name.upper()} must be at least 16 characters long")
+
+
+def _check_paths(s: Settings) -> None:
+    for name in ("deploy_litemaas.yml", "remove_litemaas.yml"):
+        if not (s.playbook_dir / name).is_file():
+            raise ConfigError(
+                f"LITEMAAS_PLAYBOOK_DIR={s.playbook_dir} has no {name}; point it at the "
+                "collection's playbooks/ directory"
+            )
+    if s.argument_specs is not None and not s.argument_specs.is_file():
+        raise ConfigError(f"LITEMAAS_ARGUMENT_SPECS={s.argument_specs} does not exist")
+
+
+def _check_log_level(s: Settings) -> None:
+    if not isinstance(logging.getLevelName(s.log_level.upper()), int):
+        raise ConfigError(
+            f"LITEMAAS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}"
+        )
+
+
+def validate_settings(s: Settings) -> None:
+    _check_listen(s)
+    _check_positive(s)
+    _check_auth(s)
+    _check_paths(s)
+    _check_log_level(s)

@@ -1,0 +1,173 @@
+"""Orders → runs: one worker per instance (its orders run in arrival order), a global cap.
+
+Instances run in parallel up to ``max_concurrent_runs``; the semaphore is fair, so instances take
+turns.  The queue itself is the ledger (orders in status ``queued``): nothing lives only in
+memory, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+
+from litemaas_controller.config import Settings
+from litemaas_controller.dispatch import plans
+from litemaas_controller.dispatch.recovery import recover
+from litemaas_controller.errors import ConflictError, NotFoundError
+from litemaas_controller.ledger import (
+    TERMINAL_RUN,
+    OrderRecord,
+    OrderStatus,
+    RunOutcome,
+    RunRecord,
+    RunStatus,
+    Store,
+)
+from litemaas_controller.runner import PlaybookRunner, RunRequest, RunResult
+
+log = logging.getLogger(__name__)
+
+RunObserver = Callable[[RunRecord], None]
+
+DRAINED = "the service shut down during this run; the order runs again on the next start"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        runner: PlaybookRunner,
+        settings: Settings,
+        observers: list[RunObserver] | None = None,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._pending: set[str] = set()
+        self._draining = False
+        self._drained: set[str] = set()
+        self._observers = list(observers or [])
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._runner.in_flight)
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    async def start(self) -> None:
+        """Recover from the last life of the service, then pick up every queued order."""
+        interrupted = await recover(self._store, self._settings.kill_grace)
+        if interrupted:
+            log.warning(
+                "%d interrupted run(s) recovered; their orders are queued again", interrupted
+            )
+        for instance in await self._store.instances_with_queued_orders():
+            self.wake(instance)
+
+    def wake(self, instance: str) -> None:
+        """A new order for ``instance`` is in the ledger: make sure a worker will see it."""
+        if self._draining:
+            return
+        if instance in self._workers:
+            self._pending.add(instance)
+            return
+        task = asyncio.create_task(self._worker(instance), name=f"dispatch:{instance}")
+        self._workers[instance] = task
+        task.add_done_callback(partial(self._worker_done, instance))
+
+    def _worker_done(self, instance: str, task: asyncio.Task[None]) -> None:
+        self._workers.pop(instance, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("dispatch worker for %s died", instance, exc_info=exc)
+        if instance in self._pending and not self._draining:
+            self._pending.discard(instance)
+            self.wake(instance)
+
+    async def _worker(self, instance: str) -> None:
+        while not self._draining:
+            self._pending.discard(instance)
+            order = await self._store.next_queued_order(instance)
+            if order is None:
+                return
+            await self._run_order(order)
+
+    async def _run_order(self, order: OrderRecord) -> None:
+        instance = await self._store.get_instance(order.instance)
+        extravars = plans.extravars(order, instance)
+        run = await self._store.create_run(order.id, plans.playbook(order), extravars)
+        async with self._slots:
+            current = await self._store.get_run(run.id)
+            if current is None or current.status != RunStatus.QUEUED:
+                return  # superseded or cancelled while it waited for a slot
+            if self._draining:
+                await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
+                return
+            await self._store.start_run(run.id, plans.starting_status(order.action))
+            result = await self._execute(run, extravars)
+        await self._record(run, order, result)
+
+    async def _execute(self, run: RunRecord, extravars: dict[str, object]) -> RunResult:
+        request = RunRequest(run_id=run.id, playbook=run.playbook, extravars=dict(extravars))
+        on_process = partial(self._store.record_process, run.id)
+        try:
+            return await self._runner.run(request, self._store.append_events, on_process)
+        except (OSError, RuntimeError, ValueError) as exc:
+            # ansible-runner refused to start (bad playbook dir, missing ansible-playbook...)
+            log.error("run %s could not run: %s", run.id, exc)
+            return RunResult(RunStatus.FAILED, None, f"the run could not start: {exc}", None)
+
+    async def _record(self, run: RunRecord, order: OrderRecord, result: RunResult) -> None:
+        if run.id in self._drained:
+            final = await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
+        else:
+            final = await self._store.finish_run(run.id, plans.outcome(order.action, result))
+        log.info("run %s of order %s ended %s", run.id, order.id, final.status)
+        for observe in self._observers:
+            observe(final)
+
+    async def cancel(self, run_id: str) -> RunRecord:
+        """Cancel a run: its whole process tree is ended; returns the recorded run."""
+        run = await self._store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        if run.status in TERMINAL_RUN:
+            raise ConflictError(f"run {run_id} already ended ({run.status}); nothing to cancel")
+        if not await self._runner.stop(run_id, RunStatus.CANCELLED):
+            # still waiting for a slot: it never started
+            outcome = RunOutcome(RunStatus.CANCELLED, OrderStatus.CANCELLED, None,
+                                 reason="cancelled before it started")  # fmt: skip
+            return await self._store.finish_run(run_id, outcome)
+        return await self._wait_recorded(run_id)
+
+    async def _wait_recorded(self, run_id: str) -> RunRecord:
+        while True:
+            run = await self._store.get_run(run_id)
+            if run is None or run.status in TERMINAL_RUN:
+                assert run is not None
+                return run
+            await self._store.wait_changed(timeout=5.0)
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking orders, let runs finish for ``grace`` s, then cancel and requeue the rest."""
+        self._draining = True
+        workers = list(self._workers.values())
+        if not workers:
+            return
+        deadline = time.monotonic() + grace
+        _done, pending = await asyncio.wait(workers, timeout=grace)
+        if pending:
+            log.warning("%d run(s) still in flight after %ss; cancelling them", len(pending), grace)
+            for run_id in self._runner.in_flight:
+                self._drained.add(run_id)
+                await self._runner.stop(run_id, RunStatus.CANCELLED)
+            await asyncio.wait(pending, timeout=max(5.0, deadline - time.monotonic()))
+        for task in pending:
+            task.cancel()  # last resort: a worker stuck outside a run
+        await asyncio.gather(*pending, return_exceptions=True)

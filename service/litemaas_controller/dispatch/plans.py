@@ -1,0 +1,83 @@
+"""Orders → playbooks: which playbook an order runs, with which vars, and what its end means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litemaas_controller.config.order_vars import DECIDED, PREFIX
+from litemaas_controller.ledger import (
+    Action,
+    InstanceRecord,
+    InstanceStatus,
+    OrderRecord,
+    OrderStatus,
+    RunOutcome,
+    RunStatus,
+)
+from litemaas_controller.runner import RunResult
+
+PLAYBOOKS = {
+    Action.PROVISION: "deploy_litemaas.yml",
+    Action.UPDATE: "deploy_litemaas.yml",
+    Action.DESTROY: "remove_litemaas.yml",
+}
+
+_STARTING = {
+    Action.PROVISION: InstanceStatus.PROVISIONING,
+    Action.UPDATE: InstanceStatus.UPDATING,
+    Action.DESTROY: InstanceStatus.DESTROYING,
+}
+
+_ORDER_STATUS = {
+    RunStatus.SUCCEEDED: OrderStatus.SUCCEEDED,
+    RunStatus.FAILED: OrderStatus.FAILED,
+    RunStatus.TIMEOUT: OrderStatus.FAILED,
+    RunStatus.CANCELLED: OrderStatus.CANCELLED,
+}
+
+
+def extravars(order: OrderRecord, instance: InstanceRecord | None) -> dict[str, Any]:
+    """The run's extra vars: recorded vars (update, destroy) < the order's vars < decided ones."""
+    recorded = {} if order.action == Action.PROVISION or instance is None else instance.vars
+    merged = {k: v for k, v in recorded.items() if k not in DECIDED}
+    merged.update(order.vars)
+    merged.update(
+        {
+            "ACTION": "destroy" if order.action == Action.DESTROY else "provision",
+            f"{PREFIX}instance": order.instance,
+            f"{PREFIX}namespace": order.namespace,
+            # the controller serves credentials itself; AgnosticD's hand-off would leak them
+            f"{PREFIX}user_info_secrets": False,
+            f"{PREFIX}managed_by": "litemaas-controller",
+        }
+    )
+    return merged
+
+
+def playbook(order: OrderRecord) -> str:
+    return PLAYBOOKS[order.action]
+
+
+def starting_status(action: Action) -> InstanceStatus:
+    return _STARTING[action]
+
+
+def outcome(action: Action, result: RunResult) -> RunOutcome:
+    """What a finished run means for its order and its instance."""
+    instance_status: InstanceStatus | None
+    if result.status == RunStatus.SUCCEEDED:
+        instance_status = (
+            InstanceStatus.DESTROYED if action == Action.DESTROY else InstanceStatus.READY
+        )
+    elif result.status == RunStatus.CANCELLED:
+        instance_status = None  # unknown: a later order or a repair settles it
+    else:
+        instance_status = InstanceStatus.FAILED
+    return RunOutcome(
+        status=result.status,
+        order_status=_ORDER_STATUS[result.status],
+        instance_status=instance_status,
+        rc=result.rc,
+        reason=result.reason,
+        results=result.results,
+    )

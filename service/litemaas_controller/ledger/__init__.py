@@ -1,0 +1,37 @@
+"""The ledger: orders, runs, run events, instances and the audit trail, behind ``Store``."""
+
+from litemaas_controller.ledger.models import (
+    TERMINAL_ORDER,
+    TERMINAL_RUN,
+    Action,
+    AuditRecord,
+    EventRecord,
+    InstanceRecord,
+    InstanceStatus,
+    NewOrder,
+    OrderRecord,
+    OrderStatus,
+    RunOutcome,
+    RunRecord,
+    RunStatus,
+)
+from litemaas_controller.ledger.sqlite import SqliteStore
+from litemaas_controller.ledger.store import Store
+
+__all__ = [
+    "TERMINAL_ORDER",
+    "TERMINAL_RUN",
+    "Action",
+    "AuditRecord",
+    "EventRecord",
+    "InstanceRecord",
+    "InstanceStatus",
+    "NewOrder",
+    "OrderRecord",
+    "OrderStatus",
+    "RunOutcome",
+    "RunRecord",
+    "RunStatus",
+    "SqliteStore",
+    "Store",
+]

@@ -1,0 +1,108 @@
+"""The store interface: the only way any layer reads or writes the ledger.
+
+Kept narrow so that a second implementation (a Redis-backed ledger shared by replicas, a later
+issue) has little to provide.  SQLite in WAL mode (``ledger.sqlite``) is the embedded default.
+Every write is one transaction: a crash leaves the ledger before or after it, never between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from litemaas_controller.ledger.models import (
+    AuditRecord,
+    EventRecord,
+    InstanceRecord,
+    InstanceStatus,
+    NewOrder,
+    OrderRecord,
+    OrderStatus,
+    RunOutcome,
+    RunRecord,
+)
+
+
+class Store(Protocol):
+    @property
+    def ledger_id(self) -> str:
+        """A random id fixed when the ledger was created (tags the processes of its runs)."""
+        ...
+
+    # --- orders ---------------------------------------------------------------------------------
+    async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
+        """Insert ``order`` (True) or return the one with the same id and body (False).
+
+        Raises ``ConflictError`` for the same id with another body, or when the order breaks an
+        instance rule.  A destroy supersedes the instance's queued provisions and updates.
+        """
+        ...
+
+    async def get_order(self, order_id: str) -> OrderRecord | None: ...
+
+    async def list_orders(
+        self, *, instance: str | None = None, limit: int = 100
+    ) -> Sequence[OrderRecord]: ...
+
+    async def next_queued_order(self, instance: str) -> OrderRecord | None:
+        """The instance's oldest queued order (orders of one instance run in arrival order)."""
+        ...
+
+    async def instances_with_queued_orders(self) -> Sequence[str]: ...
+
+    async def count_orders_by_status(self) -> dict[OrderStatus, int]: ...
+
+    # --- runs -----------------------------------------------------------------------------------
+    async def create_run(
+        self, order_id: str, playbook: str, extravars: dict[str, Any]
+    ) -> RunRecord:
+        """A queued run of ``order_id`` (attempt = previous attempts + 1)."""
+        ...
+
+    async def start_run(self, run_id: str, instance_status: InstanceStatus) -> RunRecord:
+        """Mark the run and its order running; record the vars it runs with on the instance."""
+        ...
+
+    async def record_process(self, run_id: str, pid: int, pid_start: int) -> None:
+        """Remember the run's leading process (and its start time, against PID reuse)."""
+        ...
+
+    async def finish_run(self, run_id: str, outcome: RunOutcome) -> RunRecord: ...
+
+    async def requeue_run(self, run_id: str, status: str, reason: str) -> RunRecord:
+        """End an interrupted run with ``status`` and put its order back in the queue."""
+        ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def list_runs(
+        self, *, order_id: str | None = None, limit: int = 100
+    ) -> Sequence[RunRecord]: ...
+
+    async def unfinished_runs(self) -> Sequence[RunRecord]:
+        """Runs queued or running: after a restart, none of them is owned by anyone."""
+        ...
+
+    async def append_events(self, events: Iterable[EventRecord]) -> None: ...
+
+    async def events_after(
+        self, run_id: str, after: int, limit: int = 500
+    ) -> Sequence[EventRecord]: ...
+
+    # --- instances and audit --------------------------------------------------------------------
+    async def get_instance(self, name: str) -> InstanceRecord | None: ...
+
+    async def list_instances(self) -> Sequence[InstanceRecord]: ...
+
+    async def audit(
+        self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
+    ) -> None: ...
+
+    async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+
+    # --- change notification and life cycle -----------------------------------------------------
+    async def wait_changed(self, timeout: float) -> bool:
+        """Return True when anything was written, False after ``timeout`` seconds without."""
+        ...
+
+    async def close(self) -> None: ...

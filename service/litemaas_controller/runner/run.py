@@ -1,0 +1,238 @@
+"""One playbook run through ansible-runner: private dir, clean environment, events, tree kill.
+
+The blocking ``ansible_runner.Runner.run`` runs in a thread of a pool sized by the global cap;
+its events cross to the event loop as they happen.  Cancel and timeout end the whole process
+tree (``procs.end_tree``), never only ansible-playbook's process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from litemaas_controller.config import Settings
+from litemaas_controller.ledger import EventRecord, RunStatus
+from litemaas_controller.runner import procs
+from litemaas_controller.runner.env import run_environment
+from litemaas_controller.runner.events import stats_results, to_record
+from litemaas_controller.runner.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+#: how often ansible-runner looks at its child; small so a killed run is noticed quickly
+PEXPECT_TIMEOUT = 0.2
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    run_id: str
+    playbook: str  # file name inside the playbook directory
+    extravars: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    rc: int | None
+    reason: str | None
+    results: dict[str, Any] | None
+
+
+@dataclass
+class _InFlight:
+    marker: str
+    leader: tuple[int, int] | None = None
+    stop_reason: RunStatus | None = None  # set when we end the run (cancelled / timeout)
+    results: dict[str, Any] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+EventSink = Callable[[list[EventRecord]], Awaitable[None]]
+ProcessSink = Callable[[int, int], Awaitable[None]]
+
+
+class PlaybookRunner:
+    def __init__(self, settings: Settings, ledger_id: str, redactor: Redactor) -> None:
+        self._settings = settings
+        self._ledger_id = ledger_id
+        self._redactor = redactor
+        self._pool = ThreadPoolExecutor(settings.max_concurrent_runs, thread_name_prefix="run")
+        self._inflight: dict[str, _InFlight] = {}
+
+    def marker(self, run_id: str) -> str:
+        return procs.marker_value(self._ledger_id, run_id)
+
+    @property
+    def in_flight(self) -> list[str]:
+        return list(self._inflight)
+
+    async def run(
+        self, req: RunRequest, on_events: EventSink, on_process: ProcessSink
+    ) -> RunResult:
+        """Run ``req`` to its end; events and the leading process are reported as they come."""
+        loop = asyncio.get_running_loop()
+        flight = _InFlight(marker=self.marker(req.run_id))
+        self._inflight[req.run_id] = flight
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        private = Path(tempfile.mkdtemp(prefix=f"{req.run_id}-", dir=self._runs_dir()))
+        consumer = asyncio.create_task(
+            self._consume(req.run_id, queue, flight, on_events, on_process)
+        )
+        try:
+            job = loop.run_in_executor(
+                self._pool, self._blocking_run, req, private, flight.marker,
+                lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev),
+            )  # fmt: skip
+            rc = await self._await_with_timeout(req.run_id, job, flight)
+        finally:
+            queue.put_nowait(None)
+            await consumer
+            # a run that ended by itself may still leave a daemonised process behind
+            await self._end_tree(flight)
+            shutil.rmtree(private, ignore_errors=True)
+            self._inflight.pop(req.run_id, None)
+        return self._result(flight, rc)
+
+    async def _await_with_timeout(
+        self, run_id: str, job: asyncio.Future[int | None], flight: _InFlight
+    ) -> int | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(job), self._settings.run_timeout)
+        except TimeoutError:
+            log.warning(
+                "run %s passed its timeout of %ss; ending it", run_id, self._settings.run_timeout
+            )
+            await self.stop(run_id, RunStatus.TIMEOUT)
+            return await job
+        except asyncio.CancelledError:
+            # our task was cancelled (shutdown without drain): never leave the run behind
+            await self.stop(run_id, RunStatus.CANCELLED)
+            await job
+            raise
+
+    def _result(self, flight: _InFlight, rc: int | None) -> RunResult:
+        if flight.stop_reason is not None:
+            reason = "cancelled" if flight.stop_reason == RunStatus.CANCELLED else "timed out"
+            return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
+        if rc == 0:
+            return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
+        return RunResult(RunStatus.FAILED, rc, f"playbook failed (rc {rc})", flight.results)
+
+    async def stop(self, run_id: str, reason: RunStatus) -> bool:
+        """End a run in flight (SIGTERM, then SIGKILL after the grace): False if not in flight."""
+        flight = self._inflight.get(run_id)
+        if flight is None:
+            return False
+        if flight.stop_reason is None:
+            flight.stop_reason = reason
+        await self._end_tree(flight)
+        return True
+
+    async def _end_tree(self, flight: _InFlight) -> None:
+        grace = self._settings.kill_grace
+        ended = await asyncio.to_thread(procs.end_tree, flight.marker, flight.leader, grace)
+        if ended:
+            log.info("ended %d process(es) of %s", ended, flight.marker)
+
+    async def _consume(
+        self,
+        run_id: str,
+        queue: asyncio.Queue[dict[str, Any] | None],
+        flight: _InFlight,
+        on_events: EventSink,
+        on_process: ProcessSink,
+    ) -> None:
+        finished = False
+        while not finished:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            events = [e for e in batch if e is not None]
+            # None is queued last, after the job's thread has returned: nothing follows it
+            finished = len(events) != len(batch)
+            if events:
+                await self._handle(run_id, events, flight, on_events, on_process)
+
+    async def _handle(
+        self,
+        run_id: str,
+        batch: list[dict[str, Any]],
+        flight: _InFlight,
+        on_events: EventSink,
+        on_process: ProcessSink,
+    ) -> None:
+        if flight.leader is None and isinstance(pid := batch[0].get("pid"), int):
+            start = procs.start_time(pid)
+            if start is not None:
+                flight.leader = (pid, start)
+                await on_process(pid, start)
+        for event in batch:
+            if (results := stats_results(event)) is not None:
+                flight.results = self._redactor.value(results)
+        records = [r for e in batch if (r := to_record(run_id, e, self._redactor))]
+        if records:
+            await on_events(records)
+
+    def _runs_dir(self) -> Path:
+        self._settings.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self._settings.runs_dir
+
+    def _blocking_run(
+        self,
+        req: RunRequest,
+        private: Path,
+        marker: str,
+        on_event: Callable[[dict[str, Any]], object],
+    ) -> int | None:
+        inventory = private / "inventory"
+        # the service's interpreter has the kubernetes client the modules need
+        inventory.write_text(
+            f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+        )
+        config = ansible_runner.RunnerConfig(
+            private_data_dir=str(private),
+            project_dir=str(self._settings.playbook_dir),
+            playbook=req.playbook,
+            extravars=req.extravars,
+            inventory=str(inventory),
+            ident=req.run_id,
+            quiet=True,
+            suppress_env_files=True,
+            settings={"pexpect_timeout": PEXPECT_TIMEOUT, "suppress_output_file": True},
+        )
+        config.prepare()
+        config.env = run_environment(
+            config.env,
+            os.environ,
+            self._settings.run_env_passthrough,
+            marker,
+            self._settings.kubeconfig,
+        )
+
+        def forward(event: dict[str, Any]) -> bool:
+            on_event(event)
+            return False  # keep job events off the disk: the ledger has the redacted copy
+
+        runner = ansible_runner.Runner(config, event_handler=forward, status_handler=_scrub_command)
+        _status, rc = runner.run()
+        return rc if isinstance(rc, int) else None
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _scrub_command(status: dict[str, Any], runner_config: Any) -> None:
+    """Remove ``artifacts/<id>/command`` as soon as it is written: it holds the environment."""
+    if status.get("status") == "running":
+        Path(runner_config.artifact_dir, "command").unlink(missing_ok=True)
