@@ -1,0 +1,51 @@
+# litemaas-controller — the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+export LITEMAAS_CACHE ?= $(HOME)/.cache/litemaas-controller
+PROFILE ?= aws
+REAL ?= 0
+SANDBOX_DIR ?= .sandbox
+PY := $(VENV)/bin/python
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: setup sandbox-build sandbox-up sandbox-down demo test test-unit lint collection bench clean
+
+setup:
+	@hack/setup.sh
+
+sandbox-build: setup
+	@tests/sandbox/build.sh
+
+sandbox-up: sandbox-build
+	@PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) up --profile $(PROFILE) $(if $(filter 1,$(REAL)),--real)
+
+sandbox-down:
+	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
+
+demo: sandbox-build
+	@hack/demo.sh
+
+test: sandbox-build
+	$(MAKE) lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check service tests bench plugins
+	$(VENV)/bin/ruff format --check service tests bench plugins
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ansible-lint --profile production playbooks roles
+
+collection: setup
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
+
+bench: sandbox-build
+	PYTHONPATH=tests $(PY) -m bench
+
+clean: sandbox-down
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

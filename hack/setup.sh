@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian machine lacks for `make test` / `make demo`: Debian packages, the
+# project's virtual environment (.venv) and the Ansible collections it needs. Slow downloads are
+# cached under $LITEMAAS_CACHE (default ~/.cache/litemaas-controller); a warm run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache=${LITEMAAS_CACHE:-$HOME/.cache/litemaas-controller}
+venv=${VENV:-.venv}
+python=${PYTHON:-python3}
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+mkdir -p "$cache"
+
+# Debian packages: etcd for the sandbox, Redis for the message intake, PostgreSQL 15 for real
+# workloads, iproute2/util-linux for pod network and mount namespaces.
+apt_pkgs=(etcd-server redis-server postgresql-15 postgresql-client-15 iproute2 util-linux openssl rsync)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  # Debian's postinst scripts start default instances of some servers; the project never uses them.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The project's virtual environment, rebuilt when pyproject.toml changes.
+stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -e $stamp ]]; then
+  say "creating $venv and installing the project with its test and dev extras"
+  [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -e '.[test,dev]'
+  rm -f "$venv"/.installed-*
+  touch "$stamp"
+fi
+
+# kubernetes.core: Galaxy is not reachable; the `ansible` package on the Python index carries it.
+# Only that collection (about 1 MB) is taken out of the wheel and cached.
+kc="$cache/collections/ansible_collections/kubernetes/core"
+if [[ ! -e $kc/MANIFEST.json ]]; then
+  say "extracting kubernetes.core 6.2.0 from the ansible 12.3.0 wheel"
+  tmp=$(mktemp -d)
+  "$venv/bin/pip" download -q --no-deps --only-binary=:all: -d "$tmp" 'ansible==12.3.0'
+  "$venv/bin/python" - "$tmp"/ansible-12.3.0-*.whl "$cache/collections" <<'PY'
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    z.extractall(dest, [n for n in z.namelist() if n.startswith("ansible_collections/kubernetes/core/")])
+PY
+  rm -rf "$tmp"
+fi
+
+# The collections path of this checkout: kubernetes.core from the cache, rhpds.litemaas = this tree.
+coll="$venv/collections/ansible_collections"
+mkdir -p "$coll/kubernetes" "$coll/rhpds"
+ln -sfn "$kc" "$coll/kubernetes/core"
+ln -sfn "$(pwd)" "$coll/rhpds/litemaas"
+say "ready"

@@ -1,0 +1,192 @@
+"""Start, stop and talk to a sandbox from tests and from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .agent.faults import ANNOTATION
+from .agent.kube import Kube
+
+PLURAL_PATHS = {
+    "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+    "statefulset": "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
+    "job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
+    "pod": "/api/v1/namespaces/{ns}/pods/{name}",
+}
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+class Sandbox:
+    """A handle on a running sandbox, found by its state directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls, directory: Path, profile: str = "aws", parent: int | None = None, timeout: float = 120
+    ) -> Sandbox:
+        directory = directory.resolve()
+        existing = cls(directory)
+        if existing.running():
+            return existing
+        if directory.exists():
+            cls(directory).stop()
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--dir",
+            str(directory),
+            "serve",
+            "--profile",
+            profile,
+        ]
+        if parent is not None:
+            argv += ["--parent", str(parent)]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        with (directory / "logs" / "supervisor.log").open("ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout
+        while not (directory / "ready").exists():
+            if proc.poll() is not None or (directory / "failed").exists():
+                reason = (
+                    (directory / "failed").read_text() if (directory / "failed").exists() else ""
+                )
+                tail = (directory / "logs" / "supervisor.log").read_text()[-2000:]
+                cls(directory).stop()
+                raise SandboxError(f"sandbox did not start: {reason}\n{tail}")
+            if time.monotonic() > deadline:
+                cls(directory).stop()
+                raise SandboxError(f"sandbox not ready after {timeout}s; logs in {directory}/logs")
+            time.sleep(0.1)
+        return cls(directory)
+
+    def running(self) -> bool:
+        pid = self._supervisor_pid()
+        return pid is not None and _alive(pid) and (self.directory / "ready").exists()
+
+    def _supervisor_pid(self) -> int | None:
+        try:
+            return int((self.directory / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop everything this sandbox started and remove its state directory."""
+        pid = self._supervisor_pid()
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        for child in self._recorded_pids():
+            if _alive(child):
+                os.kill(child, signal.SIGKILL)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _recorded_pids(self) -> list[int]:
+        try:
+            lines = (self.directory / "pids").read_text().split("\n")
+        except OSError:
+            return []
+        return [int(line.split()[0]) for line in lines if line.strip()]
+
+    # -- facts -------------------------------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads((self.directory / "info.json").read_text())
+        return result
+
+    @property
+    def profile(self) -> str:
+        return str(self.info["profile"])
+
+    @property
+    def domain(self) -> str:
+        return str(self.info["domain"])
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.directory / "audit.log"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point kubectl, Python and Ansible at this sandbox."""
+        env = {}
+        for line in (self.directory / "env").read_text().splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export ") :].partition("=")
+                env[key] = value
+        return env
+
+    def client(self) -> Any:
+        """A kubernetes.client.ApiClient for the admin user."""
+        from kubernetes import client as k8s
+        from kubernetes import config as k8s_config
+
+        conf = k8s.Configuration()
+        k8s_config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=conf)
+        return k8s.ApiClient(conf)
+
+    def kube(self) -> Kube:
+        return Kube(str(self.kubeconfig))
+
+    def audit_events(self, user: str | None = None) -> list[dict[str, Any]]:
+        events = []
+        with self.audit_log.open() as f:
+            for line in f:
+                event = json.loads(line)
+                if user is None or event.get("user", {}).get("username") == user:
+                    events.append(event)
+        return events
+
+    # -- faults ------------------------------------------------------------------------------
+    def set_fault(self, kind: str, namespace: str, name: str, fault: str | None) -> None:
+        """Set (or with None clear) a fault on a pod or workload: crashloop, imagepull, notready,
+        oomkilled, delete, fail."""
+        path = PLURAL_PATHS[kind.lower()].format(ns=namespace, name=name)
+        if self.kube().patch(path, {"metadata": {"annotations": {ANNOTATION: fault}}}) is None:
+            raise SandboxError(f"{kind}/{name} not found in {namespace}")
+
+    def clear_fault(self, kind: str, namespace: str, name: str) -> None:
+        self.set_fault(kind, namespace, name, None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still answers kill(0); treat it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
