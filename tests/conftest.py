@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from sandbox import Sandbox
 
 pytest_plugins = ["pytester"]

@@ -68,8 +68,18 @@ if [[ ! -e .generated ]]; then
   touch .generated
 fi
 say "compiling kube-apiserver and kube-controller-manager (~4 min cold)"
+# `make` prints almost nothing while Go compiles: show a heartbeat with the Go cache's growth.
+(
+  start=$SECONDS
+  while sleep 20; do
+    say "still compiling: $((SECONDS - start)) s, Go cache $(du -sm "$GOCACHE" 2>/dev/null | cut -f1) MB"
+  done
+) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null || true' EXIT
 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" 2>&1 | tee "$work/build.log" |
   sed -u 's/^/  /' >&2
+kill $ticker 2>/dev/null || true
 mkdir -p "$out"
 for b in kube-apiserver kube-controller-manager; do
   cp "$(find _output -type f -name "$b" -perm -u+x | head -n1)" "$out/$b"

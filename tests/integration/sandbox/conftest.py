@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 

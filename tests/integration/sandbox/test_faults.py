@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from kubeobjects import deployment, make_namespace, pods_of
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube

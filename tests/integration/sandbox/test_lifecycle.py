@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from sandbox import Sandbox
 
 pytestmark = pytest.mark.integration

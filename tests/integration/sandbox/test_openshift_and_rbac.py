@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from kubeobjects import make_namespace
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube, KubeError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sandbox import Sandbox
 from sandbox.agent.kube import KubeError
 from waiting import wait_until

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kubeobjects import deployment, make_namespace, pods_of
 from sandbox.agent.kube import Kube
 from waiting import wait_until
