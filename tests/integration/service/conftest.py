@@ -1,0 +1,186 @@
+"""The controller service, for real: in-process on port 0, or as a `serve` subprocess.
+
+Every fixture project under projects/ is one scenario (ansible-runner's model): quick, hold (waits
+for a release file and leaves start/end evidence under an exclusive lock), failing, leaky.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from litemaas_controller.api import make_app
+from litemaas_controller.config import Settings
+from litemaas_controller.intake.auth import signed_headers
+
+PROJECTS = Path(__file__).parent / "projects"
+SECRET = "whsec-canary-7f3a9c1e5b2d4f60"
+TOKEN = "tok-canary-2b8e4d6a1c3f5e79"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+TERMINAL = {"succeeded", "failed", "cancelled", "superseded"}
+
+
+def ledger_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read through a second connection (WAL lets it read)."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in tables}  # noqa: S608
+    finally:
+        db.close()
+
+
+async def wait_for(probe: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    """Await a condition nothing can notify us of (a file written by a playbook's process)."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+    return value
+
+
+class Evidence:
+    """What the `hold` fixture playbook writes: `<time> start|end|conflict <pid> <instance>`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lines(self) -> list[list[str]]:
+        if not self.path.exists():
+            return []
+        return [line.split() for line in self.path.read_text().splitlines() if line.strip()]
+
+    def count(self, kind: str, instance: str | None = None) -> int:
+        return sum(1 for f in self.lines() if f[1] == kind and (instance in (None, f[3])))
+
+    def pids(self, kind: str) -> list[int]:
+        return [int(f[2]) for f in self.lines() if f[1] == kind]
+
+    def release(self) -> None:
+        self.path.with_name(self.path.name + ".release").touch()
+
+    async def started(self, n: int = 1, instance: str | None = None) -> None:
+        await wait_for(lambda: self.count("start", instance) >= n, what=f"{n} start(s)")
+
+
+@dataclass
+class Service:
+    client: TestClient
+    settings: Settings
+    evidence: Evidence
+
+    async def post_order(self, order: dict[str, Any] | bytes, *, auth: str = "hmac",
+                         headers: dict[str, str] | None = None,
+                         now: float | None = None) -> ClientResponse:  # fmt: skip
+        body = order if isinstance(order, bytes) else json.dumps(order).encode()
+        all_headers = {"Content-Type": "application/json"}
+        if auth == "hmac":
+            all_headers.update(signed_headers(SECRET, body, time.time() if now is None else now))
+        elif auth == "bearer":
+            all_headers.update(BEARER)
+        all_headers.update(headers or {})
+        return await self.client.post("/api/v1/orders", data=body, headers=all_headers)
+
+    async def get(self, path: str) -> Any:
+        response = await self.client.get(path, headers=BEARER)
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def follow(self, path: str) -> list[tuple[str, Any]]:
+        """Every server-sent event of ``path?follow=1`` until the server ends the stream."""
+        response = await self.client.get(path, params={"follow": "1"}, headers=BEARER)
+        assert response.status == 200, await response.text()
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        events, kind = [], "message"
+        async for raw in response.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((kind, json.loads(line[5:])))
+        return events
+
+    async def finished(self, order_id: str) -> dict[str, Any]:
+        """Follow the order to its end; return its final record."""
+        events = await self.follow(f"/api/v1/orders/{order_id}/events")
+        assert events and events[-1][0] == "end", events
+        return dict(events[-1][1])
+
+    async def running_run(self, order_id: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            runs = (await self.get(f"/api/v1/orders/{order_id}"))["runs"]
+            return next((r for r in runs if r["status"] == "running"), None)
+
+        return await wait_for_async(probe, what=f"a running run of {order_id}")
+
+    def ledger(self) -> dict[str, list[tuple[Any, ...]]]:
+        return ledger_dump(self.settings.ledger_path)
+
+
+async def wait_for_async(probe: Callable[[], Awaitable[Any]], timeout: float = 60,
+                         what: str = "condition") -> Any:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while not (value := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+    return value
+
+
+def base_settings(tmp_path: Path, project: str, **overrides: Any) -> Settings:
+    settings = Settings(
+        listen="127.0.0.1:0",
+        webhook_secret=SECRET,
+        api_token=TOKEN,
+        state_dir=tmp_path / "state",
+        playbook_dir=PROJECTS / project,
+        max_concurrent_runs=2,
+        kill_grace=2.0,
+        drain_grace=5.0,
+        run_env_passthrough=("LITEMAAS_TEST_EVIDENCE", "LITEMAAS_TEST_SECRET_FILE"),
+    )
+    return replace(settings, **overrides).validate()
+
+
+@pytest.fixture
+def run_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Evidence:
+    """The environment runs inherit: ansible-playbook on PATH and the evidence file."""
+    venv_bin = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", venv_bin + os.pathsep + os.environ.get("PATH", ""))
+    evidence = tmp_path / "evidence.log"
+    monkeypatch.setenv("LITEMAAS_TEST_EVIDENCE", str(evidence))
+    return Evidence(evidence)
+
+
+ServiceFactory = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def make_service(tmp_path: Path, run_env: Evidence) -> AsyncIterator[ServiceFactory]:
+    """Start the real application on a real port; stopped (drained) at the end of the test."""
+    clients: list[TestClient] = []
+
+    async def start(project: str = "quick", **overrides: Any) -> Service:
+        settings = base_settings(tmp_path, project, **overrides)
+        client = TestClient(TestServer(make_app(settings), host="127.0.0.1", port=0))
+        await client.start_server()
+        clients.append(client)
+        return Service(client=client, settings=settings, evidence=run_env)
+
+    yield start
+    run_env.release()  # let any held run finish so the drain is quick
+    for client in reversed(clients):
+        await client.close()
