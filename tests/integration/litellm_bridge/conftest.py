@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from sandbox.litellm import runtime
 
 from .pg import ThrowawayPostgres

@@ -125,7 +125,9 @@ class ThrowawayPostgres:
             f"@127.0.0.1:{self.port}/{database}"
         )
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
+    def psql(self, sql: str, database: str = "postgres", **params: str) -> str:
+        """Runs SQL; values go in as psql variables (`:'name'` in the SQL), quoted by
+        psql itself."""
         env = {
             "PATH": os.environ.get("PATH", os.defpath),
             "PGHOST": "127.0.0.1",
@@ -134,8 +136,11 @@ class ThrowawayPostgres:
             "PGPASSWORD": self.password,
             "PGDATABASE": database,
         }
+        variables = [arg for key, value in params.items() for arg in ("-v", f"{key}={value}")]
         result = subprocess.run(
-            ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+            # Through stdin, not -c: psql interpolates variables only there.
+            ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", *variables],
+            input=sql,
             env=env,
             capture_output=True,
             text=True,

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
 from sandbox.litellm import runtime
 
 from .pg import ThrowawayPostgres, free_port
