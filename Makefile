@@ -22,6 +22,11 @@ sandbox-up: sandbox-build
 	@PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) up --profile $(PROFILE) $(if $(filter 1,$(REAL)),--real)
 
 sandbox-down:
+	@pid=$$(cat $(SANDBOX_DIR)/controller/pid 2>/dev/null); \
+	if [ -n "$$pid" ] && kill -TERM "$$pid" 2>/dev/null; then \
+	  echo "stopping the demo controller ($$pid)"; \
+	  for i in $$(seq 150); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
+	fi
 	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
 
 demo: sandbox-build

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make demo`: the product's main job on the embedded defaults. Brings up the sandbox cluster,
+# starts the controller (SQLite ledger under .sandbox/controller), submits a signed provision
+# order, follows it to the end and prints how to reach the instance.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=${PROFILE:-aws}
+instance=${INSTANCE:-demo}
+dir=${SANDBOX_DIR:-.sandbox}
+bin=.venv/bin
+export PYTHONPATH=tests
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "sandbox cluster ($profile)"
+real=()
+[[ ${REAL:-0} == 1 ]] && real=(--real)
+"$bin/python" -m sandbox --dir "$dir" up --profile "$profile" "${real[@]}"
+# shellcheck disable=SC1091
+source "$dir/env"
+domain=$("$bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['domain'])" "$dir/info.json")
+
+state="$dir/controller"
+mkdir -p "$state"
+if [[ ! -f $state/credentials.env ]]; then
+  umask 077
+  {
+    echo "export LITEMAAS_WEBHOOK_SECRET=$("$bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
+    echo "export LITEMAAS_API_TOKEN=$("$bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
+  } >"$state/credentials.env"
+fi
+# shellcheck disable=SC1091
+source "$state/credentials.env"
+port_file="$state/port"
+if [[ -f $state/pid ]] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
+  say "controller already running (pid $(cat "$state/pid"))"
+else
+  say "controller"
+  port=$("$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  echo "$port" >"$port_file"
+  LITEMAAS_LISTEN=127.0.0.1:$port LITEMAAS_STATE_DIR="$state" \
+    nohup "$bin/litemaas-controller" serve >"$state/controller.log" 2>&1 &
+  echo $! >"$state/pid"
+fi
+export LITEMAAS_URL="http://127.0.0.1:$(cat "$port_file")"
+for _ in $(seq 100); do
+  curl -fsS "$LITEMAAS_URL/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "$LITEMAAS_URL/readyz" >/dev/null || { tail -20 "$state/controller.log"; exit 1; }
+echo "listening on $LITEMAAS_URL (log: $state/controller.log)"
+
+say "signed provision order for instance '$instance'"
+vars=()
+[[ $profile == vanilla ]] && vars=(--var "ocp4_workload_litemaas_cluster_domain=$domain")
+"$bin/litemaas-controller" order submit --id "demo-$instance-provision" --action provision \
+  --instance "$instance" "${vars[@]}" --follow
+
+say "access"
+"$bin/litemaas-controller" instances show "$instance"
+"$bin/litemaas-controller" instances credentials "$instance"
+cat <<EOT
+
+The controller keeps running: LITEMAAS_URL=$LITEMAAS_URL, credentials in $state/credentials.env.
+  source $dir/env; kubectl get all -n litemaas-$instance
+  make sandbox-down      # stops the controller and the sandbox
+EOT
