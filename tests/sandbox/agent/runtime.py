@@ -41,7 +41,7 @@ class _Container:
     run_once: bool  # a Job's container (restartPolicy Never/OnFailure): it terminates by itself
     restarts: int = 0
     state: str = "running"  # running | backoff | pullfail | exited
-    since: float = field(default_factory=time.time)
+    since: float = 0.0
     until: float | None = None  # when the current state ends by itself
     exit_code: int = 0
     last: Obj | None = None
@@ -70,7 +70,9 @@ class SimulatedRuntime:
         for c in spec["containers"]:
             state = containers.get(c["name"])
             if state is None:
-                state = containers[c["name"]] = _Container(c["name"], c["image"], run_once)
+                state = containers[c["name"]] = _Container(
+                    c["name"], c["image"], run_once, since=now
+                )
                 if run_once:
                     state.until = now + self.job_seconds
             self._advance(state, fault, spec.get("restartPolicy", "Always"), now)
