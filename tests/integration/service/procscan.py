@@ -26,7 +26,7 @@ def run_pids(run_id: str) -> list[int]:
             env = (entry / "environ").read_bytes().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if any(v.startswith(b"LITEMAAS_RUN_MARKER=") and v.endswith(suffix) for v in env):
-            if alive(int(entry.name)):
-                found.append(int(entry.name))
+        marked = any(v.startswith(b"LITEMAAS_RUN_MARKER=") and v.endswith(suffix) for v in env)
+        if marked and alive(int(entry.name)):
+            found.append(int(entry.name))
     return found

@@ -17,7 +17,9 @@ def order(oid: str, action: str = "provision", instance: str = "demo", **variabl
     return body
 
 
-async def test_failing_playbook_fails_the_order_and_the_instance(make_service: ServiceFactory) -> None:
+async def test_failing_playbook_fails_the_order_and_the_instance(
+    make_service: ServiceFactory,
+) -> None:
     svc = await make_service("failing")
     assert (await svc.post_order(order("o1"))).status == 202
     final = await svc.finished("o1")
@@ -59,10 +61,14 @@ async def test_destroy_runs_the_remove_playbook(make_service: ServiceFactory) ->
     assert (await svc.get("/api/v1/instances/demo"))["status"] == "destroyed"
 
 
-async def test_one_run_per_instance_at_a_time_in_arrival_order(make_service: ServiceFactory) -> None:
+async def test_one_run_per_instance_at_a_time_in_arrival_order(
+    make_service: ServiceFactory,
+) -> None:
     svc = await make_service("hold", max_concurrent_runs=4)
     for oid in ("o1", "o2", "o3"):
-        assert (await svc.post_order(order(oid, "update" if oid != "o1" else "provision"))).status == 202
+        assert (
+            await svc.post_order(order(oid, "update" if oid != "o1" else "provision"))
+        ).status == 202
     await svc.evidence.started(1)
     assert (await svc.get("/api/v1/orders/o2"))["status"] == "queued"
     assert (await svc.get("/api/v1/orders/o3"))["status"] == "queued"
@@ -92,7 +98,9 @@ async def test_instances_run_in_parallel_up_to_the_global_cap(make_service: Serv
         assert (await svc.finished(f"o-{name}"))["status"] == "succeeded"
 
 
-async def test_destroy_supersedes_queued_provisions_and_updates(make_service: ServiceFactory) -> None:
+async def test_destroy_supersedes_queued_provisions_and_updates(
+    make_service: ServiceFactory,
+) -> None:
     svc = await make_service("hold")
     await svc.post_order(order("o1"))
     await svc.evidence.started(1)
@@ -147,7 +155,9 @@ async def test_run_events_are_streamed_live_and_listed(make_service: ServiceFact
     events = await svc.follow(f"/api/v1/runs/{run['id']}/events")
     kinds = [k for k, _ in events]
     assert kinds[-1] == "end" and events[-1][1]["status"] == "succeeded"
-    tasks = [d["task"] for k, d in events if k == "event" and d["event"] == "playbook_on_task_start"]
+    tasks = [
+        d["task"] for k, d in events if k == "event" and d["event"] == "playbook_on_task_start"
+    ]
     assert tasks == ["Hold the instance until released", "Publish the results for the controller"]
     seqs = [d["seq"] for k, d in events if k == "event"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -1,0 +1,70 @@
+"""No canary secret reaches the ledger, a log line or a response; runs never see the service's."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from .conftest import BEARER, SECRET, TOKEN, ServiceFactory
+
+pytestmark = pytest.mark.integration
+
+PROXY_CANARY = "proxy-canary-8c2f6a0e4b"
+FILE_CANARY = "file-canary-1a7d3e9c5f"
+
+
+@pytest.fixture
+def canary_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the service's own secrets in its environment, as `serve` would have them
+    monkeypatch.setenv("LITEMAAS_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("LITEMAAS_API_TOKEN", TOKEN)
+    # a proxy with credentials: runs must get it (to reach Route hosts), the ledger must not
+    monkeypatch.setenv("HTTPS_PROXY", f"http://svc:{PROXY_CANARY}@127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "*")
+    secret_file = tmp_path / "mounted-secret"
+    secret_file.write_text(FILE_CANARY)
+    monkeypatch.setenv("LITEMAAS_TEST_SECRET_FILE", str(secret_file))
+
+
+@pytest.mark.usefixtures("canary_env")
+async def test_no_canary_in_ledger_logs_or_responses(
+    make_service: ServiceFactory, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    svc = await make_service("leaky")
+    texts: list[str] = []
+    body = {"id": "o1", "action": "provision", "instance": "demo"}
+    response = await svc.post_order(body)
+    texts.append(await response.text())
+    bad = {"id": "o2", "action": "provision", "instance": "demo",
+           "vars": {"ocp4_workload_litemaas_litellm_api_key": FILE_CANARY}}  # fmt: skip
+    texts.append(await (await svc.post_order(bad)).text())
+    final = await svc.finished("o1")
+    assert final["status"] == "succeeded"
+    order = await svc.get("/api/v1/orders/o1")
+    run_id = order["runs"][0]["id"]
+    for path in ("/api/v1/orders/o1", "/api/v1/runs", f"/api/v1/runs/{run_id}",
+                 f"/api/v1/runs/{run_id}/events", "/api/v1/orders/o1/events",
+                 "/api/v1/instances", "/metrics", "/api/v1/openapi.json"):  # fmt: skip
+        texts.append(await (await svc.client.get(path, headers=BEARER)).text())
+    texts += [str(e) for e in await svc.follow(f"/api/v1/runs/{run_id}/events")]
+
+    # the run really printed the proxy (so redaction was needed) ...
+    run_env = Path(str(svc.evidence.path) + ".env").read_text()
+    assert PROXY_CANARY in run_env
+    events = (await svc.get(f"/api/v1/runs/{run_id}/events"))["items"]
+    assert any("proxy is http://********@127.0.0.1:9" in e["stdout"] for e in events)
+    # ... but the run never saw the service's own secrets
+    assert SECRET not in run_env and TOKEN not in run_env
+    assert "LITEMAAS_RUN_MARKER=" in run_env
+
+    dump = repr(svc.ledger())
+    for canary in (SECRET, TOKEN, PROXY_CANARY, FILE_CANARY):
+        assert canary not in dump, f"{canary} in the ledger"
+        assert canary not in caplog.text, f"{canary} in the logs"
+        for text in texts:
+            assert canary not in text, f"{canary} in a response"
+    # nothing left on disk by the run: its private dir is gone
+    assert list(svc.settings.runs_dir.iterdir()) == []
