@@ -65,8 +65,9 @@ def problem(status: int, detail: str, kind: str, **extra: Any) -> web.Response:
 
 def _from_http(exc: web.HTTPException, max_body: int) -> web.Response:
     if exc.status == 413:
-        return problem(413, f"the body is larger than {max_body} bytes; send a smaller order",
-                       "too-large")  # fmt: skip
+        return problem(
+            413, f"the body is larger than {max_body} bytes; send a smaller order", "too-large"
+        )
     if exc.status == 404:
         return problem(404, "no such endpoint; see /api/v1/openapi.json", "not-found")
     if exc.status == 405:

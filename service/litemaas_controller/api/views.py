@@ -16,8 +16,10 @@ from litemaas_controller.ledger import (
 def order(record: OrderRecord, runs: list[RunRecord] | None = None) -> dict[str, Any]:
     data = dataclasses.asdict(record)
     data.pop("body")
-    data["links"] = {"self": f"/api/v1/orders/{record.id}",
-                     "events": f"/api/v1/orders/{record.id}/events"}  # fmt: skip
+    data["links"] = {
+        "self": f"/api/v1/orders/{record.id}",
+        "events": f"/api/v1/orders/{record.id}/events",
+    }
     if runs is not None:
         data["runs"] = [run(r) for r in runs]
     return data
@@ -25,9 +27,11 @@ def order(record: OrderRecord, runs: list[RunRecord] | None = None) -> dict[str,
 
 def run(record: RunRecord) -> dict[str, Any]:
     data = dataclasses.asdict(record)
-    data["links"] = {"self": f"/api/v1/runs/{record.id}",
-                     "events": f"/api/v1/runs/{record.id}/events",
-                     "cancel": f"/api/v1/runs/{record.id}/cancel"}  # fmt: skip
+    data["links"] = {
+        "self": f"/api/v1/runs/{record.id}",
+        "events": f"/api/v1/runs/{record.id}/events",
+        "cancel": f"/api/v1/runs/{record.id}/cancel",
+    }
     return data
 
 

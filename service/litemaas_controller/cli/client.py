@@ -36,8 +36,13 @@ class Client:
         if not self.url.startswith(("http://", "https://")):
             raise BadInputError(f"--url must be an http:// or https:// URL, got {self.url!r}")
 
-    def _request(self, method: str, path: str, body: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> urllib.request.Request:  # fmt: skip
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> urllib.request.Request:
         all_headers = dict(headers or {})
         if self.token and "X-Litemaas-Signature" not in all_headers:
             all_headers["Authorization"] = f"Bearer {self.token}"
@@ -59,8 +64,13 @@ class Client:
         except urllib.error.URLError as exc:
             raise ControllerError(f"cannot reach {self.url}: {exc.reason}") from exc
 
-    def call(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, Any]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         with self._open(self._request(method, path, body, headers), self.timeout) as response:
             return response.status, json.loads(response.read() or b"null")
 

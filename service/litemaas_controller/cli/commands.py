@@ -54,8 +54,10 @@ def order_submit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     if variables := _vars(args):
         order["vars"] = variables
     status, record = client.submit(order)
-    out.write(f"order {record['id']}: {'accepted' if status == 202 else 'already known'} "
-              f"({record['status']})\n")  # fmt: skip
+    out.write(
+        f"order {record['id']}: {'accepted' if status == 202 else 'already known'} "
+        f"({record['status']})\n"
+    )
     if not args.follow:
         _print_json(record, out)
         return 0
@@ -86,8 +88,10 @@ def order_show(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 def runs_list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     path = "/api/v1/runs" + (f"?order={args.order}" if args.order else "")
     for run in client.get(path)["items"]:
-        out.write(f"{run['id']}  {run['status']:<10} {run['action']:<9} {run['instance']:<20} "
-                  f"order={run['order_id']} attempt={run['attempt']}\n")  # fmt: skip
+        out.write(
+            f"{run['id']}  {run['status']:<10} {run['action']:<9} {run['instance']:<20} "
+            f"order={run['order_id']} attempt={run['attempt']}\n"
+        )
     return 0
 
 

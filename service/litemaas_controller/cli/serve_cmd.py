@@ -19,8 +19,9 @@ def settings_table(width: int = 100) -> str:
     for f in setting_fields():
         flag = "(env or file only)" if f.metadata["secret"] else "--" + f.name.replace("_", "-")
         lines.append(f"  {env_name(f)}  {flag}")
-        lines += textwrap.wrap(f.metadata["help"], width - 6, initial_indent="      ",
-                               subsequent_indent="      ")  # fmt: skip
+        lines += textwrap.wrap(
+            f.metadata["help"], width - 6, initial_indent="      ", subsequent_indent="      "
+        )
     return "\n".join(lines)
 
 
@@ -36,8 +37,13 @@ def add_serve_command(sub: Any) -> None:
     for f in setting_fields():
         if f.metadata["secret"]:
             continue  # secrets on a command line show in every process listing
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
-                            metavar=f.name.upper(), help=argparse.SUPPRESS)  # fmt: skip
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            metavar=f.name.upper(),
+            help=argparse.SUPPRESS,
+        )
     parser.set_defaults(func=run_serve)
 
 

@@ -111,16 +111,29 @@ class SqliteStore:
             namespace = resolve_namespace(order, rows.instance(inst) if inst else None)
             holder = self._one(
                 "SELECT name FROM instances WHERE namespace=? AND status!=? AND name!=?",
-                namespace, InstanceStatus.DESTROYED, order.instance,
-            )  # fmt: skip
+                namespace,
+                InstanceStatus.DESTROYED,
+                order.instance,
+            )
             check_namespace_free(order, namespace, holder["name"] if holder else None)
             now = time.time()
             db.execute(
                 "INSERT INTO orders (id, action, instance, namespace, vars, body, status, source,"
                 " principal, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (order.id, order.action, order.instance, namespace, dumps(order.vars), order.body,
-                 OrderStatus.QUEUED, order.source, order.principal, now, now),
-            )  # fmt: skip
+                (
+                    order.id,
+                    order.action,
+                    order.instance,
+                    namespace,
+                    dumps(order.vars),
+                    order.body,
+                    OrderStatus.QUEUED,
+                    order.source,
+                    order.principal,
+                    now,
+                    now,
+                ),
+            )
             if inst is None or inst["status"] == InstanceStatus.DESTROYED:
                 db.execute(
                     "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
@@ -128,10 +141,13 @@ class SqliteStore:
                     (order.instance, namespace, InstanceStatus.PENDING, "{}", None, order.id, now),
                 )
             self._audit(
-                db, "order.accepted", order.id,
+                db,
+                "order.accepted",
+                order.id,
                 {"action": order.action, "instance": order.instance},
-                actor=order.principal, source=order.source,
-            )  # fmt: skip
+                actor=order.principal,
+                source=order.source,
+            )
             if order.action == Action.DESTROY:
                 self._supersede(db, order, now)
         record = await self.get_order(order.id)
@@ -169,8 +185,9 @@ class SqliteStore:
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
         row = self._one(
             "SELECT * FROM orders WHERE instance=? AND status=? ORDER BY seq LIMIT 1",
-            instance, OrderStatus.QUEUED,
-        )  # fmt: skip
+            instance,
+            OrderStatus.QUEUED,
+        )
         return rows.order(row) if row else None
 
     async def instances_with_queued_orders(self) -> Sequence[str]:
@@ -202,9 +219,18 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO runs (id, order_id, instance, action, playbook, vars, status,"
                 " attempt, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_id, order_id, order.instance, order.action, playbook, dumps(extravars),
-                 RunStatus.QUEUED, attempts + 1, time.time()),
-            )  # fmt: skip
+                (
+                    run_id,
+                    order_id,
+                    order.instance,
+                    order.action,
+                    playbook,
+                    dumps(extravars),
+                    RunStatus.QUEUED,
+                    attempts + 1,
+                    time.time(),
+                ),
+            )
         return await self._run(run_id)
 
     async def _run(self, run_id: str) -> RunRecord:
@@ -272,9 +298,15 @@ class SqliteStore:
             db.execute(
                 "UPDATE orders SET status=?, updated_at=?, message=?"
                 " WHERE id=? AND status IN (?,?)",
-                (OrderStatus.QUEUED, now, reason, run.order_id, OrderStatus.RUNNING,
-                 OrderStatus.QUEUED),
-            )  # fmt: skip
+                (
+                    OrderStatus.QUEUED,
+                    now,
+                    reason,
+                    run.order_id,
+                    OrderStatus.RUNNING,
+                    OrderStatus.QUEUED,
+                ),
+            )
             self._audit(db, "run.interrupted", run_id, {"order": run.order_id, "reason": reason})
         return await self._run(run_id)
 
@@ -301,9 +333,11 @@ class SqliteStore:
         with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)",
-                [(e.run_id, e.seq, e.at, e.event, e.task, e.host, e.status, e.stdout)
-                 for e in events],
-            )  # fmt: skip
+                [
+                    (e.run_id, e.seq, e.at, e.event, e.task, e.host, e.status, e.stdout)
+                    for e in events
+                ],
+            )
 
     async def events_after(
         self, run_id: str, after: int, limit: int = 500

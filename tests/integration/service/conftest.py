@@ -82,9 +82,14 @@ class Service:
     settings: Settings
     evidence: Evidence
 
-    async def post_order(self, order: dict[str, Any] | bytes, *, auth: str = "hmac",
-                         headers: dict[str, str] | None = None,
-                         now: float | None = None) -> ClientResponse:  # fmt: skip
+    async def post_order(
+        self,
+        order: dict[str, Any] | bytes,
+        *,
+        auth: str = "hmac",
+        headers: dict[str, str] | None = None,
+        now: float | None = None,
+    ) -> ClientResponse:
         body = order if isinstance(order, bytes) else json.dumps(order).encode()
         all_headers = {"Content-Type": "application/json"}
         if auth == "hmac":
@@ -130,8 +135,9 @@ class Service:
         return ledger_dump(self.settings.ledger_path)
 
 
-async def wait_for_async(probe: Callable[[], Awaitable[Any]], timeout: float = 60,
-                         what: str = "condition") -> Any:  # fmt: skip
+async def wait_for_async(
+    probe: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := await probe()):
         if time.monotonic() > deadline:

@@ -82,7 +82,7 @@ class ServeProcess:
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(
                 f"{self.url}/api/v1/orders/{order_id}/events?follow=1", headers=BEARER
-            ) as response,  # fmt: skip
+            ) as response,
         ):
             async for raw in response.content:
                 line = raw.decode().strip()

@@ -38,16 +38,27 @@ async def test_no_canary_in_ledger_logs_or_responses(
     body = {"id": "o1", "action": "provision", "instance": "demo"}
     response = await svc.post_order(body)
     texts.append(await response.text())
-    bad = {"id": "o2", "action": "provision", "instance": "demo",
-           "vars": {"ocp4_workload_litemaas_litellm_api_key": FILE_CANARY}}  # fmt: skip
+    bad = {
+        "id": "o2",
+        "action": "provision",
+        "instance": "demo",
+        "vars": {"ocp4_workload_litemaas_litellm_api_key": FILE_CANARY},
+    }
     texts.append(await (await svc.post_order(bad)).text())
     final = await svc.finished("o1")
     assert final["status"] == "succeeded"
     order = await svc.get("/api/v1/orders/o1")
     run_id = order["runs"][0]["id"]
-    for path in ("/api/v1/orders/o1", "/api/v1/runs", f"/api/v1/runs/{run_id}",
-                 f"/api/v1/runs/{run_id}/events", "/api/v1/orders/o1/events",
-                 "/api/v1/instances", "/metrics", "/api/v1/openapi.json"):  # fmt: skip
+    for path in (
+        "/api/v1/orders/o1",
+        "/api/v1/runs",
+        f"/api/v1/runs/{run_id}",
+        f"/api/v1/runs/{run_id}/events",
+        "/api/v1/orders/o1/events",
+        "/api/v1/instances",
+        "/metrics",
+        "/api/v1/openapi.json",
+    ):
         texts.append(await (await svc.client.get(path, headers=BEARER)).text())
     texts += [str(e) for e in await svc.follow(f"/api/v1/runs/{run_id}/events")]
 

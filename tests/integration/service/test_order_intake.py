@@ -12,8 +12,12 @@ from .conftest import BEARER, SECRET, Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 
-ORDER = {"id": "ord-1", "action": "provision", "instance": "demo",
-         "vars": {"ocp4_workload_litemaas_version": "0.2.0"}}  # fmt: skip
+ORDER = {
+    "id": "ord-1",
+    "action": "provision",
+    "instance": "demo",
+    "vars": {"ocp4_workload_litemaas_version": "0.2.0"},
+}
 
 
 async def problem(response: Any, status: int) -> dict[str, Any]:
@@ -160,16 +164,23 @@ async def test_orders_that_break_the_schema_get_422(
 async def test_unknown_and_secret_vars_are_refused_with_the_allowed_list(service: Service) -> None:
     before = service.ledger()
     canary = "pg-canary-5d1e9b7c3a"
-    bad = {**ORDER, "vars": {"ocp4_workload_litemaas_postgres_password": canary,
-                             "ocp4_workload_litemaas_namespace": "elsewhere",
-                             "rm_rf": True}}  # fmt: skip
+    bad = {
+        **ORDER,
+        "vars": {
+            "ocp4_workload_litemaas_postgres_password": canary,
+            "ocp4_workload_litemaas_namespace": "elsewhere",
+            "rm_rf": True,
+        },
+    }
     response = await service.post_order(bad)
     text = await response.text()
     body = await problem(response, 422)
     assert canary not in text
     assert set(body["refused"]) == {
-        "ocp4_workload_litemaas_postgres_password", "ocp4_workload_litemaas_namespace", "rm_rf"
-    }  # fmt: skip
+        "ocp4_workload_litemaas_postgres_password",
+        "ocp4_workload_litemaas_namespace",
+        "rm_rf",
+    }
     assert "ocp4_workload_litemaas_version" in body["allowed"]
     assert "ocp4_workload_litemaas_postgres_password" not in body["allowed"]
     assert "secret" in body["detail"]

@@ -1,0 +1,93 @@
+"""Settings: sources in order, validation messages that name the setting, secrets kept quiet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from litemaas_controller.cli.serve_cmd import settings_table
+from litemaas_controller.config import load_settings
+from litemaas_controller.config.settings import setting_fields
+from litemaas_controller.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def playbooks(tmp_path: Path) -> Path:
+    for name in ("deploy_litemaas.yml", "remove_litemaas.yml"):
+        (tmp_path / name).touch()
+    return tmp_path
+
+
+def env(playbooks: Path, **extra: str) -> dict[str, str]:
+    return {"LITEMAAS_PLAYBOOK_DIR": str(playbooks), "LITEMAAS_API_TOKEN": "t" * 20, **extra}
+
+
+def test_defaults_and_environment(playbooks: Path) -> None:
+    s = load_settings(
+        environ=env(
+            playbooks,
+            LITEMAAS_MAX_CONCURRENT_RUNS="3",
+            KUBECONFIG="/k",
+            LITEMAAS_RUN_ENV_PASSTHROUGH="A, B",
+        )
+    )
+    assert s.listen == "127.0.0.1:8080" and s.host_port == ("127.0.0.1", 8080)
+    assert s.max_concurrent_runs == 3 and s.kubeconfig == "/k"
+    assert s.run_env_passthrough == ("A", "B")
+
+
+def test_flags_beat_environment_beats_file(playbooks: Path, tmp_path: Path) -> None:
+    config = tmp_path / "settings.yml"
+    config.write_text("run_timeout: 10\ndrain_grace: 7\nlisten: 0.0.0.0:9000\n")
+    s = load_settings(
+        overrides={"listen": "127.0.0.1:1"},
+        environ=env(playbooks, LITEMAAS_RUN_TIMEOUT="20"),
+        config_file=config,
+    )
+    assert (s.listen, s.run_timeout, s.drain_grace) == ("127.0.0.1:1", 20.0, 7.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"LITEMAAS_LISTEN": "nowhere"}, "LITEMAAS_LISTEN"),
+        ({"LITEMAAS_MAX_CONCURRENT_RUNS": "0"}, "LITEMAAS_MAX_CONCURRENT_RUNS"),
+        ({"LITEMAAS_RUN_TIMEOUT": "soon"}, "LITEMAAS_RUN_TIMEOUT"),
+        ({"LITEMAAS_API_TOKEN": "short"}, "at least 16"),
+        ({"LITEMAAS_LOG_LEVEL": "LOUD"}, "LITEMAAS_LOG_LEVEL"),
+        ({"LITEMAAS_PLAYBOOK_DIR": "/nonexistent"}, "deploy_litemaas.yml"),
+    ],
+)
+def test_invalid_settings_name_the_setting(
+    playbooks: Path, extra: dict[str, str], fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(environ=env(playbooks, **extra))
+
+
+def test_some_credential_is_required(playbooks: Path) -> None:
+    with pytest.raises(ConfigError, match="LITEMAAS_WEBHOOK_SECRET or LITEMAAS_API_TOKEN"):
+        load_settings(environ={"LITEMAAS_PLAYBOOK_DIR": str(playbooks)})
+
+
+def test_unknown_file_settings_are_refused(playbooks: Path, tmp_path: Path) -> None:
+    config = tmp_path / "s.yml"
+    config.write_text("listne: 1.2.3.4:5\n")
+    with pytest.raises(ConfigError, match="listne"):
+        load_settings(environ=env(playbooks), config_file=config)
+
+
+def test_secrets_stay_out_of_repr_and_errors(playbooks: Path) -> None:
+    s = load_settings(environ=env(playbooks, LITEMAAS_WEBHOOK_SECRET="w" * 30))
+    assert "w" * 30 not in repr(s) and "t" * 20 not in repr(s)
+    assert set(s.secret_values) == {"w" * 30, "t" * 20}
+
+
+def test_every_setting_is_documented_in_the_help_table() -> None:
+    table = settings_table()
+    for f in setting_fields():
+        assert f.metadata["help"]
+        assert (f.metadata["env"] or f"LITEMAAS_{f.name.upper()}") in table
