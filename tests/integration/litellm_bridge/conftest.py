@@ -91,10 +91,13 @@ def canary_master_key() -> str:
 def start_proxy(workdir: Path, litellm_runtime: runtime.Runtime) -> Iterator[Callable[..., Proxy]]:
     started: list[Proxy] = []
 
-    def start(database_url: str, master_key: str, trace: Path | None = None) -> Proxy:
+    def start(
+        database_url: str, master_key: str, trace: Path | None = None, entrypoint: bool = False
+    ) -> Proxy:
         home = workdir / "home"
         home.mkdir(exist_ok=True)
-        proxy = Proxy(workdir, pod_env(database_url, master_key, home), trace=trace)
+        env = pod_env(database_url, master_key, home)
+        proxy = Proxy(workdir, env, trace=trace, entrypoint=entrypoint)
         started.append(proxy)
         return proxy.start()
 

@@ -82,10 +82,18 @@ def children(pid: int) -> list[int]:
 
 
 class Proxy:
-    def __init__(self, workdir: Path, env: dict[str, str], trace: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        trace: Path | None = None,
+        entrypoint: bool = False,
+    ) -> None:
         self.workdir = workdir
         self.env = env
         self.trace = trace
+        # container_command (migrate, then exec the proxy) instead of proxy_command.
+        self.entrypoint = entrypoint
         self.port = free_port()
         self.log_path = workdir / f"proxy-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -100,7 +108,8 @@ class Proxy:
         return self.env["LITELLM_MASTER_KEY"]
 
     def start(self) -> Proxy:
-        argv, env = runtime.proxy_command(self.env, self.port, host="127.0.0.1")
+        command = runtime.container_command if self.entrypoint else runtime.proxy_command
+        argv, env = command(self.env, self.port, host="127.0.0.1")
         if self.trace is not None:
             env["LITEMAAS_ENGINE_TRACE"] = str(self.trace)
         started = time.monotonic()
@@ -158,7 +167,10 @@ class Proxy:
             return
         pgid = self.process.pid
         if self.process.poll() is None:
-            os.killpg(pgid, signal.SIGTERM)
+            # The proxy alone, as a kubelet would: it stops its engine itself. Signalling
+            # the whole group at once makes LiteLLM see its engine die mid-shutdown and
+            # spawn a new one.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -1,7 +1,9 @@
 """The real LiteLLM proxy 1.108.7 on a real PostgreSQL, through the query-engine
 stand-in: every admin flow the models-and-keys work relies on, end to end. One proxy
-for the module (cold start is ~20 s on two cores); tests use distinct names so their
-order does not matter, except the log checks, which run last on purpose."""
+for the module (cold start is ~20 s on two cores), started the way a LiteLLM container
+is (runtime.container_command) on an empty database it migrates itself; tests use
+distinct names so their order does not matter, except the log checks, which run last
+on purpose."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from sandbox.litellm import runtime
+
 from .conftest import canary_master_key
 from .pg import ThrowawayPostgres
 from .proxy import Proxy, rss_kib
@@ -22,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def database_url(fresh_database: Callable[[], str]) -> str:
-    return fresh_database()
+def database_url(postgres: ThrowawayPostgres) -> str:
+    return postgres.create_database("models_and_keys")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def trace(workdir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def proxy(start_proxy: Callable[..., Proxy], database_url: str, trace: Path) -> Iterator[Proxy]:
-    started = start_proxy(database_url, canary_master_key(), trace=trace)
+    started = start_proxy(database_url, canary_master_key(), trace=trace, entrypoint=True)
     print(
         f"\nproxy ready in {started.ready_seconds:.1f}s; RSS proxy "
         f"{rss_kib(started.process.pid) // 1024} MiB, engine stand-in "
@@ -83,6 +87,17 @@ def chat(proxy: Proxy, key: str, model: str) -> object:
         {"model": model, "messages": [{"role": "user", "content": "ping"}]},
         key=key,
     )
+
+
+def test_the_container_entrypoint_migrated_the_empty_database(
+    proxy: Proxy, postgres: ThrowawayPostgres, database_url: str, litellm_runtime: runtime.Runtime
+) -> None:
+    applied = postgres.psql(
+        "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL",
+        database=database_of(database_url),
+    )
+    assert int(applied) == len(runtime.shipped_migrations(litellm_runtime))
+    assert "applied" in proxy.log_text()
 
 
 def test_readiness_reports_the_database_connected(proxy: Proxy) -> None:

@@ -9,6 +9,9 @@ Each test checks one consequence, so a failure names what broke."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -133,3 +136,26 @@ def test_no_master_key_in_either_log(lifecycle: Lifecycle) -> None:
         assert lifecycle.old_key not in log
         assert lifecycle.new_key not in log
         assert "UNSUPPORTED ENGINE REQUEST" not in log
+
+
+def test_zz_a_killed_engine_stand_in_is_replaced_by_litellm(lifecycle: Lifecycle) -> None:
+    # LiteLLM watches its engine process and starts a new one when it dies; the
+    # stand-in must be restartable the same way (runs last: it disturbs the proxy).
+    proxy = lifecycle.second
+    old = proxy.engine_pid()
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    reply = None
+    while time.monotonic() < deadline:
+        try:
+            replaced = proxy.engine_pid() != old
+        except LookupError:
+            replaced = False
+        if replaced:
+            reply = proxy.api("GET", "/model/info")
+            if reply.status == 200:
+                break
+        time.sleep(0.5)
+    assert reply is not None, "no new engine stand-in appeared"
+    assert reply.status == 200, reply.body
+    assert lifecycle.model_id in [m["model_info"]["id"] for m in reply.body["data"]]

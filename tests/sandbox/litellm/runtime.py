@@ -32,6 +32,10 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 HERE = Path(__file__).resolve().parent
 ENGINE_DIR = HERE / "engine"
 
+# psql's exit status when the connection failed or was lost (1 is its own fatal error,
+# 3 an error in the script under ON_ERROR_STOP).
+_PSQL_CONNECTION_LOST = 2
+
 # Prisma migrate's own advisory lock key: two preparers (or a real `prisma migrate`)
 # never interleave on one database.
 _MIGRATE_LOCK_KEY = 72707369
@@ -56,6 +60,11 @@ class RuntimeMissingError(RuntimeError):
 
 class MigrationError(RuntimeError):
     """Applying LiteLLM's migrations failed; the message names the migration."""
+
+
+class DatabaseUnavailableError(MigrationError):
+    """PostgreSQL could not be reached; worth retrying (a pod restarting until its
+    database is up), unlike a failed migration."""
 
 
 def cache_root() -> Path:
@@ -122,6 +131,8 @@ def prisma_tool_env(runtime: Runtime) -> dict[str, str]:
         "PRISMA_HIDE_UPDATE_MESSAGE": "true",
         "CHECKPOINT_DISABLE": "1",
         "LITEMAAS_ENGINE_NODE_MODULES": str(runtime.node_modules),
+        # The pod's HOME is not the installer's: the entrypoint finds the runtime here.
+        "LITEMAAS_LITELLM_HOME": str(runtime.home),
     }
 
 
@@ -132,7 +143,6 @@ OFFLINE_SETTINGS = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     "DISABLE_SCHEMA_UPDATE": "true",
     "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
-    "LITELLM_TELEMETRY": "False",
     "PYTHONUNBUFFERED": "1",
 }
 
@@ -157,9 +167,51 @@ def proxy_command(
     merged.update(prisma_tool_env(runtime))
     merged.update(OFFLINE_SETTINGS)
     path = merged.get("PATH") or os.defpath
-    merged["PATH"] = f"{runtime.venv / 'bin'}{os.pathsep}{path}"
+    venv_bin = str(runtime.venv / "bin")
+    if path.split(os.pathsep)[0] != venv_bin:
+        merged["PATH"] = f"{venv_bin}{os.pathsep}{path}"
     argv = [str(runtime.venv / "bin" / "litellm"), "--host", host, "--port", str(int(port))]
     return argv, merged
+
+
+def container_command(
+    env: Mapping[str, str],
+    port: int,
+    *,
+    host: str = "0.0.0.0",  # noqa: S104 (see proxy_command)
+    runtime: Runtime | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """Like :func:`proxy_command`, but the process first brings the database to
+    LiteLLM's schema (:func:`prepare_database`) and then becomes the proxy (exec, same
+    PID). One process per container, so a database that is not up yet makes the
+    container exit non-zero and be restarted, as a real LiteLLM pod would."""
+    runtime = runtime or locate()
+    _, merged = proxy_command(env, port, host=host, runtime=runtime)
+    argv = [str(runtime.python), str(Path(__file__).resolve()), "serve", "--host", host]
+    return [*argv, "--port", str(int(port))], merged
+
+
+def _serve(argv: list[str]) -> int:
+    """Entry point of container_command: migrate, then exec the proxy."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="runtime.py serve")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    runtime = locate(Path(os.environ["LITEMAAS_LITELLM_HOME"]))
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        try:
+            applied = prepare_database(database_url, runtime=runtime)
+        except MigrationError as error:
+            print(f"litellm runtime: {error}", file=sys.stderr, flush=True)
+            return 1
+        print(f"litellm runtime: applied {len(applied)} LiteLLM migrations", flush=True)
+    proxy_argv, env = proxy_command(os.environ, args.port, host=args.host, runtime=runtime)
+    os.execve(proxy_argv[0], proxy_argv, env)  # noqa: S606 (becoming the proxy is the point)
+    return 1  # not reached: execve replaces the process or raises
 
 
 @dataclass(frozen=True)
@@ -302,7 +354,17 @@ def prepare_database(
             "the database has a LiteLLM migration that started and never finished; "
             "inspect _prisma_migrations and repair it before starting the proxy"
         )
+    if result.returncode == _PSQL_CONNECTION_LOST and not applying:
+        raise DatabaseUnavailableError(f"cannot reach PostgreSQL: {result.stderr.strip()[-500:]}")
     if result.returncode != 0:
         failed = applying[-1] if applying else "(before any migration)"
         raise MigrationError(f"migration {failed} failed: {result.stderr.strip()[-2000:]}")
     return applying
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] != ["serve"]:
+        sys.exit("usage: runtime.py serve --host HOST --port PORT")
+    sys.exit(_serve(sys.argv[2:]))
