@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# Copyright: litemaas-controller developers
+# MIT License
+"""litellm_model: register, update or remove a model in an instance's LiteLLM, exactly once."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: litellm_model
+short_description: Register, update or remove a model in LiteLLM, idempotently
+version_added: 0.2.0
+description:
+  - Makes one public model name of a LiteLLM proxy point at one OpenAI-compatible upstream (vLLM,
+    OpenShift AI model servers, or any C(/v1) API).
+  - Idempotent by construction, unlike LiteLLM's own C(/model/new), which adds another load-balanced
+    deployment for every call. The deployment the module manages has a stable id derived from the
+    public name (C(litemaas-<hash>)); a second run finds it and changes only what differs
+    (O(api_base), O(upstream_model), O(mode), O(rpm), O(tpm), O(api_key)).
+  - LiteLLM stores the upstream API key encrypted and never returns it. To detect a changed key the
+    deployment carries a salted fingerprint (PBKDF2-SHA256, salt = the model id) in
+    C(model_info.litemaas_api_key_fingerprint); the key itself is never logged or returned.
+  - Without O(upstream_model) the module asks the upstream (C(GET <api_base>/models)) and uses the one
+    model it serves (or the one named like O(name)). Before it creates or repoints a deployment it
+    proves the upstream with one tiny request of the O(mode) (disable with O(verify=false)).
+  - Supports check mode (reports what would change, changes nothing) and diff mode.
+author:
+  - litemaas-controller developers
+extends_documentation_fragment:
+  - rhpds.litemaas.litellm
+options:
+  name:
+    description:
+      - The public model name clients use (the C(model) of their requests, and what virtual keys list).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the deployment; V(absent) removes every stored deployment with
+        this public name (deployments from LiteLLM's config file cannot be removed and are reported).
+    type: str
+    choices: [present, absent]
+    default: present
+  api_base:
+    description:
+      - Base URL of the upstream's OpenAI-compatible API, usually ending in C(/v1).
+      - Required with O(state=present).
+    type: str
+  api_key:
+    description:
+      - The upstream's API key. Never logged. Omit for an upstream without authentication.
+    type: str
+  upstream_model:
+    description:
+      - The upstream's model id. Discovered from C(<api_base>/models) when omitted.
+    type: str
+  provider:
+    description:
+      - The LiteLLM provider prefix of the upstream model (C(openai) for any OpenAI-compatible server,
+        C(hosted_vllm) for vLLM-specific handling).
+    type: str
+    default: openai
+  mode:
+    description:
+      - What the model does; decides the probe request and LiteLLM's C(model_info.mode).
+    type: str
+    choices: [chat, completion, embedding]
+    default: chat
+  rpm:
+    description:
+      - Requests per minute LiteLLM allows to this deployment. Omitted means no limit.
+    type: int
+  tpm:
+    description:
+      - Tokens per minute LiteLLM allows to this deployment. Omitted means no limit.
+    type: int
+  verify:
+    description:
+      - Send one request of O(mode) straight to the upstream before creating or repointing the
+        deployment, and refuse to register a model that does not answer.
+    type: bool
+    default: true
+  replace_unmanaged:
+    description:
+      - When the public name already has deployments this module did not create (for example added
+        in the LiteLLM UI), replace them. Without it the module refuses, because adding another
+        deployment would silently load-balance across both.
+    type: bool
+    default: false
+  upstream_validate_certs:
+    description:
+      - Whether to verify the upstream's TLS certificate when discovering and probing.
+    type: bool
+    default: true
+  upstream_ca_path:
+    description:
+      - CA bundle for the upstream's certificate.
+    type: path
+seealso:
+  - module: rhpds.litemaas.litellm_key
+  - module: rhpds.litemaas.litellm_info
+"""  # noqa: E501 (documentation prose)
+
+EXAMPLES = r"""
+- name: Register a vLLM model for the instance in namespace litemaas
+  rhpds.litemaas.litellm_model:
+    namespace: litemaas
+    name: llama-3-8b
+    api_base: https://llama-3-8b-predictor.models.svc:8443/v1
+    api_key: "{{ lookup('kubernetes.core.k8s', kind='Secret', namespace='litemaas',
+                 resource_name='llama-creds').data.token | b64decode }}"
+    mode: chat
+    rpm: 120
+  no_log: true
+
+- name: Register against any LiteLLM with its URL and master key; discover the upstream model
+  rhpds.litemaas.litellm_model:
+    url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    name: granite
+    api_base: http://granite.models.svc:8000/v1
+
+- name: Remove a model
+  rhpds.litemaas.litellm_model:
+    namespace: litemaas
+    name: granite
+    state: absent
+"""
+
+RETURN = r"""
+model:
+  description: The deployment as it is (or would be) after the task. No credential.
+  returned: state=present
+  type: dict
+  contains:
+    name: {description: Public model name., type: str, sample: llama-3-8b}
+    id: {description: The stable deployment id., type: str, sample: litemaas-3f1c9e0a2b4d6f8091a2b3c4}
+    api_base: {description: Upstream base URL., type: str, sample: http://vllm:8000/v1}
+    upstream_model: {description: The upstream's model id., type: str, sample: meta-llama/Llama-3-8B}
+    provider: {description: LiteLLM provider prefix., type: str, sample: openai}
+    mode: {description: chat, completion or embedding., type: str, sample: chat}
+    rpm: {description: Requests-per-minute limit or null., type: int, sample: 120}
+    tpm: {description: Tokens-per-minute limit or null., type: int, sample: null}
+    managed: {description: Created by this collection., type: bool, sample: true}
+    stored_in_db: {description: Stored in LiteLLM's database., type: bool, sample: true}
+model_id:
+  description: The stable deployment id for O(name).
+  returned: always
+  type: str
+  sample: litemaas-3f1c9e0a2b4d6f8091a2b3c4
+action:
+  description: What was (or in check mode would be) done.
+  returned: always
+  type: str
+  sample: updated
+  choices: [created, updated, deleted, none]
+changed_fields:
+  description: The compared fields that differ (C(api_key) means its fingerprint differs).
+  returned: state=present
+  type: list
+  elements: str
+  sample: [api_base, rpm]
+replaced:
+  description: Ids of unmanaged deployments replaced because of O(replace_unmanaged).
+  returned: when any were replaced
+  type: list
+  elements: str
+deleted:
+  description: Ids of the deployments removed.
+  returned: state=absent
+  type: list
+  elements: str
+"""  # noqa: E501 (documentation prose)
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_api import LiteLLMError
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection import (
+    Connection,
+    ConnectionError_,
+    connection_args,
+)
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
+    ModelError,
+    ModelManager,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_args(
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            api_base=dict(type="str"),
+            api_key=dict(type="str", no_log=True),
+            upstream_model=dict(type="str"),
+            provider=dict(type="str", default="openai"),
+            mode=dict(type="str", choices=["chat", "completion", "embedding"], default="chat"),
+            rpm=dict(type="int"),
+            tpm=dict(type="int"),
+            verify=dict(type="bool", default=True),
+            replace_unmanaged=dict(type="bool", default=False),
+            upstream_validate_certs=dict(type="bool", default=True),
+            upstream_ca_path=dict(type="path"),
+        ),
+        required_if=[("state", "present", ["api_base"])],
+        supports_check_mode=True,
+    )
+    try:
+        connection = Connection(module.params)
+        manager = ModelManager(connection.api, module.params, module.check_mode)
+        result = manager.present() if module.params["state"] == "present" else manager.absent()
+    except (ConnectionError_, LiteLLMError, ModelError) as exc:
+        module.fail_json(msg=str(exc))
+    for warning in manager.warnings:
+        module.warn(warning)
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
