@@ -62,8 +62,13 @@ ensure_venv() {
     say "creating the LiteLLM venv (litellm[proxy]==$LITELLM_VERSION, prisma==$PRISMA_PY_VERSION)"
     rm -f "$HOME_DIR/installed" "$HOME_DIR/generated.stamp"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        "litellm[proxy]==$LITELLM_VERSION" "prisma==$PRISMA_PY_VERSION"
+    # pip's output goes to a log: the machine's pip configuration is chatty.
+    if ! "$VENV/bin/pip" install --disable-pip-version-check \
+        "litellm[proxy]==$LITELLM_VERSION" "prisma==$PRISMA_PY_VERSION" \
+        >"$HOME_DIR/pip.log" 2>&1; then
+        tail -n 30 "$HOME_DIR/pip.log" >&2
+        die "pip install failed (full log: $HOME_DIR/pip.log)"
+    fi
 }
 
 ensure_node_modules() {

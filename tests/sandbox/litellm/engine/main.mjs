@@ -157,7 +157,10 @@ function serve(route, port) {
     })
     response.end(body)
   })
+  // Longer than httpx's idle expiry (5 s), so the client always closes an idle
+  // connection first and never reuses one the server is closing.
   server.keepAliveTimeout = 60_000
+  server.headersTimeout = 61_000
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     // prisma-client-py connects to http://localhost:PORT; loopback only.
