@@ -24,6 +24,7 @@ import time
 
 ROTATING_SUFFIX = ".rotating"
 MANAGED_TAG = "litemaas_managed"
+SECRET_TAG = "litemaas_secret"  # noqa: S105 (a metadata field name)
 API_KEY_FIELD = "OPENAI_API_KEY"
 BASE_URL_FIELD = "OPENAI_BASE_URL"
 SECRET_LABELS = {
@@ -101,16 +102,40 @@ class KeyManager:
                 "the name." % (", ".join(unknown), ", ".join(sorted(served)) or "none")
             )
 
-    def _request(self, alias):
+    def _request(self, alias, base=None):
+        """The /key/generate body: given options win, else the attributes of ``base`` (the key
+        being rotated), so ``key.rotate {alias}`` keeps models, user and budget."""
+        base = base or {}
+        models = self.p.get("models")
         body = dict(
             key_alias=alias,
-            models=list(self.p.get("models") or []),
-            metadata={MANAGED_TAG: True},
+            models=list(models if models is not None else base.get("models") or []),
+            metadata={
+                MANAGED_TAG: True,
+                SECRET_TAG: "%s/%s" % (self.secret_namespace, self.secret_name),
+            },
         )
-        for field in ("user_id", "max_budget", "duration"):
-            if self.p.get(field) is not None:
-                body[field] = self.p[field]
+        for field in ("user_id", "max_budget"):
+            value = self.p.get(field)
+            if value is None:
+                value = base.get(field)
+            if value is not None:
+                body[field] = value
+        if self.p.get("duration") is not None:
+            body["duration"] = self.p["duration"]
         return body
+
+    def _adopt_secret_ref(self, candidates):
+        """Without secret_name, use the Secret recorded on the key at creation."""
+        if self.secret_name:
+            return
+        for key in candidates:
+            ref = (key.get("metadata") or {}).get(SECRET_TAG) or ""
+            namespace, _, name = ref.partition("/")
+            if name:
+                self.secret_namespace = self.secret_namespace or namespace
+                self.secret_name = name
+                return
 
     def _secret_data(self, value):
         return {API_KEY_FIELD: value, BASE_URL_FIELD: self.base_url}
@@ -134,12 +159,14 @@ class KeyManager:
 
     # -- present ---------------------------------------------------------------------------------
     def present(self):
-        if not self.secret_name:
-            raise KeyError_(
-                "secret_name is required with state=present: the key is written only there"
-            )
         self._check_models()
         candidates = self._candidates()
+        self._adopt_secret_ref(candidates)
+        if not self.secret_name:
+            raise KeyError_(
+                "secret_name is required to create key %s: its value is written only there"
+                % self.alias
+            )
         secret = self._secret() or {}
         value = secret.get(API_KEY_FIELD)
         ours = [k for k in candidates if value and k.get("token") == hash_token(value)]
@@ -168,12 +195,13 @@ class KeyManager:
 
     def _converge(self, key, strays, value):
         changes = {}
-        wanted = self._request(self.alias)
-        if sorted(key.get("models") or []) != sorted(wanted["models"]):
-            changes["models"] = wanted["models"]
+        models = self.p.get("models")
+        if models is not None and sorted(key.get("models") or []) != sorted(models):
+            changes["models"] = list(models)
         for field in ("user_id", "max_budget"):
-            if field in wanted and key.get(field) != wanted[field]:
-                changes[field] = wanted[field]
+            wanted = self.p.get(field)
+            if wanted is not None and key.get(field) != wanted:
+                changes[field] = wanted
         if key.get("key_alias") != self.alias:
             changes["key_alias"] = self.alias
         changed = bool(changes) or bool(strays)
@@ -203,7 +231,8 @@ class KeyManager:
             self.api.delete_keys([k["token"] for k in leftovers])
             old_keys = [k for k in old_keys if k not in leftovers]
             alias = self.alias + ROTATING_SUFFIX if old_keys else self.alias
-        created = self.api.generate_key(self._request(alias))
+        base = next((k for k in old_keys if k.get("key_alias") == self.alias), None)
+        created = self.api.generate_key(self._request(alias, base or (old_keys or [None])[0]))
         new_value = created["key"]
         self._write_secret(new_value)
         if not self._wait_key(new_value, works=True):
@@ -234,6 +263,7 @@ class KeyManager:
     # -- absent ----------------------------------------------------------------------------------
     def absent(self):
         candidates = self._candidates()
+        self._adopt_secret_ref(candidates)
         tokens = [k["token"] for k in candidates]
         if tokens and not self.check_mode:
             self.api.delete_keys(tokens)

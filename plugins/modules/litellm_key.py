@@ -47,7 +47,8 @@ options:
     default: present
   rotate:
     description:
-      - Replace the key by a new one (every run with this set is a change).
+      - Replace the key by a new one (every run with this set is a change). Options not given are
+        taken from the old key (models, user, budget).
     type: bool
     default: false
   user_id:
@@ -56,10 +57,10 @@ options:
     type: str
   models:
     description:
-      - Public model names the key may use. Empty means every model.
+      - Public model names the key may use. An empty list means every model.
+      - Omitted, an existing key keeps its models (a new key gets every model).
     type: list
     elements: str
-    default: []
   max_budget:
     description:
       - Maximum spend in USD (LiteLLM enforces it about 10 seconds late: spend is written
@@ -72,7 +73,9 @@ options:
   secret_name:
     description:
       - Name of the Kubernetes Secret that receives C(OPENAI_API_KEY) and C(OPENAI_BASE_URL).
-        Required with O(state=present); with O(state=absent) the Secret is deleted too.
+        Required to create a key; with O(state=absent) the Secret is deleted too.
+      - The key records it (C(metadata.litemaas_secret)), so a later rotation or deletion may give only
+        O(alias).
       - The module owns this Secret's data.
     type: str
   secret_namespace:
@@ -184,7 +187,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             rotate=dict(type="bool", default=False),
             user_id=dict(type="str"),
-            models=dict(type="list", elements="str", default=[]),
+            models=dict(type="list", elements="str"),
             max_budget=dict(type="float"),
             duration=dict(type="str"),
             secret_name=dict(type="str"),
@@ -192,7 +195,6 @@ def main():
             base_url=dict(type="str"),
             check_models=dict(type="bool", default=True),
         ),
-        required_if=[("state", "present", ["secret_name"])],
         supports_check_mode=True,
     )
     manager = None

@@ -51,6 +51,23 @@ options:
     description:
       - The upstream's API key. Never logged. Omit for an upstream without authentication.
     type: str
+  api_key_secret:
+    description:
+      - Read the upstream's API key from a Kubernetes Secret instead of passing it (the way messages
+        and playbooks pass secrets: by reference). Mutually exclusive with O(api_key).
+    type: dict
+    suboptions:
+      name:
+        description: Secret name.
+        type: str
+        required: true
+      key:
+        description: The key in the Secret's data.
+        type: str
+        required: true
+      namespace:
+        description: The Secret's namespace; defaults to O(namespace).
+        type: str
   upstream_model:
     description:
       - The upstream's model id. Discovered from C(<api_base>/models) when omitted.
@@ -186,6 +203,22 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models impo
 )
 
 
+def read_api_key(module, connection):
+    ref = module.params["api_key_secret"]
+    namespace = ref.get("namespace") or connection.namespace
+    if not namespace:
+        module.fail_json(msg="api_key_secret needs a namespace (or the module's namespace option)")
+    data = connection.kube.read_secret(namespace, ref["name"]) or {}
+    if not data.get(ref["key"]):
+        module.fail_json(
+            msg="Secret %s/%s has no key %s for the upstream's API key"
+            % (namespace, ref["name"], ref["key"])
+        )
+    value = data[ref["key"]]
+    module.no_log_values.add(value)
+    return value
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_args(
@@ -193,6 +226,14 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             api_base=dict(type="str"),
             api_key=dict(type="str", no_log=True),
+            api_key_secret=dict(
+                type="dict",
+                options=dict(
+                    name=dict(type="str", required=True),
+                    key=dict(type="str", required=True, no_log=False),
+                    namespace=dict(type="str"),
+                ),
+            ),
             upstream_model=dict(type="str"),
             provider=dict(type="str", default="openai"),
             mode=dict(type="str", choices=["chat", "completion", "embedding"], default="chat"),
@@ -204,10 +245,13 @@ def main():
             upstream_ca_path=dict(type="path"),
         ),
         required_if=[("state", "present", ["api_base"])],
+        mutually_exclusive=[("api_key", "api_key_secret")],
         supports_check_mode=True,
     )
     try:
         connection = Connection(module.params)
+        if module.params["api_key_secret"] and module.params["state"] == "present":
+            module.params["api_key"] = read_api_key(module, connection)
         manager = ModelManager(connection.api, module.params, module.check_mode)
         result = manager.present() if module.params["state"] == "present" else manager.absent()
     except (ConnectionError_, LiteLLMError, ModelError) as exc:
