@@ -69,6 +69,26 @@ def b64encode_values(data):
     return {k: base64.b64encode(str(v).encode("utf-8")).decode("ascii") for k, v in data.items()}
 
 
+def secrets_to_write(existing, wanted, labels, names):
+    """The Secrets among ``names`` whose data or labels differ from ``existing`` (k8s_info resources).
+
+    Returns ``[{'name': …, 'data': {base64 values}}]`` in the order of ``names``. A Secret counts as
+    unchanged when its data is exactly the wanted data and it carries every wanted label.
+    """
+    by_name = {s["metadata"]["name"]: s for s in existing or []}
+    result = []
+    for name in names:
+        data = b64encode_values(wanted[name])
+        current = by_name.get(name)
+        if current is not None:
+            current_labels = current["metadata"].get("labels") or {}
+            same_labels = all(current_labels.get(k) == v for k, v in labels.items())
+            if (current.get("data") or {}) == data and same_labels:
+                continue
+        result.append({"name": name, "data": data})
+    return result
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -77,4 +97,5 @@ class FilterModule:
             "database_url_credentials": database_url_credentials,
             "data_checksum": data_checksum,
             "b64encode_values": b64encode_values,
+            "secrets_to_write": secrets_to_write,
         }

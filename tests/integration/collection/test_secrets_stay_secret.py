@@ -1,0 +1,58 @@
+"""With user_info_secrets false, a planted canary password reaches no artifact, event or output."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+
+from .conftest import PlayRun, assert_ok, deploy
+
+pytestmark = pytest.mark.integration
+
+
+def _places_holding(run: PlayRun, canary: str) -> list[str]:
+    found = []
+    for path in run.private_data_dir.rglob("*"):
+        if path.is_file() and canary.encode() in path.read_bytes():
+            found.append(str(path.relative_to(run.private_data_dir)))
+    if canary in run.stdout:
+        found.append("stdout")
+    if canary in json.dumps(run.events):
+        found.append("events")
+    return found
+
+
+def test_canary_password_appears_nowhere_unless_user_info_secrets(sandbox_aws: Sandbox, module_workdir: Path) -> None:
+    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    canary = f"canary{uuid.uuid4().hex}"
+    kube = sandbox_aws.kube()
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kube.create(f"/api/v1/namespaces/{ns}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "litellm-secret"}, "type": "Opaque",
+        "data": {"UI_USERNAME": base64.b64encode(b"admin").decode(),
+                 "UI_PASSWORD": base64.b64encode(canary.encode()).decode()}})
+
+    quiet = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns,
+                   ocp4_workload_litemaas_user_info_secrets=False)
+    assert_ok(quiet)
+    assert _places_holding(quiet, canary) == []
+    # The password is really in use (kept from the planted Secret), and user info still names where it is.
+    stored = kube.get(f"/api/v1/namespaces/{ns}/secrets/litellm-secret")["data"]["UI_PASSWORD"]
+    assert base64.b64decode(stored).decode() == canary
+    info = quiet.task_results("agnosticd_user_info")
+    assert len(info) == 1
+    assert "litellm_admin_password" not in info[0]["data"]
+    assert any("Secret litellm-secret" in line for line in info[0]["msg"])
+
+    # The control: AgnosticD's default hands the password over, so the scan above can see it.
+    told = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
+    assert_ok(told)
+    assert told.changed == 0
+    assert "events" in _places_holding(told, canary)
+    assert told.task_results("agnosticd_user_info")[0]["data"]["litellm_admin_password"] == canary
