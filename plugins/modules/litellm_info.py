@@ -62,6 +62,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+url:
+  description: The LiteLLM URL used (from O(url), or the instance's Route or Ingress).
+  returned: always
+  type: str
+  sample: https://litellm-litemaas.apps.example.com
 models:
   description: Model deployments.
   returned: when C(models) is gathered
@@ -148,7 +153,9 @@ def main():
     )
     result = dict(changed=False)
     try:
-        api = Connection(module.params).api
+        connection = Connection(module.params)
+        api = connection.api
+        result["url"] = connection.url
         if "models" in module.params["gather"]:
             result["models"] = gather_models(
                 api, module.params["probe"], module.params["probe_models"]
