@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="(internal) the supervisor process")
     serve.add_argument("--profile", choices=sorted(PROFILES), default="aws")
     serve.add_argument("--parent", type=int)
+    serve.add_argument("--real", action="store_true")
     fault = sub.add_parser("fault", help="set or clear a fault on a pod or workload")
     fault.add_argument("target", help="KIND/NAME, e.g. deployment/litellm")
     fault.add_argument("-n", "--namespace", required=True)
@@ -31,12 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from .supervisor import serve as run
 
-        return run(args.dir, args.profile, args.parent)
+        return run(args.dir, args.profile, args.parent, args.real)
     box = Sandbox(args.dir)
     try:
         if args.command == "up":
-            box = Sandbox.start(args.dir, args.profile)
+            box = Sandbox.start(args.dir, args.profile, real=args.real)
+            mode = "real workloads" if args.real else "simulated workloads"
             print(f"sandbox {box.profile} up: {box.info['server']}  (apps domain {box.domain})")
+            print(f"  {mode}; router (HTTP(S) proxy) at {box.info['router']}")
             print(f"  export KUBECONFIG={box.kubeconfig}    # or: source {box.directory}/env")
         elif args.command == "down":
             box.stop()

@@ -14,6 +14,7 @@ from typing import Any
 
 from .agent.faults import ANNOTATION
 from .agent.kube import Kube
+from .real.network import teardown as real_teardown
 
 PLURAL_PATHS = {
     "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
@@ -36,8 +37,15 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
     def start(
-        cls, directory: Path, profile: str = "aws", parent: int | None = None, timeout: float = 120
+        cls,
+        directory: Path,
+        profile: str = "aws",
+        parent: int | None = None,
+        timeout: float = 120,
+        real: bool = False,
     ) -> Sandbox:
+        """Start a sandbox (or return the one running in `directory`). `real`: pods of known images
+        run as real processes everywhere, not only in namespaces labelled for it."""
         directory = directory.resolve()
         existing = cls(directory)
         if existing.running():
@@ -57,6 +65,8 @@ class Sandbox:
         ]
         if parent is not None:
             argv += ["--parent", str(parent)]
+        if real:
+            argv.append("--real")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         with (directory / "logs" / "supervisor.log").open("ab") as log:
             proc = subprocess.Popen(
@@ -105,6 +115,8 @@ class Sandbox:
         for child in self._recorded_pids():
             if _alive(child):
                 os.kill(child, signal.SIGKILL)
+        # Real pods' processes, namespaces and bridge, should the supervisor have died first.
+        real_teardown(self.directory)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _recorded_pids(self) -> list[int]:

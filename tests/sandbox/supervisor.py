@@ -10,24 +10,47 @@ import json
 import logging
 import os
 import signal
+import ssl
 import threading
 from pathlib import Path
 
 from . import binaries, profiles
 from .agent import Agent
 from .agent.kube import Kube
-from .controlplane import ControlPlane
+from .controlplane import ControlPlane, free_port
+from .real.proxy import RouterProxy
 
 log = logging.getLogger("sandbox")
 
 
-def write_env(directory: Path, kubeconfig: Path) -> None:
-    """Shell `export` lines that point tools at this sandbox."""
+def ca_bundle(directory: Path) -> Path:
+    """The machine's trusted CAs plus the sandbox CA, so Route hosts verify like public sites."""
+    paths = ssl.get_default_verify_paths()
+    system = next(
+        (Path(p) for p in (paths.cafile, paths.openssl_cafile) if p and Path(p).is_file()), None
+    )
+    bundle = directory / "ca-bundle.crt"
+    sandbox_ca = (directory / "pki" / "ca.crt").read_text()
+    bundle.write_text((system.read_text() if system else "") + "\n" + sandbox_ca)
+    return bundle
+
+
+def write_env(directory: Path, kubeconfig: Path, router_port: int | None = None) -> None:
+    """Shell `export` lines that point tools at this sandbox: the API, and Route hosts through the
+    sandbox's router (proxy variables and a CA bundle that trusts the sandbox CA)."""
     lines = [f"export KUBECONFIG={kubeconfig}", f"export K8S_AUTH_KUBECONFIG={kubeconfig}"]
+    if router_port is not None:
+        proxy = f"http://127.0.0.1:{router_port}"
+        bundle = ca_bundle(directory)
+        for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+            lines += [f"export {name}={proxy}", f"export {name.lower()}={proxy}"]
+        lines += ["export NO_PROXY=127.0.0.1,localhost", "export no_proxy=127.0.0.1,localhost"]
+        for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            lines.append(f"export {name}={bundle}")
     (directory / "env").write_text("\n".join(lines) + "\n")
 
 
-def serve(directory: Path, profile_name: str, parent: int | None = None) -> int:
+def serve(directory: Path, profile_name: str, parent: int | None = None, real: bool = False) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         filename=directory / "logs" / "agent.log" if (directory / "logs").is_dir() else None,
@@ -41,6 +64,7 @@ def serve(directory: Path, profile_name: str, parent: int | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cp = ControlPlane(directory, binaries.find())
     agent: Agent | None = None
+    router: RouterProxy | None = None
     try:
         cp.start()
         ca = directory / "pki" / "ca.crt"
@@ -49,17 +73,23 @@ def serve(directory: Path, profile_name: str, parent: int | None = None) -> int:
         node_config = directory / "node.kubeconfig"
         cp.write_kubeconfig(node_config, "node", ca)
         profiles.seed(Kube(str(node_config)), profile, cp.server)
-        agent = Agent(str(node_config), directory, profile.domain, profile.openshift)
+        agent = Agent(str(node_config), directory, profile.domain, profile.openshift, real=real)
         agent.start()
+        router = RouterProxy(
+            agent.route_target, agent.real.address_of_pod, directory / "pki", free_port()
+        )
+        router.start()
         info = {
             "profile": profile.name,
             "domain": profile.domain,
             "openshift": profile.openshift,
             "server": cp.server,
             "platform": profile.platform,
+            "real": real,
+            "router": f"127.0.0.1:{router.port}",
         }
         (directory / "info.json").write_text(json.dumps(info, indent=2))
-        write_env(directory, kubeconfig)
+        write_env(directory, kubeconfig, router.port)
         (directory / "ready").touch()
         log.info("sandbox %s ready at %s", profile.name, cp.server)
         while not stop.wait(0.5):
@@ -77,8 +107,10 @@ def serve(directory: Path, profile_name: str, parent: int | None = None) -> int:
         (directory / "failed").write_text(f"{type(exc).__name__}: {exc}\n")
         return 1
     finally:
+        if router is not None:
+            router.stop()
         if agent is not None:
-            agent.stop()
+            agent.stop()  # stops real pods before the API they report to goes
         cp.stop()
         (directory / "ready").unlink(missing_ok=True)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from urllib3.exceptions import HTTPError
 
+from ..real import routing
+from ..real.runtime import LABEL, RealRuntime, runnable
 from .informer import Informer, WorkQueue
 from .kube import Kube, KubeError, Obj
 from .node import register_node
@@ -39,6 +41,7 @@ class Agent:
         openshift: bool,
         workers: int = 3,
         extra_runtimes: list[tuple[Callable[[Obj], bool], Runtime]] | None = None,
+        real: bool = False,
     ) -> None:
         self.kube = Kube(kubeconfig)
         self.queue = WorkQueue()
@@ -53,9 +56,25 @@ class Agent:
         self.classes = inf("sc", "/apis/storage.k8s.io/v1/storageclasses")
         self.ingresses = inf("ingress", "/apis/networking.k8s.io/v1/ingresses")
         self.routes = inf("route", "/apis/route.openshift.io/v1/routes") if openshift else None
+        # For real pods: Service names (from ready endpoints), the per-namespace opt-in label,
+        # and the router's view of Services.
+        self.endpoints = inf("endpoints", "/api/v1/endpoints")
+        self.services = inf("service", "/api/v1/services")
+        self.namespaces = inf("namespace", "/api/v1/namespaces")
+        self.real_everywhere = real
+        self.real = RealRuntime(
+            self.kube,
+            state_dir,
+            notify=lambda key: self.queue.add(f"pod|{key}"),
+            endpoints=self.endpoints.items,
+        )
         self.volumes = VolumeProvisioner(self.kube, self.classes, state_dir / "volumes")
         self.router = Router(self.kube, domain, self.routes)
-        runtimes = [*(extra_runtimes or []), (lambda _pod: True, SimulatedRuntime())]
+        runtimes: list[tuple[Callable[[Obj], bool], Runtime]] = [
+            *(extra_runtimes or []),
+            (self._runs_real, self.real),
+            (lambda _pod: True, SimulatedRuntime()),
+        ]
         self.pod_reconciler = PodReconciler(
             self.kube,
             runtimes,
@@ -70,6 +89,28 @@ class Agent:
         informer = Informer(self.kube, path, lambda key: self.queue.add(f"{kind}|{key}"))
         self.informers[kind] = informer
         return informer
+
+    def _runs_real(self, pod: Obj) -> bool:
+        """Real processes for pods of known images, where asked: everywhere, or per namespace."""
+        if self.real.manages(pod):
+            return True  # a pod keeps its runtime for life
+        ns = self.namespaces.get(f"/{pod['metadata']['namespace']}") or {}
+        labelled = (ns.get("metadata", {}).get("labels") or {}).get(LABEL) == "true"
+        return (self.real_everywhere or labelled) and runnable(pod)
+
+    def route_target(self, host: str) -> routing.Target | None:
+        """Where the router sends a request for `host` (a Route's or an Ingress's)."""
+
+        def cached(informer: Informer) -> Callable[[str, str], Obj | None]:
+            return lambda ns, name: informer.get(f"{ns}/{name}")
+
+        return routing.find(
+            host,
+            self.routes.items() if self.routes else [],
+            self.ingresses.items(),
+            cached(self.services),
+            cached(self.endpoints),
+        )
 
     def _lookup(self, kind: str, namespace: str, name: str) -> Obj | None:
         informer = self.owners.get(kind)
@@ -154,6 +195,8 @@ class Agent:
                     self.router.reconcile_route(other)
         elif kind == "ingress" and (ingress := self.ingresses.get(key)):
             self.router.reconcile_ingress(ingress)
+        elif kind == "endpoints":
+            self.real.refresh_names()
         elif kind == "sc":
             for claim in self.claims.items():  # a class that appears late provisions waiting claims
                 self.volumes.reconcile_claim(claim)
@@ -162,6 +205,7 @@ class Agent:
         self.queue.close()
         for informer in self.informers.values():
             informer.stop()
+        self.real.shutdown()
 
 
 def _pod_ip(pod: Obj) -> str:

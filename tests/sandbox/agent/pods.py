@@ -117,6 +117,7 @@ class PodReconciler:
         else:
             phase = "Pending"
         ready = phase == "Running" and all(c["ready"] for c in containers)
+        initialized = all(c.get("ready") for c in init)
         not_ready = [c["name"] for c in containers if not c["ready"]]
         finished = phase in ("Succeeded", "Failed")
         why = "PodCompleted" if finished else "ContainersNotReady"
@@ -126,7 +127,7 @@ class PodReconciler:
             else f"containers with unready status: [{' '.join(not_ready)}]"
         )
         conditions = [
-            _condition("Initialized", True),
+            _condition("Initialized", initialized, None if initialized else "ContainersNotReady"),
             _condition("Ready", ready, None if ready else why, msg),
             _condition("ContainersReady", ready, None if ready else why, msg),
             _condition("PodScheduled", True),
@@ -143,12 +144,13 @@ class PodReconciler:
                 else now
             )
             cond["lastProbeTime"] = None
+        ip = self.runtime_for(pod).pod_ip(pod) or self.ip_for(pod)
         status: Obj = {
             "phase": phase,
             "conditions": conditions,
             "hostIP": "127.0.0.1",
-            "podIP": self.ip_for(pod),
-            "podIPs": [{"ip": self.ip_for(pod)}],
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
             "startTime": old.get("startTime") or now,
             "containerStatuses": containers,
             "qosClass": old.get("qosClass", "BestEffort"),
@@ -163,14 +165,18 @@ class PodReconciler:
             path_of({**pod, "apiVersion": "v1", "kind": "Pod"}, "status"), {"status": status}
         )
 
-    def _finish_deletion(self, pod: Obj) -> None:
-        """Containers are gone at once, so confirm the deletion as the kubelet does (grace 0)."""
-        self.runtime_for(pod).stop(pod)
+    def _finish_deletion(self, pod: Obj) -> float | None:
+        """Once the runtime has stopped the containers, confirm the deletion as the kubelet does
+        (grace 0); a runtime still stopping them asks to be called again."""
+        again = self.runtime_for(pod).stop(pod)
+        if again:
+            return again
         meta = pod["metadata"]
         self.kube.delete(
             f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
             {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
         )
+        return None
 
     def _delete_once(self, pod: Obj, carrier: Obj | None) -> None:
         """The `delete` fault deletes the pods it covers once, then removes itself."""

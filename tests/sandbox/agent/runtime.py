@@ -21,8 +21,12 @@ class Runtime(Protocol):
     def sync(self, pod: Obj, fault: str | None) -> tuple[list[Obj], list[Obj], float | None]:
         """(init container statuses, container statuses, seconds until the next change)."""
 
-    def stop(self, pod: Obj) -> None:
-        """The pod is going away: release whatever the runtime holds for it."""
+    def stop(self, pod: Obj) -> float | None:
+        """The pod is going away: release whatever the runtime holds for it. A number means "not
+        gone yet, ask again in that many seconds"; the deletion is confirmed only after None."""
+
+    def pod_ip(self, pod: Obj) -> str | None:
+        """The pod's address when the runtime gives it one (None: the agent picks one)."""
 
 
 def stamp(t: float) -> str:
@@ -57,8 +61,12 @@ class SimulatedRuntime:
     ready_delay_cap: float = 1.0
     _pods: dict[str, dict[str, _Container]] = field(default_factory=dict)
 
-    def stop(self, pod: Obj) -> None:
+    def stop(self, pod: Obj) -> float | None:
         self._pods.pop(pod["metadata"]["uid"], None)
+        return None
+
+    def pod_ip(self, pod: Obj) -> str | None:
+        return None
 
     def sync(self, pod: Obj, fault: str | None) -> tuple[list[Obj], list[Obj], float | None]:
         now = time.time()

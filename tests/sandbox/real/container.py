@@ -1,0 +1,145 @@
+"""One container of a real pod: its process, restarts with the kubelet's back-off, its status."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..agent.kube import Obj
+from .images import Image
+from .probes import Prober
+
+RESET_AFTER = 600.0  # a container that ran this long without failing starts its back-off afresh
+
+
+def stamp(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def backoff(crashes: int, scale: float = 1.0) -> float:
+    """The kubelet restarts at once after a first crash, then waits 10 s, doubling up to 5 min."""
+    if crashes <= 1:
+        return 0.0
+    return min(10.0 * 2 ** (crashes - 2), 300.0) * scale
+
+
+@dataclass
+class Container:
+    spec: Obj
+    image: Image
+    init: bool
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+    user: tuple[int, int] | None = None
+    restarts: int = 0
+    crashes: int = 0  # consecutive failures, for the back-off
+    next_start: float = 0.0
+    last: Obj | None = None  # the previous instance's termination (lastState)
+    terminated: Obj | None = None  # set when the container has ended for good
+    waiting: tuple[str, str] | None = None  # (reason, message) while not running
+    kill_reason: str | None = None  # OOMKilled, when the sandbox ended it for a fault
+    kill_deadline: float | None = None  # after a failed liveness probe: SIGKILL at this time
+    probes: dict[str, Prober] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.terminated is not None and self.terminated["exitCode"] == 0
+
+    def pid(self) -> int | None:
+        """The container's main process: the launcher execs all the way to the program."""
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def signal(self, signum: int, group: bool = False) -> None:
+        """Signal the main process, or (`group`) everything it started in its process group."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        try:
+            if group:
+                os.killpg(self.proc.pid, signum)
+            else:
+                os.kill(self.proc.pid, signum)
+        except ProcessLookupError:
+            return
+
+    def ready(self) -> bool:
+        if not self.running or not self.started():
+            return False
+        probe = self.probes.get("readiness")
+        return probe.passed if probe else True
+
+    def started(self) -> bool:
+        probe = self.probes.get("startup")
+        return self.running and (probe.passed if probe else True)
+
+    def reap(self, now: float) -> Obj | None:
+        """If the process ended, record its termination and return it."""
+        if self.proc is None or (code := self.proc.poll()) is None:
+            return None
+        # What the program left behind ends with it, as a container's processes do.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        exit_code = code if code >= 0 else 128 - code
+        reason = self.kill_reason or ("Completed" if exit_code == 0 else "Error")
+        termination: Obj = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": stamp(self.started_at),
+            "finishedAt": stamp(now),
+            "containerID": self.container_id(),
+        }
+        if code < 0:
+            termination["signal"] = -code
+        self.proc, self.kill_reason, self.kill_deadline, self.probes = None, None, None, {}
+        if now - self.started_at > RESET_AFTER:
+            self.crashes = 0
+        return termination
+
+    def container_id(self) -> str:
+        return f"sandbox://{self.name}-{self.restarts}"
+
+    def status(self, pod_name: str, initializing: bool) -> Obj:
+        state: dict[str, Any]
+        if self.running:
+            state = {"running": {"startedAt": stamp(self.started_at)}}
+        elif self.terminated is not None:
+            state = {"terminated": self.terminated}
+        elif self.waiting is not None:
+            state = {"waiting": {"reason": self.waiting[0], "message": self.waiting[1]}}
+        else:
+            reason = "PodInitializing" if initializing else "ContainerCreating"
+            state = {"waiting": {"reason": reason}}
+        status: Obj = {
+            "name": self.name,
+            "image": self.spec["image"],
+            "imageID": f"sandbox://{self.image.name}",
+            "ready": self.succeeded if self.init else self.ready(),
+            "restartCount": self.restarts,
+            "state": state,
+            "lastState": {"terminated": self.last} if self.last else {},
+        }
+        if not self.init:
+            status["started"] = self.started()
+        if self.running:
+            status["containerID"] = self.container_id()
+        return status
+
+
+def crash_loop_message(container: Container, pod_name: str, delay: float) -> tuple[str, str]:
+    return (
+        "CrashLoopBackOff",
+        f"back-off {int(delay)}s restarting failed container={container.name} pod={pod_name}",
+    )

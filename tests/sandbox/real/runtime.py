@@ -1,0 +1,136 @@
+"""The real runtime: pods whose every container has a known image become local processes.
+
+It plugs into the node agent behind the same `Runtime` protocol as the simulated one; the agent
+decides which pods come here (every pod with `--real`, or the pods of namespaces labelled
+`sandbox.litemaas.io/real: "true"`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..agent.kube import Kube, Obj
+from . import images, network
+from .environment import Fetch
+from .pod import PodContext, PodWorker
+from .volumes import ClaimPath
+
+log = logging.getLogger("sandbox.real")
+LABEL = "sandbox.litemaas.io/real"
+
+
+def runnable(pod: Obj) -> bool:
+    """Every container and init container has a known image."""
+    spec = pod["spec"]
+    return all(
+        images.find(c["image"]) is not None
+        for c in spec.get("initContainers", []) + spec["containers"]
+    )
+
+
+class RealRuntime:
+    def __init__(
+        self,
+        kube: Kube,
+        state_dir: Path,
+        notify: Callable[[str], None],
+        endpoints: Callable[[], list[Obj]],
+        time_scale: float = 1.0,
+    ) -> None:
+        self.kube = kube
+        self.state_dir = state_dir.resolve()
+        self.network = network.PodNetwork(self.state_dir)
+        self.workers: dict[str, PodWorker] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="probe")
+        self.ctx = PodContext(
+            state_dir=self.state_dir,
+            network=self.network,
+            fetch_for=self._fetch_for,
+            claim_path_for=self._claim_path_for,
+            endpoints=endpoints,
+            notify=notify,
+            probe_pool=self._pool,
+            time_scale=time_scale,
+        )
+
+    def manages(self, pod: Obj) -> bool:
+        return pod["metadata"]["uid"] in self.workers
+
+    # -- the Runtime protocol ----------------------------------------------------------------
+    def sync(self, pod: Obj, fault: str | None) -> tuple[list[Obj], list[Obj], float | None]:
+        uid = pod["metadata"]["uid"]
+        with self._lock:
+            worker = self.workers.get(uid)
+            if worker is None:
+                worker = self.workers[uid] = PodWorker(pod, self.ctx)
+        worker.set_fault(fault)
+        init, main = worker.snapshot()
+        return init, main, None  # the worker says when its status changes
+
+    def pod_ip(self, pod: Obj) -> str | None:
+        worker = self.workers.get(pod["metadata"]["uid"])
+        return worker.ip if worker else None
+
+    def stop(self, pod: Obj) -> float | None:
+        """Stop the pod's processes; until they are gone, ask to be called again."""
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is None:
+            return None
+        worker.request_stop(pod["metadata"].get("deletionGracePeriodSeconds"))
+        if not worker.done.wait(0.2):
+            return 0.2
+        with self._lock:
+            self.workers.pop(uid, None)
+        return None
+
+    # -- cluster lookups -----------------------------------------------------------------------
+    def _fetch_for(self, namespace: str) -> Fetch:
+        def fetch(kind: str, name: str) -> Obj | None:
+            return self.kube.get(f"/api/v1/namespaces/{namespace}/{kind}/{name}")
+
+        return fetch
+
+    def _claim_path_for(self, namespace: str) -> ClaimPath:
+        volumes_root = self.state_dir / "volumes"
+
+        def claim_path(claim: str) -> Path | None:
+            pvc = self.kube.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}")
+            volume = (pvc or {}).get("spec", {}).get("volumeName")
+            pv = self.kube.get(f"/api/v1/persistentvolumes/{volume}") if volume else None
+            path = (pv or {}).get("spec", {}).get("hostPath", {}).get("path")
+            # Only volumes the sandbox's provisioner made: never a path elsewhere on the machine.
+            if not path or not Path(path).resolve().is_relative_to(volumes_root):
+                return None
+            return Path(path)
+
+        return claim_path
+
+    # -- names and shutdown ----------------------------------------------------------------------
+    def refresh_names(self) -> None:
+        """Endpoints changed: rewrite every pod's hosts file."""
+        for worker in list(self.workers.values()):
+            if not worker.done.is_set():
+                worker.write_names()
+
+    def address_of_pod(self, address: str) -> bool:
+        """Whether `address` belongs to a running real pod (the router connects to no other)."""
+        return any(w.ip == address and not w.done.is_set() for w in list(self.workers.values()))
+
+    def shutdown(self, timeout: float = 20.0) -> None:
+        workers = list(self.workers.values())
+        for worker in workers:
+            worker.request_stop(5.0)
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.done.wait(max(deadline - time.monotonic(), 0.1))
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        removed = network.teardown(self.state_dir)
+        if removed:
+            log.info("removed %s", ", ".join(removed))
