@@ -69,7 +69,12 @@ class ThrowawayPostgres:
         )
         pwfile.unlink()
         self.port = free_port()
-        log = (self.root / "postgres.log").open("wb")
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        data = self.root / "data"
+        log = (self.root / "postgres.log").open("ab")
         self.process = subprocess.Popen(
             [
                 *self._as_owner(),
@@ -97,8 +102,15 @@ class ThrowawayPostgres:
             cwd=self.root,
             start_new_session=True,
         )
+        log.close()
         self._wait_ready()
-        return self
+
+    def restart(self) -> None:
+        """Fast shutdown (every client disconnected), then the same data and port."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=20)
+        self._launch()
 
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -19,7 +19,8 @@ from sandbox.litellm import runtime
 
 from .pg import free_port
 
-READY_TIMEOUT = 120.0
+# ~20 s on an idle 2-core machine; a minute when other work shares it.
+READY_TIMEOUT = 180.0
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from .conftest import canary_master_key
+from .pg import ThrowawayPostgres
 from .proxy import Proxy, Reply, call, rss_kib
 from .upstream import MODEL_ID, Upstream
 
@@ -136,6 +137,24 @@ def test_no_master_key_in_either_log(lifecycle: Lifecycle) -> None:
         assert lifecycle.old_key not in log
         assert lifecycle.new_key not in log
         assert "UNSUPPORTED ENGINE REQUEST" not in log
+
+
+def test_zz_queries_work_again_right_after_postgres_restarts(
+    lifecycle: Lifecycle, postgres: ThrowawayPostgres
+) -> None:
+    # A PostgreSQL pod restart: the stand-in's pool drops the dead connections and
+    # reconnects on the next query (while it is down, queries fail with a 500).
+    postgres.restart()
+    deadline = time.monotonic() + 30
+    attempt = 0
+    while True:
+        attempt += 1
+        body = {"key_alias": f"after-pg-restart-{attempt}"}
+        reply = lifecycle.second.api("POST", "/key/generate", body)
+        if reply.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert reply.status == 200, reply.body
 
 
 def test_zz_a_killed_engine_stand_in_is_replaced_by_litellm(lifecycle: Lifecycle) -> None:
