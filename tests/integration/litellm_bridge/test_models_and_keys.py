@@ -269,11 +269,15 @@ def test_chat_completion_records_spend_in_postgres(
     assert info.body["info"]["spend"] == pytest.approx(3.0)
 
 
-def test_zz_no_unsupported_engine_request_and_no_master_key_in_the_log(proxy: Proxy) -> None:
+def test_zz_no_unsupported_engine_request_and_no_secret_in_the_log(
+    proxy: Proxy, postgres: ThrowawayPostgres, upstream: Upstream
+) -> None:
     log = proxy.log_text()
     assert "UNSUPPORTED ENGINE REQUEST" not in log
     assert "litemaas-query-engine error" not in log
     assert proxy.master_key not in log
+    assert postgres.password not in log
+    assert upstream.state.api_key not in log
 
 
 def test_zz_engine_trace_covers_the_flows(trace: Path) -> None:
