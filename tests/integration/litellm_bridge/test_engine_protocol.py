@@ -344,3 +344,24 @@ def test_engine_exits_when_its_parent_dies(
     if alive:
         os.kill(engine_pid, signal.SIGKILL)
     assert not alive, "the engine stand-in outlived its parent"
+
+
+def test_enum_and_bytes_inputs_pass_as_strings(engine: Engine, postgres: ThrowawayPostgres) -> None:
+    # prisma-client-py sends enums as JSON strings and Bytes as base64 text; the JSON
+    # protocol takes both untagged (unlike Json, which would become a JSON string).
+    job = engine.query(
+        "mutation {\n  result: createOneLiteLLM_CronJob\n  (\n    data: {\n"
+        '      pod_id: "p"\n      status: "ACTIVE"\n      ttl: "2030-01-01T00:00:00+00:00"\n'
+        "    }\n  )\n  {\n    status\n    ttl\n  }\n}"
+    )
+    assert job.body == {"data": {"result": {"status": "ACTIVE", "ttl": "2030-01-01T00:00:00.000Z"}}}
+    content = engine.query(
+        "mutation {\n  result: createOneLiteLLM_ManagedFileContentTable\n  (\n    data: {\n"
+        '      id: "file-1"\n      content: "aGVsbG8="\n    }\n  )\n  {\n    content\n  }\n}'
+    )
+    assert content.body == {"data": {"result": {"content": "aGVsbG8="}}}
+    stored = postgres.psql(
+        "SELECT convert_from(content, 'UTF8') FROM \"LiteLLM_ManagedFileContentTable\"",
+        database=engine.database,
+    )
+    assert stored == "hello"
