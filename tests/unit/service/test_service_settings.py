@@ -91,3 +91,10 @@ def test_every_setting_is_documented_in_the_help_table() -> None:
     for f in setting_fields():
         assert f.metadata["help"]
         assert (f.metadata["env"] or f"LITEMAAS_{f.name.upper()}") in table
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("<!-- section:service -->")[1].split("<!-- /section:service -->")[0]
+    for f in setting_fields():
+        assert f"`{f.metadata['env'] or f'LITEMAAS_{f.name.upper()}'}`" in section
