@@ -67,7 +67,15 @@ POSTGRES = Image(
     stands_in=f"the machine's PostgreSQL 15 ({PG_BIN}) for every postgres:* tag",
 )
 
-_REGISTRY: list[Image] = [POSTGRES]
+PYTHON = Image(
+    name="python",
+    matches=lambda ref: repository(ref) == "python",
+    cmd=["python3"],
+    env={"PATH": BASE_PATH, "LANG": "C.UTF-8"},
+    stands_in="the machine's Python 3 (/usr/bin/python3, standard library only) for python:*",
+)
+
+_REGISTRY: list[Image] = [POSTGRES, PYTHON]
 
 
 def register(image: Image) -> None:

@@ -140,6 +140,9 @@ class PodWorker:
         if termination is None:
             return
         failed = termination["exitCode"] != 0
+        if self._stop.is_set():  # the pod is going away: nothing restarts
+            c.terminated = termination
+            return
         if c.init:
             restart = failed and self.policy != "Never"
         else:

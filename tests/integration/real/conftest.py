@@ -1,0 +1,150 @@
+"""A sandbox that runs known images for real, and what tests need to look at real pods."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import pytest
+
+from sandbox import Sandbox
+from sandbox.agent.kube import Kube
+from sandbox.real.network import PodNetwork
+
+REPO = Path(__file__).resolve().parents[3]
+COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+
+@pytest.fixture(scope="session")
+def sandbox_real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox started as `make sandbox-up REAL=1` starts one: every known image runs."""
+    box = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox-real"), "aws", parent=os.getpid(), real=True
+    )
+    yield box
+    box.stop()
+
+
+def deploy(box: Sandbox, workdir: Path, **extravars: Any) -> tuple[Any, float]:
+    """Run the collection's deploy playbook with ansible-runner, as its own tests do."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    private = workdir / f"run-{time.monotonic_ns()}"
+    private.mkdir()
+    extravars.setdefault("ocp4_workload_litemaas_wait_timeout", 240)
+    env = {
+        **box.env(),
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    started = time.monotonic()
+    run = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=str(REPO / "playbooks" / "deploy_litemaas.yml"),
+        extravars=extravars,
+        envvars=env,
+        quiet=True,
+    )
+    return run, time.monotonic() - started
+
+
+def changed(run: Any) -> int:
+    return sum((run.stats or {}).get("changed", {}).values())
+
+
+def assert_ok(run: Any) -> None:
+    assert run.status == "successful", f"playbook {run.status}:\n{run.stdout.read()[-5000:]}"
+
+
+def condition(pod: dict[str, Any] | None, kind: str) -> bool:
+    conds = (pod or {}).get("status", {}).get("conditions") or []
+    return any(c["type"] == kind and c["status"] == "True" for c in conds)
+
+
+def pod(kube: Kube, ns: str, name: str) -> dict[str, Any] | None:
+    return kube.get(f"/api/v1/namespaces/{ns}/pods/{name}")
+
+
+def postgres_login(kube: Kube, ns: str) -> tuple[str, str]:
+    """(user, password) the role gave its PostgreSQL, read from the cluster."""
+    import base64
+
+    sts = kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")
+    assert sts is not None
+    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    secret = kube.get(f"/api/v1/namespaces/{ns}/secrets/postgres-secret")
+    assert secret is not None
+    return env["POSTGRES_USER"]["value"], base64.b64decode(
+        secret["data"]["POSTGRES_PASSWORD"]
+    ).decode()
+
+
+def psql(
+    kube: Kube, ns: str, sql: str, database: str = "postgres", pod_name: str = "postgres-0"
+) -> str:
+    """Run SQL against the pod's PostgreSQL over TCP at the pod's own address, from the host."""
+    address = (pod(kube, ns, pod_name) or {}).get("status", {}).get("podIP")
+    assert address, f"{pod_name} has no address"
+    user, password = postgres_login(kube, ns)
+    result = subprocess.run(
+        [PSQL, "-h", address, "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+        env={"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5", "PATH": os.defpath},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def netns_inode(box: Sandbox, pod_obj: dict[str, Any]) -> int:
+    """The identity of a real pod's network namespace (PIDs wrap quickly here: pid_max 32768)."""
+    name = PodNetwork(box.directory).netns(pod_obj["metadata"]["uid"])
+    return os.stat(f"/run/netns/{name}").st_ino
+
+
+def pod_processes(box: Sandbox, pod_obj: dict[str, Any]) -> list[int]:
+    """Host PIDs of the processes inside a real pod's network namespace."""
+    return processes_in(netns_inode(box, pod_obj))
+
+
+def processes_in(target: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(entry / "ns" / "net").st_ino == target:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def memory_mib(pids: list[int]) -> float:
+    """Proportional set size of the processes (shared pages split between sharers)."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
