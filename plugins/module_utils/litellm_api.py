@@ -286,9 +286,13 @@ def probe_request(model, mode):
 
 
 def _no_models_yet(body):
-    # A proxy that never had a model answers /model/info with 500 "no models"-like text.
+    # A proxy that never had a model answers /model/info with 500 "LLM Model List not loaded in"
+    # (1.108.7), or similar text in other versions.
     message, _ = error_text(body)
     lowered = message.lower()
     return (
-        "no model" in lowered or "llm_router" in lowered or "router is not initialized" in lowered
+        "model list not loaded" in lowered
+        or "no model" in lowered
+        or "llm_router" in lowered
+        or "router is not initialized" in lowered
     )

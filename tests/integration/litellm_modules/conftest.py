@@ -1,0 +1,429 @@
+"""Fixtures for the LiteLLM modules: a real LiteLLM proxy on a real PostgreSQL (the bridge's
+helpers), the fake OpenAI-compatible upstream, and an "instance" namespace in the sandbox cluster
+whose Secret ``litellm-secret`` holds the proxy's master key and whose Route ``litellm`` points at
+the proxy, so the modules run exactly as in production: ``namespace`` only, no secret in any
+variable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import pytest
+import yaml
+
+from fakes.upstream import FakeUpstream
+from integration.litellm_bridge.pg import ThrowawayPostgres
+from integration.litellm_bridge.proxy import Proxy, Reply, call
+from kubeobjects import deployment, make_namespace
+from sandbox import Sandbox
+from sandbox.litellm import runtime
+
+REPO = Path(__file__).resolve().parents[3]
+COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
+INSTALLER = Path(runtime.__file__).with_name("install.sh")
+TEMPLATE_DB = "litellm_modules_template"
+TIMINGS = Path(os.environ.get("LITELLM_MODULES_TIMINGS", "/tmp/litellm-modules-timings.jsonl"))
+
+
+def canary(kind: str) -> str:
+    """A distinctive secret value a test can grep every output for."""
+    return f"sk-canary-{kind}-{secrets.token_hex(12)}"
+
+
+# -- the real LiteLLM ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def litellm_runtime() -> runtime.Runtime:
+    subprocess.run(["bash", str(INSTALLER)], check=True)
+    return runtime.locate()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(postgres: ThrowawayPostgres, litellm_runtime: runtime.Runtime) -> str:
+    runtime.prepare_database(postgres.create_database(TEMPLATE_DB), runtime=litellm_runtime)
+    return TEMPLATE_DB
+
+
+@pytest.fixture(scope="module")
+def fresh_database(postgres: ThrowawayPostgres, template_db: str) -> Callable[[], str]:
+    def make() -> str:
+        return postgres.create_database(f"m_{secrets.token_hex(6)}", template=template_db)
+
+    return make
+
+
+def pod_env(database_url: str, master_key: str, ui_password: str, home: Path) -> dict[str, str]:
+    """The LiteLLM container's environment as the deploy role's Deployment resolves it."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "DATABASE_URL": database_url,
+        "LITELLM_MASTER_KEY": master_key,
+        "STORE_MODEL_IN_DB": "True",
+        "UI_USERNAME": "admin",
+        "UI_PASSWORD": ui_password,
+    }
+
+
+class ProxyPod:
+    """A real proxy process that can be restarted on the same port with a new environment, the
+    way a rolled LiteLLM pod comes back behind its unchanged Route."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.proxy = Proxy(workdir, env)
+        self.port = self.proxy.port
+        self.restarts = 0
+        self.restart_seconds: list[float] = []
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.proxy.env
+
+    def start(self) -> ProxyPod:
+        self.proxy.start()
+        return self
+
+    def restart(self, **env: str) -> None:
+        started = time.monotonic()
+        self.proxy.stop()
+        replacement = Proxy(self.workdir, {**self.proxy.env, **env})
+        replacement.port = self.port
+        replacement.log_path = self.workdir / f"proxy-{self.port}-{self.restarts + 1}.log"
+        self.proxy = replacement.start()
+        self.restarts += 1
+        self.restart_seconds.append(time.monotonic() - started)
+
+    def api(self, method: str, path: str, body: Any = None, key: str | None = None) -> Reply:
+        return call(
+            method, f"{self.url}{path}", key=key or self.env["LITELLM_MASTER_KEY"], body=body
+        )
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.workdir.glob("proxy-*.log"))
+
+    def stop(self) -> None:
+        self.proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("litellm-modules")
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream(api_key=canary("upstream")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def start_pod(workdir: Path, litellm_runtime: runtime.Runtime) -> Iterator[Callable[..., ProxyPod]]:
+    started: list[ProxyPod] = []
+
+    def start(database_url: str, master_key: str) -> ProxyPod:
+        home = workdir / "home"
+        home.mkdir(exist_ok=True)
+        pod_dir = workdir / f"pod-{len(started)}"
+        pod_dir.mkdir()
+        pod = ProxyPod(pod_dir, pod_env(database_url, master_key, canary("ui"), home))
+        started.append(pod)
+        return pod.start()
+
+    try:
+        yield start
+    finally:
+        for pod in started:
+            pod.stop()
+
+
+# -- the instance in the sandbox ------------------------------------------------------------------
+@dataclass
+class Instance:
+    """A namespace that looks like a deployed instance to the modules."""
+
+    sandbox: Sandbox
+    namespace: str
+    pod: ProxyPod
+    canaries: set[str] = field(default_factory=set)
+
+    def secret(self, name: str) -> dict[str, str]:
+        obj = self.sandbox.kube().get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")
+        if obj is None:
+            return {}
+        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+    def put_secret(self, name: str, data: dict[str, str]) -> None:
+        self.canaries.update(v for v in data.values() if v.startswith("sk-"))
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "stringData": data,
+        }
+        kube = self.sandbox.kube()
+        path = f"/api/v1/namespaces/{self.namespace}/secrets"
+        if kube.get(f"{path}/{name}") is None:
+            kube.create(path, body)
+        else:
+            kube.patch(f"{path}/{name}", {"stringData": data})
+
+    @property
+    def master_key(self) -> str:
+        return self.secret("litellm-secret")["LITELLM_MASTER_KEY"]
+
+
+def make_instance(sandbox: Sandbox, namespace: str, pod: ProxyPod) -> Instance:
+    make_namespace(sandbox.kube(), namespace)
+    instance = Instance(sandbox, namespace, pod)
+    instance.put_secret(
+        "litellm-secret",
+        {
+            "LITELLM_MASTER_KEY": pod.env["LITELLM_MASTER_KEY"],
+            "UI_USERNAME": pod.env["UI_USERNAME"],
+            "UI_PASSWORD": pod.env["UI_PASSWORD"],
+            "DATABASE_URL": pod.env["DATABASE_URL"],
+        },
+    )
+    instance.canaries.add(pod.env["UI_PASSWORD"])
+    # The Route is a CRD in the sandbox: its host is where the real proxy listens, so the modules'
+    # Route discovery leads to it (a real router would front the pod the same way).
+    sandbox.kube().create(
+        f"/apis/route.openshift.io/v1/namespaces/{namespace}/routes",
+        {
+            "apiVersion": "route.openshift.io/v1",
+            "kind": "Route",
+            "metadata": {"name": "litellm", "namespace": namespace},
+            "spec": {"host": f"127.0.0.1:{pod.port}", "to": {"kind": "Service", "name": "litellm"}},
+        },
+    )
+    return instance
+
+
+def add_deployment(instance: Instance, name: str, secret: str) -> None:
+    """A Deployment like the role's (its pods are simulated by the sandbox's node agent)."""
+    body = deployment(name)
+    body["spec"]["template"]["metadata"]["annotations"] = {
+        "litemaas.rhpds.io/secret-checksum": "initial"
+    }
+    body["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"secretRef": {"name": secret}}]
+    instance.sandbox.kube().create(
+        f"/apis/apps/v1/namespaces/{instance.namespace}/deployments", body
+    )
+
+
+# -- running Ansible ----------------------------------------------------------------------------
+@dataclass
+class Run:
+    status: str
+    rc: int
+    events: list[dict[str, Any]]
+    stdout: str
+    private_data_dir: Path
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful"
+
+    def results(self, action: str) -> list[dict[str, Any]]:
+        return [
+            e["event_data"]["res"]
+            for e in self.events
+            if e.get("event") in ("runner_on_ok", "runner_on_failed")
+            and e["event_data"].get("resolved_action", e["event_data"].get("task_action"))
+            in (action, f"rhpds.litemaas.{action}")
+        ]
+
+    def result(self, action: str) -> dict[str, Any]:
+        found = self.results(action)
+        assert found, f"no result of {action}:\n{self.stdout[-4000:]}"
+        return found[-1]
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            e["event_data"].get("res", {}).get("changed")
+            for e in self.events
+            if e.get("event") in ("runner_on_ok", "runner_item_on_ok")
+        )
+
+    def everything(self) -> str:
+        """Every byte the run left: artifacts (events, stdout, command) and the captured stdout."""
+        texts = [self.stdout]
+        for path in (self.private_data_dir / "artifacts").rglob("*"):
+            if path.is_file():
+                texts.append(path.read_text(errors="replace"))
+        return "\n".join(texts)
+
+
+def record_timing(label: str, seconds: float) -> None:
+    with TIMINGS.open("a") as out:
+        out.write(json.dumps({"what": label, "seconds": round(seconds, 2)}) + "\n")
+
+
+class Ansible:
+    """Runs plays through ansible-runner against the sandbox, one fresh private dir per run, and
+    checks that no canary secret appears in anything the run left behind."""
+
+    def __init__(self, sandbox: Sandbox, workdir: Path, canaries: Callable[[], set[str]]) -> None:
+        self.sandbox = sandbox
+        self.workdir = workdir
+        self.canaries = canaries
+
+    def run(
+        self,
+        *,
+        tasks: list[dict[str, Any]] | None = None,
+        playbook: str | None = None,
+        extravars: dict[str, Any] | None = None,
+        check: bool = False,
+        verbosity: int = 0,
+        secret_vars: dict[str, str] | None = None,
+        label: str = "",
+    ) -> Run:
+        """``secret_vars`` go to a vars file of the play (never extravars or environment, which
+        ansible-runner copies into its artifacts)."""
+        private = Path(os.path.realpath(self.workdir)) / f"run-{time.monotonic_ns()}"
+        (private / "project").mkdir(parents=True)
+        if tasks is not None:
+            play: list[dict[str, Any]] = [
+                {"name": "test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+            ]
+            if secret_vars:
+                vars_file = private / "project" / "secret-vars.yml"
+                vars_file.write_text(yaml.safe_dump(secret_vars))
+                vars_file.chmod(0o600)
+                play[0]["vars_files"] = [str(vars_file)]
+            (private / "project" / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+            target = str(private / "project" / "play.yml")
+        else:
+            assert playbook is not None
+            target = str(REPO / "playbooks" / playbook)
+        cmdline = " ".join(["--check"] if check else [])
+        started = time.monotonic()
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            playbook=target,
+            extravars=extravars or {},
+            envvars={
+                **self.sandbox.env(),
+                "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                "ANSIBLE_NOCOLOR": "1",
+            },
+            cmdline=cmdline or None,
+            verbosity=verbosity,
+            inventory="localhost ansible_connection=local ansible_python_interpreter="
+            + sys.executable,
+            quiet=True,
+        )
+        run = Run(
+            status=runner.status,
+            rc=runner.rc,
+            events=list(runner.events),
+            stdout=runner.stdout.read(),
+            private_data_dir=private,
+            seconds=time.monotonic() - started,
+        )
+        if label:
+            record_timing(label, run.seconds)
+        leaked = [c for c in self.canaries() if c in run.everything()]
+        assert not leaked, f"{len(leaked)} secret value(s) in the run's output or artifacts"
+        return run
+
+
+def assert_ok(run: Run) -> None:
+    assert run.ok, f"run {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
+
+
+def read_key_secret(instance: Instance, name: str) -> str:
+    value = instance.secret(name)["OPENAI_API_KEY"]
+    instance.canaries.add(value)
+    return value
+
+
+def chat(url: str, key: str, model: str) -> Reply:
+    return call(
+        "POST",
+        f"{url}/v1/chat/completions",
+        key=key,
+        body={"model": model, "messages": [{"role": "user", "content": "ping"}]},
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class RolloutWatcher:
+    """Stands in for the kubelet: when the pod template of Deployment litellm changes (the roll
+    that the checksum annotation causes), the proxy restarts on the same port with the values
+    litellm-secret holds at that moment. Without a roll, the proxy keeps its old environment, as a
+    running pod does."""
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.errors: list[str] = []
+
+    def _template(self) -> str:
+        obj = self.instance.sandbox.kube().get(
+            f"/apis/apps/v1/namespaces/{self.instance.namespace}/deployments/litellm"
+        )
+        return json.dumps((obj or {}).get("spec", {}).get("template", {}), sort_keys=True)
+
+    def __enter__(self) -> RolloutWatcher:
+        self._seen = self._template()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.3):
+            template = self._template()
+            if template == self._seen:
+                continue
+            self._seen = template
+            data = self.instance.secret("litellm-secret")
+            wanted = {k: data[k] for k in ("LITELLM_MASTER_KEY", "UI_PASSWORD") if k in data}
+            self.instance.canaries.update(wanted.values())
+            try:
+                self.instance.pod.restart(**wanted)
+            except RuntimeError as exc:  # the proxy did not come back: the test fails on it
+                self.errors.append(str(exc))
+                return

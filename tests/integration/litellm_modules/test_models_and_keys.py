@@ -1,0 +1,419 @@
+"""The collection's model and key playbooks and modules against a real LiteLLM 1.108.7 on real
+PostgreSQL, the fake upstream, and an instance namespace in the sandbox cluster (master key read
+from litellm-secret, URL from Route litellm, virtual keys written to Secrets there).
+
+One proxy for the module; tests use distinct model names and aliases. Every run goes through
+ansible-runner and is checked for canary secrets in its output and artifacts (conftest.Ansible)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
+from sandbox import Sandbox
+
+from .conftest import (
+    Ansible,
+    Instance,
+    ProxyPod,
+    assert_ok,
+    canary,
+    chat,
+    make_instance,
+    read_key_secret,
+)
+
+pytestmark = pytest.mark.integration
+
+UPSTREAM_SECRET = "upstream-creds"
+
+
+@pytest.fixture(scope="module")
+def instance(
+    sandbox_aws: Sandbox,
+    start_pod: Callable[..., ProxyPod],
+    fresh_database: Callable[[], str],
+    upstream: FakeUpstream,
+) -> Iterator[Instance]:
+    pod = start_pod(fresh_database(), canary("master"))
+    found = make_instance(sandbox_aws, f"mk-{secrets.token_hex(4)}", pod)
+    found.put_secret(UPSTREAM_SECRET, {"token": upstream.state.api_key})
+    yield found
+    assert found.pod.env["LITELLM_MASTER_KEY"] not in found.pod.log_text()
+
+
+@pytest.fixture(scope="module")
+def ansible(sandbox_aws: Sandbox, workdir: Path, instance: Instance) -> Ansible:
+    return Ansible(sandbox_aws, workdir / "runs", lambda: instance.canaries)
+
+
+def upsert(ansible: Ansible, instance: Instance, upstream: FakeUpstream, name: str, **extra):
+    model = {
+        "name": name,
+        "api_base": upstream.base_url,
+        "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
+        **extra,
+    }
+    return ansible.run(
+        playbook="register_model.yml",
+        extravars={"litellm_models_namespace": instance.namespace, "litellm_models_model": model},
+        label=f"register_model.yml upsert {name}",
+    )
+
+
+def key_op(ansible: Ansible, instance: Instance, operation: str, label: str = "", **key):
+    return ansible.run(
+        playbook="rotate_keys.yml",
+        extravars={
+            "litellm_keys_namespace": instance.namespace,
+            "litellm_keys_operation": operation,
+            "litellm_keys_key": key,
+        },
+        label=label or f"rotate_keys.yml {operation}",
+    )
+
+
+def deployments(instance: Instance, name: str) -> list[dict]:
+    reply = instance.pod.api("GET", "/model/info")
+    assert reply.status == 200, reply.body
+    return [d for d in reply.body["data"] if d["model_name"] == name]
+
+
+# -- models -------------------------------------------------------------------------------------
+def test_upsert_registers_once_and_a_repeat_changes_nothing(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    first = upsert(ansible, instance, upstream, "llama-once", limits={"rpm": 30})
+    assert_ok(first)
+    assert first.result("litellm_model")["action"] == "created"
+    second = upsert(ansible, instance, upstream, "llama-once", limits={"rpm": 30})
+    assert_ok(second)
+    assert not second.changed, second.result("litellm_model")
+    [only] = deployments(instance, "llama-once")
+    assert only["litellm_params"]["rpm"] == 30
+    # Discovered from the upstream's /v1/models, since the message named no upstream model.
+    assert only["litellm_params"]["model"] == f"openai/{DEFAULT_MODEL_ID}"
+
+
+def test_registering_proves_the_upstream_with_one_request(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    before = len(upstream.state.calls("/v1/chat/completions"))
+    assert_ok(upsert(ansible, instance, upstream, "llama-proved"))
+    probes = upstream.state.calls("/v1/chat/completions")[before:]
+    assert len(probes) == 1
+    assert probes[0].api_key == upstream.state.api_key
+
+
+def test_an_upstream_refusing_the_key_is_not_registered(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    instance.put_secret("wrong-creds", {"token": canary("wrong")})
+    run = ansible.run(
+        playbook="register_model.yml",
+        extravars={
+            "litellm_models_namespace": instance.namespace,
+            "litellm_models_model": {
+                "name": "llama-refused",
+                "api_base": upstream.base_url,
+                "upstream_model": DEFAULT_MODEL_ID,
+                "api_key_secret": {"name": "wrong-creds", "key": "token"},
+            },
+        },
+    )
+    assert not run.ok
+    assert "upstream refused the key" in run.result("litellm_model")["msg"]
+    assert deployments(instance, "llama-refused") == []
+
+
+def test_check_mode_reports_the_change_and_makes_none(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    run = ansible.run(
+        playbook="register_model.yml",
+        extravars={
+            "litellm_models_namespace": instance.namespace,
+            "litellm_models_model": {
+                "name": "llama-check",
+                "api_base": upstream.base_url,
+                "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
+            },
+        },
+        check=True,
+    )
+    assert_ok(run)
+    assert run.result("litellm_model")["changed"] is True
+    assert run.result("litellm_model")["action"] == "created"
+    assert deployments(instance, "llama-check") == []
+
+    keys_before = instance.pod.api("GET", "/key/list").body["keys"]
+    run = ansible.run(
+        tasks=[
+            {
+                "rhpds.litemaas.litellm_key": {
+                    "namespace": instance.namespace,
+                    "alias": "check-key",
+                    "models": ["llama-once"],
+                    "secret_name": "check-key",
+                }
+            }
+        ],
+        check=True,
+    )
+    assert_ok(run)
+    assert run.result("litellm_key")["changed"] is True
+    assert instance.pod.api("GET", "/key/list").body["keys"] == keys_before
+    assert instance.secret("check-key") == {}
+
+
+def test_a_changed_upstream_key_is_noticed_and_applied(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    second = FakeUpstream(api_key=canary("upstream2")).start()
+    try:
+        instance.put_secret("rotating-creds", {"token": second.state.api_key})
+        model = {
+            "name": "llama-rekeyed",
+            "api_base": second.base_url,
+            "api_key_secret": {"name": "rotating-creds", "key": "token"},
+        }
+        args = {"litellm_models_namespace": instance.namespace, "litellm_models_model": model}
+        assert_ok(ansible.run(playbook="register_model.yml", extravars=args))
+        # The upstream's owner rotates its key: LiteLLM cannot show the stored one, the
+        # fingerprint in model_info tells the module it differs.
+        second.state.api_key = canary("upstream2-new")
+        instance.put_secret("rotating-creds", {"token": second.state.api_key})
+        run = ansible.run(playbook="register_model.yml", extravars=args)
+        assert_ok(run)
+        assert run.result("litellm_model")["changed_fields"] == ["api_key"]
+        assert_ok(again := ansible.run(playbook="register_model.yml", extravars=args))
+        assert not again.changed
+        assert len(deployments(instance, "llama-rekeyed")) == 1
+        # Through the proxy, the upstream now receives the new key.
+        key = instance.pod.env["LITELLM_MASTER_KEY"]
+        reply = chat(instance.pod.url, key, "llama-rekeyed")
+        assert reply.status == 200, reply.body
+        assert second.state.received[-1].api_key == second.state.api_key
+    finally:
+        second.stop()
+
+
+def test_model_delete_removes_it_and_a_repeat_changes_nothing(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    assert_ok(upsert(ansible, instance, upstream, "llama-deleted"))
+    args = {
+        "litellm_models_namespace": instance.namespace,
+        "litellm_models_model": {"name": "llama-deleted"},
+        "litellm_models_state": "absent",
+    }
+    first = ansible.run(playbook="register_model.yml", extravars=args, label="model.delete")
+    assert_ok(first)
+    assert first.changed
+    assert deployments(instance, "llama-deleted") == []
+    second = ansible.run(playbook="register_model.yml", extravars=args)
+    assert_ok(second)
+    assert not second.changed
+
+
+def test_a_deployment_added_outside_is_not_silently_load_balanced(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    added = instance.pod.api(
+        "POST",
+        "/model/new",
+        {
+            "model_name": "llama-ui",
+            "litellm_params": {
+                "model": f"openai/{DEFAULT_MODEL_ID}",
+                "api_base": upstream.base_url,
+                "api_key": upstream.state.api_key,
+            },
+        },
+    )
+    assert added.status == 200, added.body
+    run = upsert(ansible, instance, upstream, "llama-ui")
+    assert not run.ok
+    assert "not managed by this collection" in run.result("litellm_model")["msg"]
+    assert len(deployments(instance, "llama-ui")) == 1
+
+
+# -- keys ---------------------------------------------------------------------------------------
+def test_key_create_writes_only_the_secret_and_a_repeat_changes_nothing(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    assert_ok(upsert(ansible, instance, upstream, "llama-keyed"))
+    body = {
+        "alias": "team-a",
+        "user_id": "team-a-user",
+        "models": ["llama-keyed"],
+        "max_budget": 10,
+        "duration": "30d",
+        "secret": {"name": "team-a-llm"},
+    }
+    first = key_op(ansible, instance, "key.create", **body)
+    assert_ok(first)
+    result = first.result("litellm_key")
+    assert result["action"] == "created"
+    assert result["secret"] == {"namespace": instance.namespace, "name": "team-a-llm"}
+    value = read_key_secret(instance, "team-a-llm")
+    assert instance.secret("team-a-llm")["OPENAI_BASE_URL"] == f"{instance.pod.url}/v1"
+    assert result["key"]["token"] not in (None, value)
+    second = key_op(ansible, instance, "key.create", **body)
+    assert_ok(second)
+    assert not second.changed, second.result("litellm_key")
+
+
+def test_a_chat_through_the_new_key_reaches_the_upstream_with_its_key(
+    instance: Instance, upstream: FakeUpstream
+) -> None:
+    value = read_key_secret(instance, "team-a-llm")
+    seen = len(upstream.state.received)
+    reply = chat(instance.pod.url, value, "llama-keyed")
+    assert reply.status == 200, reply.body
+    assert reply.body["choices"][0]["message"]["content"] == "pong"
+    [received] = upstream.state.received[seen:]
+    assert received.path == "/v1/chat/completions"
+    assert received.api_key == upstream.state.api_key
+    assert received.body["model"] == DEFAULT_MODEL_ID
+
+
+def test_rotation_leaves_the_new_key_working_and_the_old_key_refused(
+    ansible: Ansible, instance: Instance
+) -> None:
+    old = read_key_secret(instance, "team-a-llm")
+    # key.rotate names only the alias: Secret, models, user and budget come from the key.
+    run = key_op(ansible, instance, "key.rotate", alias="team-a")
+    assert_ok(run)
+    assert run.result("litellm_key")["action"] == "rotated"
+    new = read_key_secret(instance, "team-a-llm")
+    assert new != old
+    assert chat(instance.pod.url, new, "llama-keyed").status == 200
+    refused = chat(instance.pod.url, old, "llama-keyed")
+    assert refused.status == 401, refused.body
+    [key] = instance.pod.api("GET", "/key/list?key_alias=team-a&return_full_object=true").body[
+        "keys"
+    ]
+    assert key["models"] == ["llama-keyed"]
+    assert key["user_id"] == "team-a-user"
+    assert key["max_budget"] == 10
+
+
+def test_a_key_for_a_model_the_proxy_does_not_serve_is_refused(
+    ansible: Ansible, instance: Instance
+) -> None:
+    run = key_op(
+        ansible,
+        instance,
+        "key.create",
+        alias="team-typo",
+        models=["openai/llama-keyed"],
+        secret={"name": "team-typo-llm"},
+    )
+    assert not run.ok
+    message = run.result("litellm_key")["msg"]
+    assert "openai/llama-keyed" in message
+    assert "not served by this LiteLLM" in message
+    assert "llama-keyed" in message.split("Served public model names:")[1]
+    assert instance.secret("team-typo-llm") == {}
+    listed = instance.pod.api("GET", "/key/list?key_alias=team-typo").body["keys"]
+    assert listed == []
+
+
+def test_key_delete_removes_the_key_and_its_secret(ansible: Ansible, instance: Instance) -> None:
+    body = {"alias": "team-gone", "models": ["llama-keyed"], "secret": {"name": "team-gone-llm"}}
+    assert_ok(key_op(ansible, instance, "key.create", **body))
+    value = read_key_secret(instance, "team-gone-llm")
+    run = key_op(ansible, instance, "key.delete", alias="team-gone")
+    assert_ok(run)
+    assert run.changed
+    assert instance.secret("team-gone-llm") == {}
+    assert chat(instance.pod.url, value, "llama-keyed").status == 401
+    again = key_op(ansible, instance, "key.delete", alias="team-gone")
+    assert_ok(again)
+    assert not again.changed
+
+
+def test_an_interrupted_rotation_is_completed_by_the_next_run(
+    ansible: Ansible, instance: Instance
+) -> None:
+    body = {"alias": "team-b", "models": ["llama-keyed"], "secret": {"name": "team-b-llm"}}
+    assert_ok(key_op(ansible, instance, "key.create", **body))
+    old = read_key_secret(instance, "team-b-llm")
+    # A rotation that stopped after issuing the new key and writing it to the Secret, before
+    # deleting the old key: both keys exist, the Secret holds the new one.
+    issued = instance.pod.api(
+        "POST",
+        "/key/generate",
+        {
+            "key_alias": "team-b.rotating",
+            "models": ["llama-keyed"],
+            "metadata": {"litemaas_managed": True, "litemaas_secret": "x/team-b-llm"},
+        },
+    )
+    assert issued.status == 200, issued.body
+    instance.canaries.add(issued.body["key"])
+    instance.put_secret("team-b-llm", {"OPENAI_API_KEY": issued.body["key"]})
+    run = key_op(ansible, instance, "key.create", **body)
+    assert_ok(run)
+    assert run.result("litellm_key")["deleted_tokens"]
+    assert chat(instance.pod.url, old, "llama-keyed").status == 401
+    assert chat(instance.pod.url, issued.body["key"], "llama-keyed").status == 200
+    aliases = [
+        k["key_alias"]
+        for k in instance.pod.api("GET", "/key/list?return_full_object=true&size=100").body["keys"]
+    ]
+    assert aliases.count("team-b") == 1
+    assert "team-b.rotating" not in aliases
+
+
+# -- info and redaction --------------------------------------------------------------------------
+def test_info_lists_models_and_keys_without_credentials(
+    ansible: Ansible, instance: Instance
+) -> None:
+    run = ansible.run(
+        tasks=[{"rhpds.litemaas.litellm_info": {"namespace": instance.namespace}}],
+        label="litellm_info",
+    )
+    assert_ok(run)
+    info = run.result("litellm_info")
+    model = next(m for m in info["models"] if m["name"] == "llama-keyed")
+    assert model["managed"] is True
+    assert model["mode"] == "chat"
+    assert model["upstream_model"] == DEFAULT_MODEL_ID
+    key = next(k for k in info["keys"] if k["alias"] == "team-a")
+    assert key["models"] == ["llama-keyed"]
+    assert key["user_id"] == "team-a-user"
+    assert "llama-keyed" in info["public_models"]
+    # The canary check of Ansible.run covers every key value and the upstream key.
+
+
+def test_secret_options_are_redacted_by_no_log(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    # The direct form: url, master key and upstream key given as module options (from a vars
+    # file, as a vault would supply them), at -vvv where invocations are shown.
+    run = ansible.run(
+        tasks=[
+            {
+                "rhpds.litemaas.litellm_model": {
+                    "url": instance.pod.url,
+                    "master_key": "{{ t_master }}",
+                    "name": "llama-direct",
+                    "api_base": upstream.base_url,
+                    "api_key": "{{ t_upstream }}",
+                }
+            }
+        ],
+        verbosity=3,
+        secret_vars={"t_master": instance.master_key, "t_upstream": upstream.state.api_key},
+    )
+    assert_ok(run)
+    args = run.result("litellm_model")["invocation"]["module_args"]
+    assert args["master_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert args["api_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert upstream.state.api_key in instance.canaries
