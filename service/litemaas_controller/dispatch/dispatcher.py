@@ -16,7 +16,7 @@ from functools import partial
 from litemaas_controller.config import Settings
 from litemaas_controller.dispatch import plans
 from litemaas_controller.dispatch.recovery import recover
-from litemaas_controller.errors import ConflictError, NotFoundError
+from litemaas_controller.errors import ConflictError, ControllerError, NotFoundError
 from litemaas_controller.ledger import (
     TERMINAL_RUN,
     OrderRecord,
@@ -118,7 +118,7 @@ class Dispatcher:
         on_process = partial(self._store.record_process, run.id)
         try:
             return await self._runner.run(request, self._store.append_events, on_process)
-        except (OSError, RuntimeError, ValueError) as exc:
+        except (ControllerError, OSError) as exc:
             # ansible-runner refused to start (bad playbook dir, missing ansible-playbook...)
             log.error("run %s could not run: %s", run.id, exc)
             return RunResult(RunStatus.FAILED, None, f"the run could not start: {exc}", None)

@@ -1,208 +1,32 @@
-"""The embedded ledger: SQLite in WAL mode, one connection, used from the event loop's thread.
+"""The embedded ledger: ``Store`` on one SQLite file (WAL), one connection on the loop's thread.
 
-Statements are short (an index lookup or a few row writes), so they run inline instead of in a
-thread; WAL with ``synchronous=NORMAL`` survives a crash of the process (a power cut may lose the
-last commits, which at-least-once delivery from catalogs covers).
+Split by concept: ``sqlite_base`` (connection, transactions, instances, audit), ``sqlite_orders``
+(orders and the queue), this module (runs and their events).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from litemaas_controller.errors import ConflictError, NotFoundError
+from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
-    Action,
-    AuditRecord,
     EventRecord,
-    InstanceRecord,
     InstanceStatus,
-    NewOrder,
-    OrderRecord,
     OrderStatus,
     RunOutcome,
     RunRecord,
     RunStatus,
-    check_namespace_free,
-    resolve_namespace,
 )
+from litemaas_controller.ledger.sqlite_orders import SqliteOrders
 from litemaas_controller.ledger.sqlite_rows import dumps
 
 
-class SqliteStore:
+class SqliteStore(SqliteOrders):
     """``Store`` on a SQLite file; see ``ledger.store.Store`` for the contract of each method."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(rows.DDL)
-        self._ledger_id = self._init_meta()
-        self._changed = asyncio.Event()
-
-    def _init_meta(self) -> str:
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
-            db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
-            )
-            return str(db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
-
-    @property
-    def ledger_id(self) -> str:
-        return self._ledger_id
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-        if hasattr(self, "_changed"):
-            # wake every waiter, then arm a fresh event for the next write
-            self._changed.set()
-            self._changed = asyncio.Event()
-
-    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
-        return row
-
-    def _audit(
-        self,
-        db: sqlite3.Connection,
-        action: str,
-        subject: str,
-        detail: dict[str, Any],
-        *,
-        actor: str = "controller",
-        source: str = "dispatch",
-    ) -> None:
-        db.execute(
-            "INSERT INTO audit (at, actor, action, subject, source, detail) VALUES (?,?,?,?,?,?)",
-            (time.time(), actor, action, subject, source, dumps(detail)),
-        )
-
-    # --- orders ---------------------------------------------------------------------------------
-    async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
-        existing = self._one("SELECT * FROM orders WHERE id=?", order.id)
-        if existing is not None:
-            if existing["body"] != order.body:
-                raise ConflictError(
-                    f"order {order.id} was already accepted with another body; "
-                    "send a new id for a new order",
-                    details={"order": order.id},
-                )
-            return rows.order(existing), False
-        with self._tx() as db:
-            inst = self._one("SELECT * FROM instances WHERE name=?", order.instance)
-            namespace = resolve_namespace(order, rows.instance(inst) if inst else None)
-            holder = self._one(
-                "SELECT name FROM instances WHERE namespace=? AND status!=? AND name!=?",
-                namespace,
-                InstanceStatus.DESTROYED,
-                order.instance,
-            )
-            check_namespace_free(order, namespace, holder["name"] if holder else None)
-            now = time.time()
-            db.execute(
-                "INSERT INTO orders (id, action, instance, namespace, vars, body, status, source,"
-                " principal, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    order.id,
-                    order.action,
-                    order.instance,
-                    namespace,
-                    dumps(order.vars),
-                    order.body,
-                    OrderStatus.QUEUED,
-                    order.source,
-                    order.principal,
-                    now,
-                    now,
-                ),
-            )
-            if inst is None or inst["status"] == InstanceStatus.DESTROYED:
-                db.execute(
-                    "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
-                    " last_order, updated_at) VALUES (?,?,?,?,?,?,?)",
-                    (order.instance, namespace, InstanceStatus.PENDING, "{}", None, order.id, now),
-                )
-            self._audit(
-                db,
-                "order.accepted",
-                order.id,
-                {"action": order.action, "instance": order.instance},
-                actor=order.principal,
-                source=order.source,
-            )
-            if order.action == Action.DESTROY:
-                self._supersede(db, order, now)
-        record = await self.get_order(order.id)
-        assert record is not None
-        return record, True
-
-    def _supersede(self, db: sqlite3.Connection, destroy: NewOrder, now: float) -> None:
-        victims = db.execute(
-            "SELECT id FROM orders WHERE instance=? AND status=? AND action IN (?,?) AND id!=?",
-            (destroy.instance, OrderStatus.QUEUED, Action.PROVISION, Action.UPDATE, destroy.id),
-        ).fetchall()
-        for (victim,) in victims:
-            db.execute(
-                "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=?",
-                (OrderStatus.SUPERSEDED, f"superseded by destroy order {destroy.id}", now, victim),
-            )
-            db.execute(
-                "UPDATE runs SET status=?, reason=?, finished_at=? WHERE order_id=? AND status=?",
-                (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
-            )
-            self._audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
-
-    async def get_order(self, order_id: str) -> OrderRecord | None:
-        row = self._one("SELECT * FROM orders WHERE id=?", order_id)
-        return rows.order(row) if row else None
-
-    async def list_orders(
-        self, *, instance: str | None = None, limit: int = 100
-    ) -> Sequence[OrderRecord]:
-        sql, args = "SELECT * FROM orders", [instance] if instance else []
-        sql += " WHERE instance=?" if instance else ""
-        cur = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
-        return [rows.order(r) for r in cur]
-
-    async def next_queued_order(self, instance: str) -> OrderRecord | None:
-        row = self._one(
-            "SELECT * FROM orders WHERE instance=? AND status=? ORDER BY seq LIMIT 1",
-            instance,
-            OrderStatus.QUEUED,
-        )
-        return rows.order(row) if row else None
-
-    async def instances_with_queued_orders(self) -> Sequence[str]:
-        cur = self._db.execute(
-            "SELECT instance, MIN(seq) AS first FROM orders WHERE status=? GROUP BY instance"
-            " ORDER BY first",
-            (OrderStatus.QUEUED,),
-        )
-        return [r["instance"] for r in cur]
-
-    async def count_orders_by_status(self) -> dict[OrderStatus, int]:
-        cur = self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status")
-        counts = {s: 0 for s in OrderStatus}
-        counts.update({OrderStatus(s): n for s, n in cur})
-        return counts
 
     # --- runs -----------------------------------------------------------------------------------
     async def create_run(
@@ -347,32 +171,3 @@ class SqliteStore:
             (run_id, after, limit),
         )
         return [rows.event(r) for r in cur]
-
-    # --- instances and audit --------------------------------------------------------------------
-    async def get_instance(self, name: str) -> InstanceRecord | None:
-        row = self._one("SELECT * FROM instances WHERE name=?", name)
-        return rows.instance(row) if row else None
-
-    async def list_instances(self) -> Sequence[InstanceRecord]:
-        return [rows.instance(r) for r in self._db.execute("SELECT * FROM instances ORDER BY name")]
-
-    async def audit(
-        self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
-    ) -> None:
-        with self._tx() as db:
-            self._audit(db, action, subject, detail, actor=actor, source=source)
-
-    async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]:
-        sql, args = "SELECT * FROM audit", (subject,) if subject else ()
-        sql += " WHERE subject=?" if subject else ""
-        return [rows.audit(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
-
-    async def wait_changed(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def close(self) -> None:
-        self._db.close()

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+from ansible_runner.exceptions import AnsibleRunnerException
 
 from litemaas_controller.config import Settings
+from litemaas_controller.errors import PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
@@ -54,6 +57,9 @@ class _InFlight:
     marker: str
     leader: tuple[int, int] | None = None
     stop_reason: RunStatus | None = None  # set when we end the run (cancelled / timeout)
+    #: after this (monotonic) time ansible-runner itself may kill the run: covers a stop that
+    #: came before ansible-playbook was spawned, without cutting our SIGTERM grace short
+    stop_deadline: float = float("inf")
     results: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -91,9 +97,13 @@ class PlaybookRunner:
         )
         try:
             job = loop.run_in_executor(
-                self._pool, self._blocking_run, req, private, flight.marker,
+                self._pool,
+                self._blocking_run,
+                req,
+                private,
+                flight,
                 lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev),
-            )  # fmt: skip
+            )
             rc = await self._await_with_timeout(req.run_id, job, flight)
         finally:
             queue.put_nowait(None)
@@ -136,6 +146,7 @@ class PlaybookRunner:
             return False
         if flight.stop_reason is None:
             flight.stop_reason = reason
+            flight.stop_deadline = time.monotonic() + self._settings.kill_grace
         await self._end_tree(flight)
         return True
 
@@ -192,7 +203,7 @@ class PlaybookRunner:
         self,
         req: RunRequest,
         private: Path,
-        marker: str,
+        flight: _InFlight,
         on_event: Callable[[dict[str, Any]], object],
     ) -> int | None:
         inventory = private / "inventory"
@@ -216,7 +227,7 @@ class PlaybookRunner:
             config.env,
             os.environ,
             self._settings.run_env_passthrough,
-            marker,
+            flight.marker,
             self._settings.kubeconfig,
         )
 
@@ -224,8 +235,16 @@ class PlaybookRunner:
             on_event(event)
             return False  # keep job events off the disk: the ledger has the redacted copy
 
-        runner = ansible_runner.Runner(config, event_handler=forward, status_handler=_scrub_command)
-        _status, rc = runner.run()
+        def late_stop() -> bool:
+            return time.monotonic() > flight.stop_deadline
+
+        runner = ansible_runner.Runner(
+            config, event_handler=forward, status_handler=_scrub_command, cancel_callback=late_stop
+        )
+        try:
+            _status, rc = runner.run()
+        except AnsibleRunnerException as exc:
+            raise PermanentError(f"ansible-runner could not run {req.playbook}: {exc}") from exc
         return rc if isinstance(rc, int) else None
 
     async def close(self) -> None:

@@ -1,0 +1,133 @@
+"""The SQLite ledger's orders: acceptance (dedupe, instance rules, supersede) and the queue."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from litemaas_controller.errors import ConflictError
+from litemaas_controller.ledger import sqlite_rows as rows
+from litemaas_controller.ledger.models import (
+    Action,
+    InstanceStatus,
+    NewOrder,
+    OrderRecord,
+    OrderStatus,
+    RunStatus,
+    check_namespace_free,
+    resolve_namespace,
+)
+from litemaas_controller.ledger.sqlite_base import SqliteBase
+from litemaas_controller.ledger.sqlite_rows import dumps
+
+
+class SqliteOrders(SqliteBase):
+    # --- orders ---------------------------------------------------------------------------------
+    async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
+        existing = self._one("SELECT * FROM orders WHERE id=?", order.id)
+        if existing is not None:
+            if existing["body"] != order.body:
+                raise ConflictError(
+                    f"order {order.id} was already accepted with another body; "
+                    "send a new id for a new order",
+                    details={"order": order.id},
+                )
+            return rows.order(existing), False
+        with self._tx() as db:
+            inst = self._one("SELECT * FROM instances WHERE name=?", order.instance)
+            namespace = resolve_namespace(order, rows.instance(inst) if inst else None)
+            holder = self._one(
+                "SELECT name FROM instances WHERE namespace=? AND status!=? AND name!=?",
+                namespace,
+                InstanceStatus.DESTROYED,
+                order.instance,
+            )
+            check_namespace_free(order, namespace, holder["name"] if holder else None)
+            now = time.time()
+            db.execute(
+                "INSERT INTO orders (id, action, instance, namespace, vars, body, status, source,"
+                " principal, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    order.id,
+                    order.action,
+                    order.instance,
+                    namespace,
+                    dumps(order.vars),
+                    order.body,
+                    OrderStatus.QUEUED,
+                    order.source,
+                    order.principal,
+                    now,
+                    now,
+                ),
+            )
+            if inst is None or inst["status"] == InstanceStatus.DESTROYED:
+                db.execute(
+                    "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
+                    " last_order, updated_at) VALUES (?,?,?,?,?,?,?)",
+                    (order.instance, namespace, InstanceStatus.PENDING, "{}", None, order.id, now),
+                )
+            self._audit(
+                db,
+                "order.accepted",
+                order.id,
+                {"action": order.action, "instance": order.instance},
+                actor=order.principal,
+                source=order.source,
+            )
+            if order.action == Action.DESTROY:
+                self._supersede(db, order, now)
+        record = await self.get_order(order.id)
+        assert record is not None
+        return record, True
+
+    def _supersede(self, db: sqlite3.Connection, destroy: NewOrder, now: float) -> None:
+        victims = db.execute(
+            "SELECT id FROM orders WHERE instance=? AND status=? AND action IN (?,?) AND id!=?",
+            (destroy.instance, OrderStatus.QUEUED, Action.PROVISION, Action.UPDATE, destroy.id),
+        ).fetchall()
+        for (victim,) in victims:
+            db.execute(
+                "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=?",
+                (OrderStatus.SUPERSEDED, f"superseded by destroy order {destroy.id}", now, victim),
+            )
+            db.execute(
+                "UPDATE runs SET status=?, reason=?, finished_at=? WHERE order_id=? AND status=?",
+                (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
+            )
+            self._audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
+
+    async def get_order(self, order_id: str) -> OrderRecord | None:
+        row = self._one("SELECT * FROM orders WHERE id=?", order_id)
+        return rows.order(row) if row else None
+
+    async def list_orders(
+        self, *, instance: str | None = None, limit: int = 100
+    ) -> Sequence[OrderRecord]:
+        sql, args = "SELECT * FROM orders", [instance] if instance else []
+        sql += " WHERE instance=?" if instance else ""
+        cur = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+        return [rows.order(r) for r in cur]
+
+    async def next_queued_order(self, instance: str) -> OrderRecord | None:
+        row = self._one(
+            "SELECT * FROM orders WHERE instance=? AND status=? ORDER BY seq LIMIT 1",
+            instance,
+            OrderStatus.QUEUED,
+        )
+        return rows.order(row) if row else None
+
+    async def instances_with_queued_orders(self) -> Sequence[str]:
+        cur = self._db.execute(
+            "SELECT instance, MIN(seq) AS first FROM orders WHERE status=? GROUP BY instance"
+            " ORDER BY first",
+            (OrderStatus.QUEUED,),
+        )
+        return [r["instance"] for r in cur]
+
+    async def count_orders_by_status(self) -> dict[OrderStatus, int]:
+        cur = self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status")
+        counts = {s: 0 for s in OrderStatus}
+        counts.update({OrderStatus(s): n for s, n in cur})
+        return counts
