@@ -1,0 +1,89 @@
+"""Nothing of a real sandbox outlives it: no process, network namespace, bridge, mount or file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kubeobjects import make_namespace
+from sandbox import Sandbox
+from sandbox.real.network import tag_of
+from waiting import wait_until
+
+from .conftest import condition, netns_inode, processes_in
+
+pytestmark = pytest.mark.integration
+
+POSTGRES = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "db"},
+    "spec": {
+        "containers": [
+            {
+                "name": "postgres",
+                "image": "postgres:16",
+                "env": [{"name": "POSTGRES_HOST_AUTH_METHOD", "value": "trust"}],
+                "readinessProbe": {"exec": {"command": ["pg_isready", "-h", "127.0.0.1"]}},
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+            }
+        ],
+        "volumes": [{"name": "data", "emptyDir": {}}],
+    },
+}
+
+
+def _leftovers(directory: Path, netns: int) -> list[str]:
+    tag = tag_of(directory)
+    found = [f"process {pid}" for pid in processes_in(netns)]
+    netns_dir = Path("/run/netns")
+    if netns_dir.is_dir():
+        found += [f"netns {e.name}" for e in netns_dir.iterdir() if e.name.startswith(f"lms{tag}")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    found += [
+        f"link {line.split(':')[1].strip()}"
+        for line in links.splitlines()
+        if f"lms{tag}" in line or f"lmv{tag}" in line
+    ]
+    for mountinfo in Path("/proc").glob("[0-9]*/mountinfo"):
+        try:
+            if str(directory) in mountinfo.read_text():
+                found.append(f"mount in {mountinfo}")
+        except OSError:
+            continue
+    if directory.exists():
+        found.append(f"state directory {directory}")
+    return found
+
+
+@pytest.mark.parametrize("how", ["down", "supervisor-killed"])
+def test_nothing_is_left_after_the_sandbox_stops(
+    how: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    directory = tmp_path_factory.mktemp(f"sandbox-gone-{how}")
+    box = Sandbox.start(directory, "vanilla", parent=os.getpid(), real=True)
+    try:
+        kube = box.kube()
+        make_namespace(kube, "leave")
+        wait_until(lambda: kube.get("/api/v1/namespaces/leave/serviceaccounts/default"))
+        kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
+        pod = wait_until(
+            lambda: (
+                (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p
+            ),
+            timeout=60,
+            what="db Ready",
+        )
+        netns = netns_inode(box, pod)
+        assert processes_in(netns)
+        if how == "supervisor-killed":
+            # The supervisor dies without cleaning up; `make sandbox-down` must still clean up.
+            os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGKILL)
+    finally:
+        Sandbox(directory).stop()
+    # (A container's /dev/shm and /tmp are tmpfs mounts of its own: the mount check covers them.)
+    assert _leftovers(directory, netns) == []
