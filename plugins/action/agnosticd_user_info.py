@@ -2,11 +2,12 @@
 # MIT License
 """agnosticd_user_info: hand access information to AgnosticD / RHDP.
 
-RHDP (Babylon) finds results by scanning job events for ``task_action == 'agnosticd_user_info'`` and
-reading ``res.msg`` and ``res.data``; tasks therefore call this plugin by its short name and must not be
-``no_log``. When AgnosticD's ``output_dir`` is set, the plugin also appends to the files AgnosticD
-collects (``<ACTION>-user-info.yaml``, ``<ACTION>-user-data.yaml``, ``<ACTION>-user-body.yaml``);
-without ``output_dir`` (a plain ansible-playbook run, the controller) it writes nothing locally.
+RHDP (Babylon) finds results by scanning job events for
+``task_action == 'agnosticd_user_info'`` and reading ``res.msg`` and ``res.data``; tasks therefore
+call this plugin by its short name and must not be ``no_log``. When AgnosticD's ``output_dir`` is
+set, the plugin also appends to the files AgnosticD collects (``<ACTION>-user-info.yaml``,
+``<ACTION>-user-data.yaml``, ``<ACTION>-user-body.yaml``); without ``output_dir`` (a plain
+ansible-playbook run, the controller) it writes nothing locally.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,9 +25,11 @@ DOCUMENTATION = r"""
 action: agnosticd_user_info
 short_description: Report user-facing access information to AgnosticD / RHDP
 description:
-  - Returns O(msg) lines prefixed with C(user.info:) and O(data) as the task result, where RHDP reads them.
+  - Returns O(msg) lines prefixed with C(user.info:) and O(data) as the task result, where RHDP
+    reads them.
   - When the AgnosticD variable C(output_dir) is set, appends them to C(<ACTION>-user-info.yaml) and
-    merges O(data) into C(<ACTION>-user-data.yaml) there (per user under C(users) when O(user) is given).
+    merges O(data) into C(<ACTION>-user-data.yaml) there (per user under C(users) when O(user) is
+    given).
 options:
   msg:
     description: A message line or a list of lines.

@@ -21,7 +21,7 @@ _ALPHABET = string.ascii_letters + string.digits
 def random_password(length=32, prefix=""):
     """A new random value from the OS's CSPRNG: letters and digits only, safe in URLs and shells.
 
-    The first argument is ignored so the filter can be applied to anything (``'' | random_password``).
+    The first argument is ignored: the filter applies to anything (``'' | random_password``).
     """
     try:
         length = int(length)
@@ -37,7 +37,7 @@ def _random_password_filter(_ignored, length=32, prefix=""):
 
 
 def secret_value(data, key, given="", fresh=""):
-    """The value of ``key`` in a Secret's base64 ``data`` if present, else ``given``, else ``fresh``."""
+    """``key`` of a Secret's base64 ``data`` if present, else ``given``, else ``fresh``."""
     data = data or {}
     encoded = data.get(key)
     if encoded:
@@ -59,7 +59,7 @@ def database_url_credentials(url):
 
 
 def data_checksum(data):
-    """A stable SHA-256 over a Secret's data: a pod template annotation that changes only with it."""
+    """A stable SHA-256 of a Secret's data: a pod template annotation that changes only with it."""
     canonical = json.dumps(data or {}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -70,7 +70,7 @@ def b64encode_values(data):
 
 
 def secrets_to_write(existing, wanted, labels, names):
-    """The Secrets among ``names`` whose data or labels differ from ``existing`` (k8s_info resources).
+    """The Secrets among ``names`` whose data or labels differ from ``existing`` (API objects).
 
     Returns ``[{'name': …, 'data': {base64 values}}]`` in the order of ``names``. A Secret counts as
     unchanged when its data is exactly the wanted data and it carries every wanted label.

@@ -51,12 +51,14 @@ class PlayRun:
         ]
 
     def changed_tasks(self) -> list[str]:
-        return [
-            e["event_data"].get("task", "?")
-            for e in self.events
-            if e.get("event") in ("runner_on_ok", "runner_item_on_ok")
-            and e["event_data"].get("res", {}).get("changed")
-        ]
+        """Names of the tasks that reported a change (no_log items included), from the output."""
+        changed, task = [], "?"
+        for line in self.stdout.splitlines():
+            if line.startswith("TASK ["):
+                task = line.split("[", 1)[1].rsplit("]", 1)[0]
+            elif line.startswith("changed:") and task not in changed:
+                changed.append(task)
+        return changed
 
 
 def run_playbook(

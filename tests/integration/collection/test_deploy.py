@@ -32,15 +32,20 @@ def three_runs(sandbox_aws: Sandbox, module_workdir: Path) -> dict[str, Any]:
         run = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
         assert_ok(run)
         runs.append(run)
-        secrets.append({n: secret_data(sandbox_aws, ns, n) for n in ("litellm-secret", "postgres-secret")})
+        secrets.append(
+            {n: secret_data(sandbox_aws, ns, n) for n in ("litellm-secret", "postgres-secret")}
+        )
     print(
-        f"\n[collection] aws deploy: first {runs[0].seconds:.1f}s / {runs[0].admin_requests} API requests,"
+        f"\n[collection] aws deploy: first {runs[0].seconds:.1f}s /"
+        f" {runs[0].admin_requests} API requests,"
         f" second {runs[1].seconds:.1f}s / {runs[1].admin_requests} API requests"
     )
     return {"ns": ns, "runs": runs, "secrets": secrets}
 
 
-def test_first_run_creates_and_waits_for_everything(sandbox_aws: Sandbox, three_runs: dict[str, Any]) -> None:
+def test_first_run_creates_and_waits_for_everything(
+    sandbox_aws: Sandbox, three_runs: dict[str, Any]
+) -> None:
     ns, first = three_runs["ns"], three_runs["runs"][0]
     kube = sandbox_aws.kube()
     assert first.changed > 0
@@ -50,7 +55,11 @@ def test_first_run_creates_and_waits_for_everything(sandbox_aws: Sandbox, three_
     dep = kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")
     assert dep and dep["status"].get("availableReplicas") == 1
     container = dep["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health/readiness", "port": 4000, "scheme": "HTTP"}
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/health/readiness",
+        "port": 4000,
+        "scheme": "HTTP",
+    }
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
     env = {e["name"]: e for e in container["env"]}
     assert env["STORE_MODEL_IN_DB"]["value"] == "True"
@@ -77,7 +86,9 @@ def test_first_run_creates_and_waits_for_everything(sandbox_aws: Sandbox, three_
     }
 
 
-def test_every_object_carries_the_instance_labels(sandbox_aws: Sandbox, three_runs: dict[str, Any]) -> None:
+def test_every_object_carries_the_instance_labels(
+    sandbox_aws: Sandbox, three_runs: dict[str, Any]
+) -> None:
     ns, kube = three_runs["ns"], sandbox_aws.kube()
     paths = [
         f"/api/v1/namespaces/{ns}",
@@ -96,15 +107,23 @@ def test_every_object_carries_the_instance_labels(sandbox_aws: Sandbox, three_ru
         assert labels.get(INSTANCE_LABEL) == ns, path
 
 
-def test_second_and_third_runs_change_nothing(sandbox_aws: Sandbox, three_runs: dict[str, Any]) -> None:
+def test_second_and_third_runs_change_nothing(
+    sandbox_aws: Sandbox, three_runs: dict[str, Any]
+) -> None:
     second, third = three_runs["runs"][1], three_runs["runs"][2]
     assert second.changed == 0, second.changed_tasks()
     assert third.changed == 0, third.changed_tasks()
     ns, kube = three_runs["ns"], sandbox_aws.kube()
     # Nothing rolled: one ReplicaSet, the Deployment still at its first generation.
     assert len(kube.list(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"]) == 1
-    assert kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")["metadata"]["generation"] == 1
-    assert kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"]["generation"] == 1
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")["metadata"]["generation"]
+        == 1
+    )
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"]["generation"]
+        == 1
+    )
 
 
 def test_secrets_are_byte_identical_after_three_runs(three_runs: dict[str, Any]) -> None:
@@ -122,26 +141,41 @@ def test_secrets_are_byte_identical_after_three_runs(three_runs: dict[str, Any])
     assert litellm["LITELLM_MASTER_KEY"].startswith("sk-")
 
 
-def test_a_changed_secret_rolls_litellm_and_nothing_else(sandbox_aws: Sandbox, three_runs: dict[str, Any],
-                                                          module_workdir: Path) -> None:
+def test_a_changed_secret_rolls_litellm_and_nothing_else(
+    sandbox_aws: Sandbox, three_runs: dict[str, Any], module_workdir: Path
+) -> None:
     ns, kube = three_runs["ns"], sandbox_aws.kube()
-    sts_before = kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"]["generation"]
-    kube.patch(f"/api/v1/namespaces/{ns}/secrets/litellm-secret", {"stringData": {"UI_PASSWORD": "rotated-by-test"}})
+    sts_before = kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"][
+        "generation"
+    ]
+    kube.patch(
+        f"/api/v1/namespaces/{ns}/secrets/litellm-secret",
+        {"stringData": {"UI_PASSWORD": "rotated-by-test"}},
+    )
     run = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(run)
     assert secret_data(sandbox_aws, ns, "litellm-secret")["UI_PASSWORD"] == "rotated-by-test"
-    assert kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")["metadata"]["generation"] == 2
-    assert kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"]["generation"] == sts_before
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")["metadata"]["generation"]
+        == 2
+    )
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")["metadata"]["generation"]
+        == sts_before
+    )
 
 
 def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     sandbox_aws: Sandbox, three_runs: dict[str, Any], module_workdir: Path
 ) -> None:
     first_ns, kube = three_runs["ns"], sandbox_aws.kube()
-    first_secrets = {n: secret_data(sandbox_aws, first_ns, n) for n in ("litellm-secret", "postgres-secret")}
+    first_secrets = {
+        n: secret_data(sandbox_aws, first_ns, n) for n in ("litellm-secret", "postgres-secret")
+    }
     ns = _ns()
     run = deploy(
-        sandbox_aws, module_workdir,
+        sandbox_aws,
+        module_workdir,
         ocp4_workload_litemaas_namespace=ns,
         ocp4_workload_litemaas_deploy_backend=True,
         ocp4_workload_litemaas_deploy_frontend=True,
@@ -155,17 +189,29 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     }
     assert len(hosts) == 2
     client = kube.get(f"/apis/oauth.openshift.io/v1/oauthclients/litemaas-{ns}")
-    assert client and client["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "litemaas-controller"
-    assert client["redirectURIs"] == [f"https://litemaas-{ns}.{sandbox_aws.domain}/api/auth/callback"]
+    assert (
+        client
+        and client["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "litemaas-controller"
+    )
+    assert client["redirectURIs"] == [
+        f"https://litemaas-{ns}.{sandbox_aws.domain}/api/auth/callback"
+    ]
     backend = secret_data(sandbox_aws, ns, "backend-secret")
     litellm = secret_data(sandbox_aws, ns, "litellm-secret")
     assert backend["litellm-api-key"] == litellm["LITELLM_MASTER_KEY"]
     assert backend["oauth-client-secret"] == client["secret"]
     job = kube.list(f"/apis/batch/v1/namespaces/{ns}/jobs")["items"][0]
-    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["DATABASES"] == "litellm_db litemaas_db"
     for name in ("backend", "frontend"):
-        assert kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")["status"].get("readyReplicas") == 1
+        assert (
+            kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")["status"].get(
+                "readyReplicas"
+            )
+            == 1
+        )
 
     removed = remove(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(removed)
@@ -173,12 +219,22 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     assert kube.get(f"/api/v1/namespaces/{ns}") is None
     assert kube.get(f"/apis/oauth.openshift.io/v1/oauthclients/litemaas-{ns}") is None
     selector = f"?labelSelector={INSTANCE_LABEL}%3D{ns}"
-    for path in ("/api/v1/persistentvolumeclaims", "/api/v1/secrets", "/apis/apps/v1/deployments",
-                 "/apis/route.openshift.io/v1/routes", "/apis/oauth.openshift.io/v1/oauthclients"):
+    for path in (
+        "/api/v1/persistentvolumeclaims",
+        "/api/v1/secrets",
+        "/apis/apps/v1/deployments",
+        "/apis/route.openshift.io/v1/routes",
+        "/apis/oauth.openshift.io/v1/oauthclients",
+    ):
         assert kube.list(path + selector)["items"] == [], path
     # The other instance is untouched.
     assert {n: secret_data(sandbox_aws, first_ns, n) for n in first_secrets} == first_secrets
-    assert kube.get(f"/apis/apps/v1/namespaces/{first_ns}/deployments/litellm")["status"].get("readyReplicas") == 1
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{first_ns}/deployments/litellm")["status"].get(
+            "readyReplicas"
+        )
+        == 1
+    )
 
     again = remove(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(again)

@@ -19,14 +19,18 @@ def _ns() -> str:
 
 
 def _pvc_class(sandbox: Sandbox, ns: str) -> str:
-    pvc = sandbox.kube().get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/postgres-storage-postgres-0")
+    pvc = sandbox.kube().get(
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims/postgres-storage-postgres-0"
+    )
     assert pvc is not None, "no PVC"
     assert pvc["status"].get("phase") == "Bound"
     return str(pvc["spec"]["storageClassName"])
 
 
-def test_cnv_without_a_class_uses_the_cluster_default(sandbox_cnv: Sandbox, module_workdir: Path) -> None:
-    # cnv has no gp3-csi and not the platform's usual ocs-storagecluster-ceph-rbd: the default class wins.
+def test_cnv_without_a_class_uses_the_cluster_default(
+    sandbox_cnv: Sandbox, module_workdir: Path
+) -> None:
+    # cnv lacks gp3-csi and the usual ocs-storagecluster-ceph-rbd: the default class wins.
     ns = _ns()
     run = deploy(sandbox_cnv, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(run)
@@ -37,16 +41,26 @@ def test_cnv_without_a_class_uses_the_cluster_default(sandbox_cnv: Sandbox, modu
 
 def test_an_explicit_class_wins(sandbox_cnv: Sandbox, module_workdir: Path) -> None:
     ns = _ns()
-    run = deploy(sandbox_cnv, module_workdir, ocp4_workload_litemaas_namespace=ns,
-                 ocp4_workload_litemaas_postgres_storage_class="hostpath-csi")
+    run = deploy(
+        sandbox_cnv,
+        module_workdir,
+        ocp4_workload_litemaas_namespace=ns,
+        ocp4_workload_litemaas_postgres_storage_class="hostpath-csi",
+    )
     assert_ok(run)
     assert _pvc_class(sandbox_cnv, ns) == "hostpath-csi"
 
 
-def test_an_unknown_class_fails_early_listing_the_classes(sandbox_cnv: Sandbox, module_workdir: Path) -> None:
+def test_an_unknown_class_fails_early_listing_the_classes(
+    sandbox_cnv: Sandbox, module_workdir: Path
+) -> None:
     ns = _ns()
-    run = deploy(sandbox_cnv, module_workdir, ocp4_workload_litemaas_namespace=ns,
-                 ocp4_workload_litemaas_postgres_storage_class="gp3-csi")
+    run = deploy(
+        sandbox_cnv,
+        module_workdir,
+        ocp4_workload_litemaas_namespace=ns,
+        ocp4_workload_litemaas_postgres_storage_class="gp3-csi",
+    )
     assert run.failed
     assert "StorageClass gp3-csi" in run.stdout and "does not exist" in run.stdout
     assert "ocs-external-storagecluster-ceph-rbd" in run.stdout and "hostpath-csi" in run.stdout
@@ -54,11 +68,20 @@ def test_an_unknown_class_fails_early_listing_the_classes(sandbox_cnv: Sandbox, 
     assert sandbox_cnv.kube().get(f"/api/v1/namespaces/{ns}") is None  # nothing created
 
 
-def test_vanilla_gets_an_ingress_and_converges(sandbox_vanilla: Sandbox, module_workdir: Path) -> None:
+def test_vanilla_gets_an_ingress_and_converges(
+    sandbox_vanilla: Sandbox, module_workdir: Path
+) -> None:
     ns = _ns()
     kube = sandbox_vanilla.kube()
-    runs = [deploy(sandbox_vanilla, module_workdir, ocp4_workload_litemaas_namespace=ns,
-                   ocp4_workload_litemaas_cluster_domain=sandbox_vanilla.domain) for _ in range(2)]
+    runs = [
+        deploy(
+            sandbox_vanilla,
+            module_workdir,
+            ocp4_workload_litemaas_namespace=ns,
+            ocp4_workload_litemaas_cluster_domain=sandbox_vanilla.domain,
+        )
+        for _ in range(2)
+    ]
     for run in runs:
         assert_ok(run)
     assert runs[1].changed == 0, runs[1].changed_tasks()
@@ -66,14 +89,19 @@ def test_vanilla_gets_an_ingress_and_converges(sandbox_vanilla: Sandbox, module_
     assert ingress is not None
     rule = ingress["spec"]["rules"][0]
     assert rule["host"] == f"litellm-{ns}.{sandbox_vanilla.domain}"
-    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "litellm", "port": {"number": 4000}}
+    assert rule["http"]["paths"][0]["backend"]["service"] == {
+        "name": "litellm",
+        "port": {"number": 4000},
+    }
     assert _pvc_class(sandbox_vanilla, ns) == "standard"
     stats = runs[0].set_stats["litemaas"]
     assert stats["admin_url"] == f"http://litellm-{ns}.{sandbox_vanilla.domain}"
     assert stats["cloud_provider"] == "kubernetes"
 
 
-def test_vanilla_without_a_domain_fails_clearly(sandbox_vanilla: Sandbox, module_workdir: Path) -> None:
+def test_vanilla_without_a_domain_fails_clearly(
+    sandbox_vanilla: Sandbox, module_workdir: Path
+) -> None:
     ns = _ns()
     run = deploy(sandbox_vanilla, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert run.failed

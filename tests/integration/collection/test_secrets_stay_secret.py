@@ -28,21 +28,38 @@ def _places_holding(run: PlayRun, canary: str) -> list[str]:
     return found
 
 
-def test_canary_password_appears_nowhere_unless_user_info_secrets(sandbox_aws: Sandbox, module_workdir: Path) -> None:
+def test_canary_password_appears_nowhere_unless_user_info_secrets(
+    sandbox_aws: Sandbox, module_workdir: Path
+) -> None:
     ns = f"lm-{uuid.uuid4().hex[:8]}"
     canary = f"canary{uuid.uuid4().hex}"
     kube = sandbox_aws.kube()
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    kube.create(f"/api/v1/namespaces/{ns}/secrets", {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "litellm-secret"}, "type": "Opaque",
-        "data": {"UI_USERNAME": base64.b64encode(b"admin").decode(),
-                 "UI_PASSWORD": base64.b64encode(canary.encode()).decode()}})
+    kube.create(
+        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    )
+    kube.create(
+        f"/api/v1/namespaces/{ns}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "litellm-secret"},
+            "type": "Opaque",
+            "data": {
+                "UI_USERNAME": base64.b64encode(b"admin").decode(),
+                "UI_PASSWORD": base64.b64encode(canary.encode()).decode(),
+            },
+        },
+    )
 
-    quiet = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns,
-                   ocp4_workload_litemaas_user_info_secrets=False)
+    quiet = deploy(
+        sandbox_aws,
+        module_workdir,
+        ocp4_workload_litemaas_namespace=ns,
+        ocp4_workload_litemaas_user_info_secrets=False,
+    )
     assert_ok(quiet)
     assert _places_holding(quiet, canary) == []
-    # The password is really in use (kept from the planted Secret), and user info still names where it is.
+    # The password is in use (kept from the planted Secret); user info still says where it is.
     stored = kube.get(f"/api/v1/namespaces/{ns}/secrets/litellm-secret")["data"]["UI_PASSWORD"]
     assert base64.b64decode(stored).decode() == canary
     info = quiet.task_results("agnosticd_user_info")
