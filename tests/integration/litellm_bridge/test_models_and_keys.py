@@ -269,6 +269,24 @@ def test_chat_completion_records_spend_in_postgres(
     assert info.body["info"]["spend"] == pytest.approx(3.0)
 
 
+def test_a_key_over_its_budget_is_refused_once_spend_is_written(
+    proxy: Proxy, upstream: Upstream
+) -> None:
+    add_model(proxy, upstream, "budget-model", input_cost_per_token=0.001)
+    key = generate_key(proxy, models=["budget-model"], max_budget=0.5)["key"]
+    # One call costs 1.0 (1000 prompt tokens x 0.001): the budget is spent at once, but
+    # LiteLLM only knows after its asynchronous spend write (~10 s).
+    assert chat(proxy, key, "budget-model").status == 200
+    deadline = time.monotonic() + 60
+    reply = chat(proxy, key, "budget-model")
+    while reply.status == 200 and time.monotonic() < deadline:
+        time.sleep(2)
+        reply = chat(proxy, key, "budget-model")
+    # 1.108.7 answers 422 with type budget_exceeded.
+    assert reply.status == 422, reply.body
+    assert reply.error["type"] == "budget_exceeded"
+
+
 def test_zz_no_unsupported_engine_request_and_no_secret_in_the_log(
     proxy: Proxy, postgres: ThrowawayPostgres, upstream: Upstream
 ) -> None:
