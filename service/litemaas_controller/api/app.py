@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 
 from aiohttp import web
 
@@ -21,13 +23,15 @@ from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs
 from litemaas_controller.dispatch import Dispatcher
-from litemaas_controller.intake import OrderIntake
+from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
 from litemaas_controller.runner.redact import proxy_credentials
 
 log = logging.getLogger(__name__)
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
@@ -38,8 +42,6 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
 
 
 def _redactor(settings: Settings) -> Redactor:
-    import os
-
     secrets = [*settings.secret_values, *proxy_credentials(proxy_urls(os.environ))]
     return Redactor(secrets)
 
@@ -60,12 +62,41 @@ async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     await runner.close()
 
 
+def _intakes(factories: Sequence[IntakeFactory]) -> CleanupCtx:
+    """Run every active intake as a supervised task; on shutdown they stop first."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        tasks = []
+        for make in factories:
+            intake = make(app[keys.INTAKE])
+            task = asyncio.create_task(intake.run(), name=f"intake:{intake.name}")
+            task.add_done_callback(partial(_intake_ended, intake.name))
+            tasks.append(task)
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return ctx
+
+
+def _intake_ended(name: str, task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.error("intake %s ended unexpectedly; it takes no more events", name, exc_info=exc)
+
+
 async def _on_shutdown(app: web.Application) -> None:
     app[keys.STOPPING].set()
 
 
-def make_app(settings: Settings) -> web.Application:
-    """The service's application; nothing starts until the runner sets it up."""
+def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.Application:
+    """The service's application; nothing starts until the runner sets it up.
+
+    ``intakes`` are the active sources of triggers besides HTTP orders (none yet: the Redis
+    message intake and the cluster watch come in later issues).
+    """
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[problems.middleware(settings.max_body_bytes)],
@@ -78,7 +109,7 @@ def make_app(settings: Settings) -> web.Application:
     app[keys.METRICS] = Metrics()
     app[keys.SECRETS] = SecretReader(settings.kubeconfig)
     app[keys.STOPPING] = asyncio.Event()
-    app.cleanup_ctx.extend([_ledger, _dispatch])
+    app.cleanup_ctx.extend([_ledger, _dispatch, _intakes(intakes)])
     app.on_shutdown.append(_on_shutdown)
     for table in (orders.routes, runs.routes, instances.routes, health.routes, openapi.routes):
         app.add_routes(table)

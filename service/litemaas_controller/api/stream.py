@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from litemaas_controller.api import keys, views
-from litemaas_controller.errors import BadInputError
+from litemaas_controller.errors import BadInputError, NotFoundError
 from litemaas_controller.ledger import TERMINAL_ORDER, TERMINAL_RUN, Store
 
 KEEPALIVE = 15.0  # seconds between comment lines, so proxies keep an idle stream open
@@ -89,10 +89,12 @@ async def order_events(request: web.Request, order_id: str) -> web.StreamRespons
     sse = _Sse(request)
     await sse.open()
     cursors: dict[str, int] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # run id -> last status sent
+    order_status = ""
     while True:
         order = await store.get_order(order_id)
-        assert order is not None
+        if order is None:
+            raise NotFoundError(f"order {order_id} does not exist")
         sent = 0
         for run in reversed(await store.list_runs(order_id=order_id)):
             if seen.get(run.id) != run.status:
@@ -103,8 +105,8 @@ async def order_events(request: web.Request, order_id: str) -> web.StreamRespons
                 await sse.send("event", {"run": run.id, **views.event(e)}, f"{run.id}:{e.seq}")
                 cursors[run.id] = e.seq
                 sent += 1
-        if seen.get(order.id) != order.status:
-            seen[order.id] = order.status
+        if order_status != order.status:
+            order_status = order.status
             await sse.send("order", views.order(order))
         if not sent and order.status in TERMINAL_ORDER:
             await sse.send("end", views.order(order))

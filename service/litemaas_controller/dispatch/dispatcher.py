@@ -147,10 +147,12 @@ class Dispatcher:
         return await self._wait_recorded(run_id)
 
     async def _wait_recorded(self, run_id: str) -> RunRecord:
+        """The run once its worker has recorded how it ended (right after the tree is gone)."""
         while True:
             run = await self._store.get_run(run_id)
-            if run is None or run.status in TERMINAL_RUN:
-                assert run is not None
+            if run is None:
+                raise NotFoundError(f"run {run_id} does not exist")
+            if run.status in TERMINAL_RUN:
                 return run
             await self._store.wait_changed(timeout=5.0)
 

@@ -35,8 +35,8 @@ class SqliteBase:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(rows.DDL)
-        self._ledger_id = self._init_meta()
         self._changed = asyncio.Event()
+        self._ledger_id = self._init_meta()
 
     def _init_meta(self) -> str:
         with self._tx() as db:
@@ -59,10 +59,9 @@ class SqliteBase:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        if hasattr(self, "_changed"):
-            # wake every waiter, then arm a fresh event for the next write
-            self._changed.set()
-            self._changed = asyncio.Event()
+        # wake every waiter, then arm a fresh event for the next write
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
