@@ -1,0 +1,283 @@
+"""The kubelet's part, for real processes: exit codes, restarts and back-off, probes, faults,
+the pod's environment and volumes, and the PostgreSQL image's run-once initialisation."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kubeobjects import make_namespace
+from sandbox import Sandbox
+from sandbox.agent.kube import Kube
+from waiting import wait_until
+
+from .conftest import condition, netns_inode, processes_in
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ns(sandbox_real: Sandbox) -> Iterator[str]:
+    kube = sandbox_real.kube()
+    name = make_namespace(kube, f"k-{uuid.uuid4().hex[:8]}")
+    wait_until(lambda: kube.get(f"/api/v1/namespaces/{name}/serviceaccounts/default"))
+    yield name
+    kube.delete(f"/api/v1/namespaces/{name}")
+
+
+def _pod(name: str, script: str, policy: str = "Always", **container: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": policy,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "postgres:16",
+                    "command": ["sh", "-c", script],
+                    **container,
+                }
+            ],
+        },
+    }
+
+
+def _status(kube: Kube, ns: str, name: str) -> dict[str, Any]:
+    pod = kube.get(f"/api/v1/namespaces/{ns}/pods/{name}") or {}
+    return ((pod.get("status") or {}).get("containerStatuses") or [{}])[0]
+
+
+def test_a_failing_program_fails_its_pod_with_its_exit_code(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("fail", "exit 3", policy="Never"))
+    pod = wait_until(
+        lambda: (
+            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/fail"))
+            and p["status"].get("phase") == "Failed"
+            and p
+        ),
+        what="phase Failed",
+    )
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
+
+
+def test_a_crashing_container_is_restarted_with_back_off(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("crash", "sleep 0.2; exit 1"))
+    status = wait_until(
+        lambda: (
+            (s := _status(kube, ns, "crash"))
+            and s.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+            and s
+        ),
+        what="CrashLoopBackOff",
+    )
+    # First restart at once, the second after 10 s of back-off, as the kubelet does.
+    assert status["restartCount"] == 2
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert "back-off 10s" in status["state"]["waiting"]["message"]
+
+
+def test_a_failing_liveness_probe_restarts_the_container(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    script = "touch /tmp/alive; sleep 1; rm /tmp/alive; exec sleep 600"
+    probe = {"exec": {"command": ["test", "-e", "/tmp/alive"]}, "periodSeconds": 1}
+    probe["failureThreshold"] = 2
+    kube.create(
+        f"/api/v1/namespaces/{ns}/pods",
+        _pod("sick", script, livenessProbe=probe, terminationMessagePolicy="File"),
+    )
+    status = wait_until(
+        lambda: (s := _status(kube, ns, "sick")) and s.get("restartCount", 0) >= 1 and s,
+        timeout=40,
+        what="a restart",
+    )
+    # The kubelet stops it with the image's STOPSIGNAL: SIGINT for postgres images (128 + 2).
+    assert status["lastState"]["terminated"]["exitCode"] == 130
+
+
+def test_crashloop_fault_kills_the_real_process(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("victim", "exec sleep 600"))
+    pod = wait_until(
+        lambda: (
+            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/victim")) and condition(p, "Ready") and p
+        ),
+        what="Ready",
+    )
+    netns = netns_inode(sandbox_real, pod)
+    first = processes_in(netns)
+    sandbox_real.set_fault("pod", ns, "victim", "crashloop")
+    status = wait_until(
+        lambda: (s := _status(kube, ns, "victim")) and s.get("restartCount", 0) >= 1 and s,
+        what="a crash",
+    )
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    assert not set(first) & set(processes_in(netns))
+    sandbox_real.clear_fault("pod", ns, "victim")
+    wait_until(
+        lambda: condition(kube.get(f"/api/v1/namespaces/{ns}/pods/victim"), "Ready"),
+        timeout=60,
+        what="Ready again",
+    )
+
+
+CHECK_ENV = """
+set -eu
+test "$FROM_SECRET" = "$EXPECT_SECRET"
+test "$FROM_CONFIG" = blue
+test "$POD_NAME" = env
+test "$COMBINED" = "blue-env-\\$(UNDEFINED)-\\$(COLOR)"
+test "$CFG_color" = blue
+test "$(cat /etc/conf/color)" = blue
+test "$(cat /etc/token/secret-file)" = "$EXPECT_SECRET"
+test "$(cat /etc/one)" = blue
+touch /scratch/written && test -e /scratch/written
+! touch /etc/conf/new 2>/dev/null
+test "$(hostname)" = env
+test "$(pwd)" = /scratch
+test "$1" = "blue"
+"""
+
+
+def test_environment_and_volumes_are_as_the_pod_spec_says(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    value = uuid.uuid4().hex
+    kube.create(
+        f"/api/v1/namespaces/{ns}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"secret-file": base64.b64encode(value.encode()).decode()},
+        },
+    )
+    kube.create(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": {"color": "blue"},
+        },
+    )
+    pod = _pod(
+        "env",
+        CHECK_ENV,
+        policy="Never",
+        args=["$(FROM_CONFIG)"],
+        workingDir="/scratch",
+        envFrom=[{"prefix": "CFG_", "configMapRef": {"name": "c"}}],
+        env=[
+            {"name": "EXPECT_SECRET", "value": value},
+            {
+                "name": "FROM_SECRET",
+                "valueFrom": {"secretKeyRef": {"name": "s", "key": "secret-file"}},
+            },
+            {
+                "name": "FROM_CONFIG",
+                "valueFrom": {"configMapKeyRef": {"name": "c", "key": "color"}},
+            },
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "COMBINED", "value": "$(FROM_CONFIG)-$(POD_NAME)-$(UNDEFINED)-$$(COLOR)"},
+        ],
+        volumeMounts=[
+            {"name": "conf", "mountPath": "/etc/conf", "readOnly": True},
+            {"name": "token", "mountPath": "/etc/token"},
+            {"name": "conf", "mountPath": "/etc/one", "subPath": "color"},
+            {"name": "scratch", "mountPath": "/scratch"},
+        ],
+    )
+    pod["spec"]["volumes"] = [
+        {"name": "conf", "configMap": {"name": "c"}},
+        {"name": "token", "secret": {"secretName": "s"}},
+        {"name": "scratch", "emptyDir": {}},
+    ]
+    # `sh -c SCRIPT ARG0 ARG1`: the script sees args[0] as $0, so pass a placeholder first.
+    pod["spec"]["containers"][0]["args"] = ["sh", "$(FROM_CONFIG)"]
+    kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
+    done = wait_until(
+        lambda: (
+            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/env"))
+            and p["status"].get("phase") in ("Succeeded", "Failed")
+            and p
+        ),
+        what="the check finished",
+    )
+    log = sandbox_real.directory / "logs" / "pods" / f"{ns}_env_main.log"
+    assert done["status"]["phase"] == "Succeeded", log.read_text()[-2000:]
+
+
+def test_initdb_scripts_run_once_per_volume(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    kube.create(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "init"},
+            "data": {"10-seed.sql": "CREATE TABLE seeded (n int); INSERT INTO seeded VALUES (1);"},
+        },
+    )
+    kube.create(
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+    count = "psql -U app -d appdb -Atc 'SELECT count(*) FROM seeded'"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "pg"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "postgres",
+                    "image": "postgres:16.4",
+                    "env": [
+                        {"name": "POSTGRES_USER", "value": "app"},
+                        {"name": "POSTGRES_DB", "value": "appdb"},
+                        {"name": "POSTGRES_PASSWORD", "value": "not-a-secret"},
+                    ],
+                    # Ready only when the seeded table has exactly one row.
+                    "readinessProbe": {
+                        "exec": {"command": ["sh", "-c", f'test "$({count})" = 1']},
+                        "periodSeconds": 1,
+                    },
+                    "volumeMounts": [
+                        {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                        {"name": "init", "mountPath": "/docker-entrypoint-initdb.d"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                {"name": "init", "configMap": {"name": "init"}},
+            ],
+        },
+    }
+    for attempt in range(2):
+        kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
+        wait_until(
+            lambda: condition(kube.get(f"/api/v1/namespaces/{ns}/pods/pg"), "Ready"),
+            timeout=60,
+            what=f"Ready (pod {attempt + 1})",
+        )
+        kube.delete(f"/api/v1/namespaces/{ns}/pods/pg")
+        wait_until(lambda: kube.get(f"/api/v1/namespaces/{ns}/pods/pg") is None, what="pod gone")
+    log = sandbox_real.directory / "logs" / "pods" / f"{ns}_pg_postgres.log"
+    assert log.read_text().count("PostgreSQL init process complete") == 1
