@@ -92,5 +92,9 @@ def middleware(max_body: int) -> Any:
             if exc.status < 400:
                 raise
             return _from_http(exc, max_body)
+        except Exception:
+            # a bug, not a refusal: log it whole, answer without internals (they may hold data)
+            log.exception("%s %s failed", request.method, request.path)
+            return problem(500, "internal error; the service log has the details", "internal")
 
     return problems

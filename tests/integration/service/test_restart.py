@@ -35,8 +35,8 @@ def serve(tmp_path: Path, started: list[ServeProcess], **env: str) -> ServeProce
     return svc.start()
 
 
-async def submit(svc: ServeProcess) -> int:
-    body = json.dumps(ORDER).encode()
+async def submit(svc: ServeProcess, order: dict | None = None) -> int:
+    body = json.dumps(order or ORDER).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
     status, _ = await svc.request("POST", "/api/v1/orders", data=body, headers=headers)
     return status
@@ -53,6 +53,8 @@ async def test_kill_9_mid_run_then_restart_runs_the_order_once_more_never_twice_
     first = serve(tmp_path, services)
     assert await submit(first) == 202
     await run_env.started(1)
+    queued = {"id": "o-queued", "action": "update", "instance": "demo"}
+    assert await submit(first, queued) == 202  # waits behind the running order
     orphan_run = (await current_run(first))["id"]
     [orphan_shell] = run_env.pids("start")
 
@@ -68,13 +70,15 @@ async def test_kill_9_mid_run_then_restart_runs_the_order_once_more_never_twice_
     run_env.release()
     final = await second.finished(ORDER["id"])
     assert final["status"] == "succeeded"
+    assert (await second.finished("o-queued"))["status"] == "succeeded"  # nothing lost
 
     _, order = await second.request("GET", f"/api/v1/orders/{ORDER['id']}")
     statuses = [r["status"] for r in order["runs"]]
     assert statuses == ["failed", "succeeded"]
     assert "interrupted" in order["runs"][0]["reason"]
-    # one playbook finished, never two at once: start, start, end, and the lock was never taken
-    assert [f[1] for f in run_env.lines()] == ["start", "start", "end"]
+    # the interrupted run never finished, the rerun did, then the queued order ran; never two at
+    # once: the instance's lock was never found taken
+    assert [f[1] for f in run_env.lines()] == ["start", "start", "end", "start", "end"]
     assert run_env.count("conflict") == 0
     assert second.terminate() == 0
     log = (tmp_path / "serve.log").read_text()
