@@ -23,6 +23,9 @@ def canary_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a proxy with credentials: runs must get it (to reach Route hosts), the ledger must not
     monkeypatch.setenv("HTTPS_PROXY", f"http://svc:{PROXY_CANARY}@127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "*")
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/kubeconfig")
     secret_file = tmp_path / "mounted-secret"
     secret_file.write_text(FILE_CANARY)
     monkeypatch.setenv("LITEMAAS_TEST_SECRET_FILE", str(secret_file))
@@ -67,6 +70,9 @@ async def test_no_canary_in_ledger_logs_or_responses(
     assert PROXY_CANARY in run_env
     events = (await svc.get(f"/api/v1/runs/{run_id}/events"))["items"]
     assert any("proxy is http://********@127.0.0.1:9" in e["stdout"] for e in events)
+    # the run reaches Route hosts as the service does: same proxy, CA bundle and cluster config
+    for name in ("NO_PROXY=*", "SSL_CERT_FILE=", "REQUESTS_CA_BUNDLE=", "KUBECONFIG="):
+        assert f"\n{name}" in f"\n{run_env}", name
     # ... but the run never saw the service's own secrets
     assert SECRET not in run_env and TOKEN not in run_env
     assert "LITEMAAS_RUN_MARKER=" in run_env

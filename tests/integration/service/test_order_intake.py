@@ -223,3 +223,21 @@ async def test_published_schema_and_openapi_agree(service: Service) -> None:
     allowed = set(schema["properties"]["vars"]["properties"])
     assert "ocp4_workload_litemaas_version" in allowed
     assert not any("password" in name for name in allowed)
+
+
+async def test_credentials_need_a_deployed_instance_and_a_cluster(
+    make_service: ServiceFactory,
+) -> None:
+    service = await make_service("hold")
+    path = "/api/v1/instances/demo/credentials"
+    await problem(await service.client.get(path), 401)
+    await problem(await service.client.get(path, headers=BEARER), 404)
+    assert (await service.post_order(ORDER)).status == 202
+    await service.evidence.started(1)
+    early = await problem(await service.client.get(path, headers=BEARER), 409)
+    assert "no credentials yet" in early["detail"]
+    service.evidence.release()
+    await service.finished("ord-1")
+    # this service has no cluster configuration (no KUBECONFIG, not in a pod): 502 says so
+    body = await problem(await service.client.get(path, headers=BEARER), 502)
+    assert "KUBECONFIG" in body["detail"]
