@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import textwrap
 from pathlib import Path
@@ -13,12 +14,22 @@ from litemaas_controller.api import serve
 from litemaas_controller.config.settings import env_name, load_settings, setting_fields
 
 
+def _default(f: dataclasses.Field[Any]) -> str:
+    if f.default is not dataclasses.MISSING:
+        value: Any = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return "required"
+    return "unset" if value is None or value == () else str(value)
+
+
 def settings_table(width: int = 100) -> str:
     """Every setting with its env variable, default and meaning (``serve --help``, README)."""
     lines = ["settings (flag > environment > --config file > default):", ""]
     for f in setting_fields():
         flag = "(env or file only)" if f.metadata["secret"] else "--" + f.name.replace("_", "-")
-        lines.append(f"  {env_name(f)}  {flag}")
+        lines.append(f"  {env_name(f)}  {flag}  [default: {_default(f)}]")
         lines += textwrap.wrap(
             f.metadata["help"], width - 6, initial_indent="      ", subsequent_indent="      "
         )
