@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from prisma import Json, Prisma
-from prisma.errors import RecordNotFoundError, UniqueViolationError
+from prisma.errors import RecordNotFoundError, TransactionExpiredError, UniqueViolationError
 
 CHECKS: dict[str, Callable[[Prisma], Awaitable[None]]] = {}
 
@@ -230,6 +230,26 @@ async def transaction_rolls_back_on_error(db: Prisma) -> None:
     except RuntimeError:
         pass
     assert await db.litellm_usertable.find_unique(where={"user_id": "tx-rb"}) is None
+
+
+@check("expired_transaction_raises")
+async def expired_transaction_raises(db: Prisma) -> None:
+    # LiteLLM's spend writer under load: a transaction outliving its timeout must
+    # raise, not be committed, and must not take the engine down.
+    # Expired before a query, and expired between the last query and the commit
+    # (the commit's own error must surface, not read as success).
+    for user_id, sleep_first in (("tx-expired-a", True), ("tx-expired-b", False)):
+        try:
+            async with db.tx(timeout=datetime.timedelta(milliseconds=100)) as transaction:
+                if sleep_first:
+                    await asyncio.sleep(0.3)
+                await transaction.litellm_usertable.create(data={"user_id": user_id})
+                await asyncio.sleep(0.3)
+        except TransactionExpiredError:
+            pass
+        else:
+            raise AssertionError(f"{user_id}: no TransactionExpiredError")
+        assert await db.litellm_usertable.find_unique(where={"user_id": user_id}) is None
 
 
 @check("unique_violation")

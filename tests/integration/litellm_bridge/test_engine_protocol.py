@@ -365,3 +365,28 @@ def test_enum_and_bytes_inputs_pass_as_strings(engine: Engine, postgres: Throwaw
         database=engine.database,
     )
     assert stored == "hello"
+
+
+def p2028(reply: Reply) -> str:
+    assert reply.status == 200, reply.body
+    error = reply.body["errors"][0]
+    assert error["user_facing_error"]["error_code"] == "P2028", reply.body
+    return error["error"]
+
+
+def test_transaction_errors_use_the_native_envelope_and_never_kill_the_engine(
+    engine: Engine,
+) -> None:
+    # An unknown id would make the wasm engine panic; the native engine answers P2028,
+    # which prisma-client-py turns into TransactionError / TransactionExpiredError.
+    assert "not found" in p2028(engine.post("/transaction/unknown-id/commit", None))
+    assert "not found" in p2028(engine.query(create_user_query("tx-unknown"), tx="unknown-id"))
+    expired = engine.post("/transaction/start", {"timeout": 1, "max_wait": 2000}).body["id"]
+    time.sleep(0.2)
+    assert p2028(engine.post(f"/transaction/{expired}/commit", None)).startswith(
+        "Transaction already closed"
+    )
+    done = engine.post("/transaction/start", {"timeout": 5000, "max_wait": 2000}).body["id"]
+    assert engine.post(f"/transaction/{done}/commit", None).body == {}
+    p2028(engine.post(f"/transaction/{done}/commit", None))
+    assert call("GET", f"http://127.0.0.1:{engine.port}/status").status == 200

@@ -33,6 +33,7 @@ OPERATIONS = [
     "query_and_execute_raw",
     "batch_in_interactive_transaction",
     "transaction_rolls_back_on_error",
+    "expired_transaction_raises",
     "unique_violation",
 ]
 

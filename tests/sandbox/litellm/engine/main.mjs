@@ -82,7 +82,42 @@ function shape(value) {
   return Object.fromEntries(Object.keys(value).sort().map((k) => [k, shape(value[k])]))
 }
 
+// The wasm engine panics (and the process dies) on a transaction id it does not know,
+// where the native engine answers P2028. Ids it issued and that were not committed or
+// rolled back yet are remembered (bounded); the engine itself reports on expired ones.
+const KNOWN_TRANSACTIONS_MAX = 10_000
+
+function transactionNotFound(id) {
+  const message = 'Transaction API error: Transaction not found. Transaction ID is invalid, refers to an old closed transaction Prisma doesn\'t have information about anymore, or was obtained before disconnecting.'
+  return {
+    errors: [{
+      error: message,
+      user_facing_error: { is_panic: false, message, meta: { error: `Transaction not found: ${id}` }, error_code: 'P2028' },
+    }],
+  }
+}
+
+// Transaction endpoints of the wasm engine return a bare user-facing error
+// ({error_code, message, ...}); the native engine's HTTP server, and so
+// prisma-client-py, use the {"errors": [{error, user_facing_error}]} envelope.
+function transactionAnswer(text) {
+  const answer = JSON.parse(text)
+  if (answer && typeof answer === 'object' && 'error_code' in answer && 'message' in answer) {
+    return { errors: [{ error: answer.meta?.error ?? answer.message, user_facing_error: answer }] }
+  }
+  return answer
+}
+
 export function makeHandler({ engine, translator, trace = () => {} }) {
+  const transactions = new Set()
+
+  function remember(id) {
+    transactions.add(id)
+    if (transactions.size > KNOWN_TRANSACTIONS_MAX) {
+      transactions.delete(transactions.values().next().value)
+    }
+  }
+
   async function single(body, txId) {
     const item = translator.request(body)
     trace(item, { tx: Boolean(txId) })
@@ -110,19 +145,25 @@ export function makeHandler({ engine, translator, trace = () => {} }) {
     if (method === 'GET' && url === '/status') return { status: 'ok' }
     if (method === 'POST' && url === '/') {
       const body = parseJson(text, 'the query')
+      if (txId && !transactions.has(txId)) return transactionNotFound(txId)
       return Array.isArray(body.batch) ? batch(body, txId) : single(body, txId)
     }
     if (method === 'POST' && url === '/transaction/start') {
       parseJson(text, 'the transaction options')
-      return JSON.parse(await engine.startTransaction(text, TRACE))
+      const answer = transactionAnswer(await engine.startTransaction(text, TRACE))
+      if (typeof answer.id === 'string') remember(answer.id)
+      return answer
     }
     const tx = url.match(/^\/transaction\/([^/]+)\/(commit|rollback)$/)
     if (method === 'POST' && tx) {
       const id = decodeURIComponent(tx[1])
+      if (!transactions.has(id)) return transactionNotFound(id)
+      // Closed either way after this call; a second commit gets P2028 from us.
+      transactions.delete(id)
       const answer = tx[2] === 'commit'
         ? await engine.commitTransaction(id, TRACE)
         : await engine.rollbackTransaction(id, TRACE)
-      return JSON.parse(answer)
+      return transactionAnswer(answer)
     }
     throw new UnsupportedRequest(`no such engine endpoint: ${method} ${url}`)
   }
