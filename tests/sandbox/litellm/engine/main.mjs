@@ -253,6 +253,16 @@ async function main(argv) {
   }, 1000).unref()
 }
 
+// A WebAssembly panic surfaces as an uncaught "RuntimeError: unreachable" and leaves the
+// engine's memory in an unknown state: say so and exit; LiteLLM notices the dead engine
+// and starts a new one.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (error) => {
+    log('error', `engine crashed (${event}): ${error?.stack ?? error}`)
+    process.exit(70)
+  })
+}
+
 main(process.argv.slice(2)).catch((error) => {
   log('error', error.stack ?? String(error))
   process.exit(1)
