@@ -63,8 +63,8 @@ options:
     elements: str
   max_budget:
     description:
-      - Maximum spend in USD (LiteLLM enforces it about 10 seconds late: spend is written
-        asynchronously).
+      - Maximum spend in USD (LiteLLM enforces it about 10 seconds late, because spend is
+        written asynchronously).
     type: float
   duration:
     description:

@@ -19,7 +19,7 @@ description:
     environment; until then stored credentials cannot be decrypted by new loads. So the caller must,
     right after this, put the new key in the proxy's Secret and restart it (the
     C(rotate_keys.yml) playbook does this and verifies the result).
-  - Do not combine with C(LITELLM_SALT_KEY): LiteLLM then encrypts with the salt key and this rotation
+  - Do not combine with C(LITELLM_SALT_KEY); LiteLLM then encrypts with the salt key and this rotation
     breaks stored credentials.
   - With O(state=verified), checks that O(new_master_key) is accepted and, when O(refused_keys) are
     given, that each of them is refused (HTTP 401), retrying for O(wait_timeout) seconds while the

@@ -54,7 +54,7 @@ options:
   api_key_secret:
     description:
       - Read the upstream's API key from a Kubernetes Secret instead of passing it (the way messages
-        and playbooks pass secrets: by reference). Mutually exclusive with O(api_key).
+        and playbooks pass secrets, by reference). Mutually exclusive with O(api_key).
     type: dict
     suboptions:
       name:
