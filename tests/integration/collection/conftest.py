@@ -20,6 +20,15 @@ PLAYBOOKS = REPO / "playbooks"
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
 
 
+def kubernetes_core_dir() -> Path:
+    """Where kubernetes.core is installed on the collections path."""
+    for entry in COLLECTIONS.split(os.pathsep):
+        candidate = Path(entry) / "ansible_collections" / "kubernetes" / "core"
+        if candidate.exists():
+            return candidate
+    raise AssertionError(f"kubernetes.core not found on {COLLECTIONS} (run hack/setup.sh)")
+
+
 @dataclass
 class PlayRun:
     """What one playbook run left behind: status, per-host stats, set_stats data, events, output."""

@@ -213,6 +213,23 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
             == 1
         )
 
+    # A workload that stops being ready: the deploy fails at its deadline and says which and why.
+    sandbox_aws.set_fault("deployment", ns, "frontend", "crashloop")
+    stuck = deploy(
+        sandbox_aws,
+        module_workdir,
+        ocp4_workload_litemaas_namespace=ns,
+        ocp4_workload_litemaas_deploy_backend=True,
+        ocp4_workload_litemaas_deploy_frontend=True,
+        ocp4_workload_litemaas_oauth_enabled=True,
+        ocp4_workload_litemaas_managed_by="litemaas-controller",
+        ocp4_workload_litemaas_wait_timeout=15,
+    )
+    assert stuck.failed
+    assert "Deployment/frontend not ready" in stuck.stdout
+    assert "CrashLoopBackOff" in stuck.stdout or "terminated" in stuck.stdout
+    assert "Deployment/litellm not ready" not in stuck.stdout
+
     removed = remove(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(removed)
     assert removed.changed > 0

@@ -51,14 +51,22 @@ def test_canary_password_appears_nowhere_unless_user_info_secrets(
         },
     )
 
+    # AgnosticD's output_dir: the user-info plugin writes its files there, and only there.
+    output_dir = module_workdir / f"agnosticd-output-{ns}"
     quiet = deploy(
         sandbox_aws,
         module_workdir,
         ocp4_workload_litemaas_namespace=ns,
         ocp4_workload_litemaas_user_info_secrets=False,
+        output_dir=str(output_dir),
     )
     assert_ok(quiet)
     assert _places_holding(quiet, canary) == []
+    written = sorted(p.name for p in output_dir.iterdir())
+    assert written == ["provision-user-data.yaml", "provision-user-info.yaml"]
+    for path in output_dir.iterdir():
+        assert canary not in path.read_text(), path.name
+    assert "litellm_admin_url" in (output_dir / "provision-user-data.yaml").read_text()
     # The password is in use (kept from the planted Secret); user info still says where it is.
     stored = kube.get(f"/api/v1/namespaces/{ns}/secrets/litellm-secret")["data"]["UI_PASSWORD"]
     assert base64.b64decode(stored).decode() == canary
@@ -69,6 +77,7 @@ def test_canary_password_appears_nowhere_unless_user_info_secrets(
 
     # The control: AgnosticD's default hands the password over, so the scan above can see it.
     told = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
+    assert not list(told.private_data_dir.rglob("*-user-*.yaml"))  # no output_dir: no files
     assert_ok(told)
     assert told.changed == 0
     assert "events" in _places_holding(told, canary)
