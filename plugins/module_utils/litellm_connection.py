@@ -21,16 +21,24 @@ import traceback
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_api import LiteLLM
 
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
+# The kubernetes client is imported only when a module needs the cluster (namespace mode, Secrets):
+# url + master_key runs do not pay for it and do not need it installed.
+k8s_client = k8s_config = ApiException = None
 
-    HAS_K8S = True
-    K8S_IMPORT_ERROR = None
-except ImportError:
-    HAS_K8S = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
+
+def _import_kubernetes():
+    global k8s_client, k8s_config, ApiException
+    if k8s_client is not None:
+        return
+    try:
+        from kubernetes import client, config
+        from kubernetes.client.rest import ApiException as api_exception
+    except ImportError:
+        raise ConnectionError_(
+            missing_required_lib("kubernetes") + "\n" + traceback.format_exc()
+        ) from None
+    k8s_client, k8s_config, ApiException = client, config, api_exception
+
 
 LITELLM_SECRET = "litellm-secret"  # noqa: S105 (a Secret name, not a secret)
 MASTER_KEY_FIELD = "LITELLM_MASTER_KEY"
@@ -62,10 +70,7 @@ class Kube:
     """The few Kubernetes calls the modules need, with the ``kubernetes`` Python client."""
 
     def __init__(self, kubeconfig=None, context=None):
-        if not HAS_K8S:
-            raise ConnectionError_(
-                missing_required_lib("kubernetes") + "\n" + (K8S_IMPORT_ERROR or "")
-            )
+        _import_kubernetes()
         try:
             if kubeconfig or context:
                 api = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
