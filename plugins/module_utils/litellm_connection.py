@@ -157,7 +157,7 @@ class Kube:
             spec = route.get("spec") or {}
             host = spec.get("host")
             if host:
-                return ("https://" if spec.get("tls") else "http://") + host
+                return ("https://" if spec.get("tls") is not None else "http://") + host
         try:
             ingress = self.networking.read_namespaced_ingress(ROUTE_NAME, namespace)
         except ApiException as exc:
