@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy
+from .conftest import PlayRun, assert_ok, deploy, remove
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +82,62 @@ def test_canary_password_appears_nowhere_unless_user_info_secrets(
     assert told.changed == 0
     assert "events" in _places_holding(told, canary)
     assert told.task_results("agnosticd_user_info")[0]["data"]["litellm_admin_password"] == canary
+
+
+def test_backend_enabled_later_and_destroy_in_a_namespace_the_instance_does_not_own(
+    sandbox_aws: Sandbox, module_workdir: Path
+) -> None:
+    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    kube = sandbox_aws.kube()
+    kube.create(
+        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    )
+    kube.create(
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "someone-elses"}},
+    )
+    assert_ok(deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns))
+    (first_job,) = kube.list(f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+
+    # Backend enabled on a later run: a Job of a new spec creates litemaas_db too; the old Job goes.
+    run = deploy(
+        sandbox_aws,
+        module_workdir,
+        ocp4_workload_litemaas_namespace=ns,
+        ocp4_workload_litemaas_deploy_backend=True,
+    )
+    assert_ok(run)
+    jobs = kube.list(f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+    assert [j["metadata"]["name"] for j in jobs] != [first_job["metadata"]["name"]]
+    env = {
+        e["name"]: e.get("value")
+        for e in jobs[-1]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["DATABASES"] == "litellm_db litemaas_db"
+    assert (
+        kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/backend")["status"].get(
+            "readyReplicas"
+        )
+        == 1
+    )
+    assert "app.kubernetes.io/part-of" not in (
+        kube.get(f"/api/v1/namespaces/{ns}")["metadata"].get("labels") or {}
+    )
+
+    removed = remove(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
+    assert_ok(removed)
+    # The namespace was not the instance's: it stays with what else it holds; the instance is gone.
+    assert kube.get(f"/api/v1/namespaces/{ns}") is not None
+    assert kube.get(f"/api/v1/namespaces/{ns}/configmaps/someone-elses") is not None
+    selector = f"?labelSelector=litemaas.rhpds.io/instance%3D{ns}"
+    for path in ("secrets", "services", "persistentvolumeclaims"):
+        assert kube.list(f"/api/v1/namespaces/{ns}/{path}{selector}")["items"] == [], path
+    for group, resource in (
+        ("apps/v1", "deployments"),
+        ("apps/v1", "statefulsets"),
+        ("batch/v1", "jobs"),
+        ("route.openshift.io/v1", "routes"),
+    ):
+        items = kube.list(f"/apis/{group}/namespaces/{ns}/{resource}{selector}")["items"]
+        assert items == [], resource
+    kube.delete(f"/api/v1/namespaces/{ns}")
