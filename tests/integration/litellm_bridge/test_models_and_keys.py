@@ -105,6 +105,8 @@ def test_readiness_reports_the_database_connected(proxy: Proxy) -> None:
     assert reply.status == 200
     assert reply.body["status"] == "healthy"
     assert reply.body["db"] == "connected"
+    # The role's liveness probe.
+    assert proxy.api("GET", "/health/liveliness").status == 200
 
 
 def test_wrong_master_key_is_refused(proxy: Proxy, upstream: Upstream) -> None:
