@@ -8,7 +8,9 @@ this module is what a caller (the sandbox's node agent, the tests) uses at run t
 - :func:`prepare_database` brings a database to the schema LiteLLM expects by applying
   the SQL migrations LiteLLM ships (the native schema engine is missing too);
 - :func:`proxy_command` turns a pod's environment into the argv and environment that
-  start the proxy, adding only the engine and offline settings.
+  start the proxy, adding only the engine and offline settings;
+- :func:`container_command` is the same as one container process: migrate, then exec
+  the proxy (``python runtime.py serve``).
 
 Nothing here logs or puts on a command line the database password or master key.
 """
