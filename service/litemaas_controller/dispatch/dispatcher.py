@@ -166,9 +166,9 @@ class Dispatcher:
         _done, pending = await asyncio.wait(workers, timeout=grace)
         if pending:
             log.warning("%d run(s) still in flight after %ss; cancelling them", len(pending), grace)
-            for run_id in self._runner.in_flight:
-                self._drained.add(run_id)
-                await self._runner.stop(run_id, RunStatus.CANCELLED)
+            late = self._runner.in_flight
+            self._drained.update(late)
+            await asyncio.gather(*(self._runner.stop(r, RunStatus.CANCELLED) for r in late))
             await asyncio.wait(pending, timeout=max(5.0, deadline - time.monotonic()))
         for task in pending:
             task.cancel()  # last resort: a worker stuck outside a run
