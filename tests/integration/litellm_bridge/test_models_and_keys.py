@@ -194,6 +194,7 @@ def test_key_generate_info_update_delete(proxy: Proxy, upstream: Upstream) -> No
     assert deleted.status == 200, deleted.body
     refused = chat(proxy, key, "key-model")
     assert refused.status == 401, refused.body
+    assert refused.error["type"] == "token_not_found_in_db"
 
 
 def test_keys_name_public_model_names(proxy: Proxy, upstream: Upstream) -> None:
