@@ -100,8 +100,17 @@ def test_secret_variables_are_no_log_and_default_to_generated() -> None:
 
 def test_readme_table_lists_every_variable_with_its_default() -> None:
     readme = (REPO / "README.md").read_text()
-    section = readme.split("<!-- section:collection -->", 1)[1].split(
-        "<!-- /section:collection -->", 1
-    )[0]
-    for name in _spec():
-        assert f"`{name}`" in section, f"README collection section does not list {name}"
+    section = readme.split("<!-- section:collection -->", 1)[1]
+    section = section.split("<!-- /section:collection -->", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    for name, option in _spec().items():
+        assert name in rows, f"README collection section does not list {name}"
+        default = option.get("default")
+        if isinstance(default, bool):
+            assert f"`{str(default).lower()}`" in rows[name], name
+        elif isinstance(default, (str, int)):
+            assert f"`{default}`" in rows[name] or (default == "" and '`""`' in rows[name]), name
