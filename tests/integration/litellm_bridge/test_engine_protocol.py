@@ -390,3 +390,29 @@ def test_transaction_errors_use_the_native_envelope_and_never_kill_the_engine(
     assert engine.post(f"/transaction/{done}/commit", None).body == {}
     p2028(engine.post(f"/transaction/{done}/commit", None))
     assert call("GET", f"http://127.0.0.1:{engine.port}/status").status == 200
+
+
+def test_overwrite_datasources_wins_over_the_schema_url(
+    litellm_runtime: runtime.Runtime, fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # prisma-client-py passes Prisma(datasource=...) (LiteLLM's read replica and
+    # token-refresh paths) as OVERWRITE_DATASOURCES; DATABASE_URL is then not used.
+    env = engine_env(litellm_runtime, f"postgresql://nobody:x@127.0.0.1:{free_port()}/none")
+    env["OVERWRITE_DATASOURCES"] = json.dumps([{"name": "client", "url": fresh_database()}])
+    port = free_port()
+    log = tmp_path / "stderr"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(QUERY_ENGINE), "-p", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_status(port, process, log)
+        engine = Engine(port, log, database="")
+        reply = engine.query(
+            "query {\n  result: aggregateLiteLLM_UserTable\n"
+            "  {\n    _count {\n      _all\n    }\n  }\n}"
+        )
+        assert reply.body == {"data": {"result": {"_count": {"_all": 0}}}}, reply.body
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
