@@ -107,8 +107,7 @@ def psql(
 
 def netns_inode(box: Sandbox, pod_obj: dict[str, Any]) -> int:
     """The identity of a real pod's network namespace (PIDs wrap quickly here: pid_max 32768)."""
-    name = PodNetwork(box.directory).netns(pod_obj["metadata"]["uid"])
-    return os.stat(f"/run/netns/{name}").st_ino
+    return PodNetwork(box.directory).path(pod_obj["metadata"]["uid"]).stat().st_ino
 
 
 def pod_processes(box: Sandbox, pod_obj: dict[str, Any]) -> list[int]:
@@ -126,6 +125,20 @@ def processes_in(target: int) -> list[int]:
                 found.append(int(entry.name))
         except OSError:
             continue
+    return found
+
+
+def identities(pids: list[int]) -> set[tuple[int, int]]:
+    """(pid, start time) of the live processes among `pids`: a process's identity even after its
+    PID is reused (pid_max is 32768 here). Zombies are dead: only their exit status is left."""
+    found = set()
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found.add((pid, int(fields[19])))
     return found
 
 

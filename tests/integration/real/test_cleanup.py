@@ -14,7 +14,7 @@ from sandbox import Sandbox
 from sandbox.real.network import tag_of
 from waiting import wait_until
 
-from .conftest import condition, netns_inode, processes_in
+from .conftest import condition, identities, netns_inode, processes_in
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +37,12 @@ POSTGRES = {
 }
 
 
-def _leftovers(directory: Path, netns: int) -> list[str]:
+def _leftovers(directory: Path, before: set[tuple[int, int]]) -> list[str]:
     tag = tag_of(directory)
-    found = [f"process {pid}" for pid in processes_in(netns)]
+    found = [
+        f"process {pid} ({comm(pid)}, {state(pid)})"
+        for pid, _ in identities([p for p, _ in before]) & before
+    ]
     netns_dir = Path("/run/netns")
     if netns_dir.is_dir():
         found += [f"netns {e.name}" for e in netns_dir.iterdir() if e.name.startswith(f"lms{tag}")]
@@ -78,12 +81,26 @@ def test_nothing_is_left_after_the_sandbox_stops(
             timeout=60,
             what="db Ready",
         )
-        netns = netns_inode(box, pod)
-        assert processes_in(netns)
+        before = identities(processes_in(netns_inode(box, pod)))
+        assert before
         if how == "supervisor-killed":
             # The supervisor dies without cleaning up; `make sandbox-down` must still clean up.
             os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGKILL)
     finally:
         Sandbox(directory).stop()
     # (A container's /dev/shm and /tmp are tmpfs mounts of its own: the mount check covers them.)
-    assert _leftovers(directory, netns) == []
+    assert _leftovers(directory, before) == []
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].strip()
+    except (OSError, IndexError):
+        return "?"

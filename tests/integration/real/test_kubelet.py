@@ -15,7 +15,7 @@ from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
-from .conftest import condition, netns_inode, processes_in
+from .conftest import condition, identities, netns_inode, processes_in
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +113,14 @@ def test_crashloop_fault_kills_the_real_process(sandbox_real: Sandbox, ns: str) 
         what="Ready",
     )
     netns = netns_inode(sandbox_real, pod)
-    first = processes_in(netns)
+    first = identities(processes_in(netns))
     sandbox_real.set_fault("pod", ns, "victim", "crashloop")
     status = wait_until(
         lambda: (s := _status(kube, ns, "victim")) and s.get("restartCount", 0) >= 1 and s,
         what="a crash",
     )
     assert status["lastState"]["terminated"]["exitCode"] == 137
-    assert not set(first) & set(processes_in(netns))
+    assert not first & identities(processes_in(netns))
     sandbox_real.clear_fault("pod", ns, "victim")
     wait_until(
         lambda: condition(kube.get(f"/api/v1/namespaces/{ns}/pods/victim"), "Ready"),

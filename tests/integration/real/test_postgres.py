@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sandbox import Sandbox
+from sandbox.real.network import PodNetwork
 from waiting import wait_until
 
 from .conftest import (
@@ -21,6 +22,7 @@ from .conftest import (
     comm,
     condition,
     deploy,
+    identities,
     memory_mib,
     netns_inode,
     parent,
@@ -191,8 +193,9 @@ def test_namespace_deletion_removes_processes_and_data(
     assert claim is not None
     data = sandbox_real.directory / "volumes" / claim["spec"]["volumeName"]
     assert (data / "pgdata" / "PG_VERSION").is_file()
-    netns = netns_inode(sandbox_real, p)
-    assert processes_in(netns)
+    before = identities(processes_in(netns_inode(sandbox_real, p)))
+    assert before
     kube.delete(f"/api/v1/namespaces/{ns}")
     wait_until(lambda: not data.exists(), timeout=120, what="the volume's data removed")
-    assert processes_in(netns) == []
+    assert identities([pid for pid, _ in before]) & before == set()
+    assert not PodNetwork(sandbox_real.directory).path(p["metadata"]["uid"]).exists()

@@ -2,12 +2,15 @@
 
 Every address is inside namespaces and a bridge this sandbox creates; pods get no default route,
 so nothing a pod sends can leave the machine, and the host reaches pods only through the bridge.
-Names carry a tag derived from the state directory, so teardown (even after a crash of the
-supervisor) finds exactly what this sandbox made.
+A pod's namespace is pinned by a bind mount in the state directory (`<state>/netns/<name>`), not
+in /run/netns, so nothing of it lives outside the state directory. Interface names carry a tag
+derived from the state directory, so teardown (even after the supervisor crashed) finds exactly
+what this sandbox made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import ipaddress
@@ -17,12 +20,12 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("sandbox.real")
-NETNS_DIR = Path("/run/netns")
-# Second octets tried for a sandbox's /16, all inside 10.0.0.0/8 (private).
-CANDIDATES = range(90, 250)
+# The /16s tried for a sandbox's pods, all private: 10.90-10.249, then 172.16-172.31.
+CANDIDATES = [f"10.{n}.0.0/16" for n in range(90, 250)] + [f"172.{n}.0.0/16" for n in range(16, 32)]
 
 
 class NetworkError(RuntimeError):
@@ -33,11 +36,15 @@ def tag_of(state_dir: Path) -> str:
     return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:6]
 
 
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(argv), capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise NetworkError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+        raise NetworkError(f"{' '.join(argv)}: {result.stderr.strip()}")
     return result
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return _run("ip", *args, check=check)
 
 
 def _used_networks() -> list[ipaddress.IPv4Network]:
@@ -45,23 +52,47 @@ def _used_networks() -> list[ipaddress.IPv4Network]:
     nets = []
     for route in routes:
         dst = route.get("dst", "")
-        if dst and dst != "default" and "/" in dst:
-            try:
-                nets.append(ipaddress.IPv4Network(dst, strict=False))
-            except ValueError:
-                continue
-        elif dst and dst != "default":
-            try:
-                nets.append(ipaddress.IPv4Network(f"{dst}/32"))
-            except ValueError:
-                continue
+        if not dst or dst == "default":
+            continue
+        with contextlib.suppress(ValueError):
+            nets.append(ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False))
     return nets
+
+
+def processes_in(path: Path) -> list[int]:
+    """PIDs of the processes whose network namespace is the one pinned at `path`."""
+    try:
+        target = path.stat().st_ino
+    except OSError:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "ns" / "net").stat().st_ino == target:
+                    found.append(int(entry.name))
+    return found
+
+
+def _unpin(path: Path) -> None:
+    """Kill what runs in the namespace at `path`, then drop the pin: the namespace (and the veth
+    in it) goes with its last process."""
+    for pid in processes_in(path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while processes_in(path) and time.monotonic() < deadline:  # SIGKILL is not instant
+        time.sleep(0.02)
+    if os.path.ismount(path):
+        _run("umount", str(path), check=False)
+    path.unlink(missing_ok=True)
 
 
 class PodNetwork:
     def __init__(self, state_dir: Path) -> None:
         self.tag = tag_of(state_dir)
         self.bridge = f"lms{self.tag}"
+        self.pins = state_dir / "netns"
         self.record = state_dir / "network.json"
         self.subnet: ipaddress.IPv4Network | None = None
         self._lock = threading.Lock()
@@ -70,9 +101,12 @@ class PodNetwork:
     def netns(self, uid: str) -> str:
         return f"lms{self.tag}-{uid[:13]}"
 
-    def gateway(self) -> str:
-        assert self.subnet is not None
-        return str(self.subnet.network_address + 1)
+    def path(self, uid: str) -> Path:
+        """Where the pod's network namespace is pinned (nsenter --net=PATH enters it)."""
+        return self.pins / self.netns(uid)
+
+    def _host_end(self, uid: str) -> str:
+        return f"lmv{self.tag}{uid[:6]}"  # 15 characters: the kernel's limit
 
     def contains(self, address: str) -> bool:
         try:
@@ -89,85 +123,81 @@ class PodNetwork:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             used = _used_networks()
-            for octet in CANDIDATES:
-                net = ipaddress.IPv4Network(f"10.{octet}.0.0/16")
-                if not any(net.overlaps(u) for u in used):
-                    break
-            else:
-                raise NetworkError("no free 10.x.0.0/16 for the pod network")
+            net = next(
+                (
+                    n
+                    for c in CANDIDATES
+                    if not any((n := ipaddress.IPv4Network(c)).overlaps(u) for u in used)
+                ),
+                None,
+            )
+            if net is None:
+                raise NetworkError("no free private /16 for the pod network")
             _ip("link", "add", self.bridge, "type", "bridge")
             self.record.write_text(json.dumps({"bridge": self.bridge, "subnet": str(net)}))
-            _ip("addr", "add", f"{net.network_address + 1}/16", "dev", self.bridge)
+            _ip("addr", "add", f"{net.network_address + 1}/{net.prefixlen}", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
             self.subnet = net
         finally:
             os.close(fd)
         log.info("pod network %s on bridge %s", net, self.bridge)
 
-    def add_pod(self, uid: str) -> tuple[str, str]:
-        """Create the pod's namespace and veth; returns (netns name, address)."""
+    def add_pod(self, uid: str) -> tuple[Path, str]:
+        """Create the pod's namespace and veth; returns (namespace pin, address)."""
         with self._lock:
             self._ensure_bridge()
             assert self.subnet is not None
+            start = int(self.subnet.network_address) + 2
             address = next(
                 str(host)
                 for host in self.subnet.hosts()
-                if int(host) - int(self.subnet.network_address) > 1 and str(host) not in self._used
+                if int(host) >= start and str(host) not in self._used
             )
             self._used.add(address)
-        name = self.netns(uid)
-        host_end = f"lmv{self.tag}{uid[:6]}"
-        self.remove_pod(uid)  # a namespace left by an earlier, interrupted attempt
-        _ip("netns", "add", name)
+        path = self.path(uid)
+        self.remove_pod(uid)  # what an earlier, interrupted attempt left
+        self.pins.mkdir(exist_ok=True)
+        path.touch()
+        prefix = self.subnet.prefixlen
+        inside = ("nsenter", f"--net={path}", "ip")
         try:
-            _ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
-            _ip("link", "set", host_end, "master", self.bridge, "up")
-            _ip("-n", name, "addr", "add", f"{address}/16", "dev", "eth0")
-            _ip("-n", name, "link", "set", "eth0", "up")
-            _ip("-n", name, "link", "set", "lo", "up")
+            _run("unshare", f"--net={path}", "true")
+            _ip("link", "add", self._host_end(uid), "type", "veth", "peer", "name", "eth0",
+                "netns", str(path))  # fmt: skip
+            _ip("link", "set", self._host_end(uid), "master", self.bridge, "up")
+            _run(*inside, "addr", "add", f"{address}/{prefix}", "dev", "eth0")
+            _run(*inside, "link", "set", "eth0", "up")
+            _run(*inside, "link", "set", "lo", "up")
         except NetworkError:
             self.remove_pod(uid)
-            with self._lock:
-                self._used.discard(address)
+            self.release(address)
             raise
-        return name, address
+        return path, address
 
     def release(self, address: str) -> None:
         with self._lock:
             self._used.discard(address)
 
     def remove_pod(self, uid: str) -> None:
-        name = self.netns(uid)
-        if (NETNS_DIR / name).exists():
-            kill_netns_processes(name)
-            _ip("netns", "del", name, check=False)
-
-
-def netns_pids(name: str) -> list[int]:
-    result = _ip("netns", "pids", name, check=False)
-    return [int(p) for p in result.stdout.split()]
-
-
-def kill_netns_processes(name: str) -> None:
-    for pid in netns_pids(name):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
+        _unpin(self.path(uid))
+        # Deleting one end of a veth deletes both, even while something still holds the namespace.
+        _ip("link", "del", self._host_end(uid), check=False)
 
 
 def teardown(state_dir: Path) -> list[str]:
-    """Remove every namespace and the bridge of the sandbox in `state_dir`, killing what runs in
-    them. Safe to call after a crash and more than once; returns what was removed."""
+    """Remove every pod namespace, veth and the bridge of the sandbox in `state_dir`, killing what
+    runs in them. Safe after a crash and more than once; returns what was removed."""
     tag = tag_of(state_dir)
     removed = []
-    if NETNS_DIR.is_dir():
-        for entry in sorted(NETNS_DIR.iterdir()):
-            if entry.name.startswith(f"lms{tag}-"):
-                kill_netns_processes(entry.name)
-                _ip("netns", "del", entry.name, check=False)
-                removed.append(entry.name)
-    if _ip("link", "show", f"lms{tag}", check=False).returncode == 0:
-        _ip("link", "del", f"lms{tag}", check=False)
-        removed.append(f"lms{tag}")
+    pins = state_dir / "netns"
+    if pins.is_dir():
+        for pin in sorted(pins.iterdir()):
+            _unpin(pin)
+            removed.append(pin.name)
+    links = json.loads(_ip("-j", "link", "show").stdout or "[]")
+    for link in links:
+        name = link.get("ifname", "")
+        if name.startswith((f"lmv{tag}", f"lms{tag}")):
+            _ip("link", "del", name, check=False)
+            removed.append(name)
     return removed

@@ -7,8 +7,9 @@ killed it) is the container's. No PID namespace: util-linux 2.38's `unshare --fo
 child killed by SIGKILL as exit 1, which would hide crashes. A generated shell script then builds
 the root in a tmpfs that only this mount namespace sees: the machine's /usr read-only, /etc as an
 overlay (writes land in the tmpfs), fresh /proc, /dev, /tmp and /run, the pod's hosts file, and
-the volumes at their container paths. Nothing is written outside the state directory, and nothing
-is left when the process ends.
+the volumes at their container paths; then pivot_root drops every other mount of the machine from
+the container's view. Nothing is written outside the state directory, and nothing is left when the
+process ends.
 """
 
 from __future__ import annotations
@@ -91,19 +92,25 @@ def setup_script(
             lines.append(f'mkdir -p "$(dirname {target})"')
         opts = "bind,ro" if m.read_only else "bind"
         lines.append(f"{make} {target} && mount -o {opts} {_q(m.source)} {target}")
-    lines.append(f'mkdir -p "$R"{_q(workdir)}')
-    lines.append("cd /")
     drop = ""
     if user is not None:
         drop = f"/usr/bin/setpriv --reuid={user[0]} --regid={user[1]} --clear-groups -- "
-    lines.append(f'exec /usr/bin/unshare --root="$R" --wd={_q(workdir)} {drop}"$@"')
+    lines += [
+        f'mkdir -p "$R"{_q(workdir)} .oldroot',
+        # pivot_root, not chroot: the machine's mounts leave this namespace altogether, so the
+        # container holds no reference to other pods' namespace pins or to anything else.
+        "/usr/sbin/pivot_root . .oldroot",
+        "cd / && /usr/bin/umount -l /.oldroot && rmdir /.oldroot",
+        f"cd {_q(workdir)}",
+        f'exec {drop}"$@"',
+    ]
     return "\n".join(lines) + "\n"
 
 
-def launch_argv(netns: str, script: Path, program: list[str]) -> list[str]:
+def launch_argv(netns: Path, script: Path, program: list[str]) -> list[str]:
     return [
         "nsenter",
-        f"--net=/run/netns/{netns}",
+        f"--net={netns}",
         "--",
         "unshare",
         "--mount",
