@@ -34,6 +34,16 @@ REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
 INSTALLER = Path(runtime.__file__).with_name("install.sh")
 TEMPLATE_DB = "litellm_modules_template"
+SECRET_FIELDS = {
+    "OPENAI_API_KEY",
+    "LITELLM_MASTER_KEY",
+    "UI_PASSWORD",
+    "token",
+    "litellm-api-key",
+    "jwt-secret",
+    "NEW_MASTER_KEY",
+    "OLD_MASTER_KEY",
+}
 TIMINGS = Path(os.environ.get("LITELLM_MODULES_TIMINGS", "/tmp/litellm-modules-timings.jsonl"))
 
 
@@ -192,6 +202,17 @@ class Instance:
             kube.create(path, body)
         else:
             kube.patch(f"{path}/{name}", {"stringData": data})
+
+    def secret_values(self) -> set[str]:
+        """Every secret value the namespace's Secrets hold right now (keys written by the
+        playbooks included), plus every value planted or seen before."""
+        found = set(self.canaries)
+        listing = self.sandbox.kube().list(f"/api/v1/namespaces/{self.namespace}/secrets")
+        for item in listing["items"]:
+            for field_name, value in (item.get("data") or {}).items():
+                if field_name in SECRET_FIELDS:
+                    found.add(base64.b64decode(value).decode())
+        return found
 
     @property
     def master_key(self) -> str:

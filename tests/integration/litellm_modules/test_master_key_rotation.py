@@ -95,7 +95,8 @@ def instance(
 
 @pytest.fixture(scope="module")
 def ansible(sandbox_aws: Sandbox, workdir: Path, instance: Instance) -> Ansible:
-    return Ansible(sandbox_aws, workdir / "runs", lambda: instance.canaries)
+    # Checked after every run: whatever any Secret of the instance holds at that moment.
+    return Ansible(sandbox_aws, workdir / "runs", instance.secret_values)
 
 
 @pytest.fixture(scope="module")
