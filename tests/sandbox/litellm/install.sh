@@ -3,7 +3,7 @@
 #   $LITEMAAS_CACHE/litellm (default ~/.cache/litemaas-controller/litellm)
 #     venv/            litellm[proxy]==1.108.7 + prisma==0.15.0, with the Prisma client
 #                      generated from LiteLLM's schema.prisma
-#     engine/          npm packages of the query-engine stand-in (../engine/package.json)
+#     engine/          npm packages of the query-engine stand-in (engine/package-lock.json)
 #     prisma-cli/      the Prisma CLI that prisma-client-py fetches for `prisma generate`
 #     installed        marker: written last, read by runtime.locate()
 # Idempotent: every step checks what is there first; a warm run only checks.
@@ -74,12 +74,16 @@ ensure_venv() {
 ensure_node_modules() {
     local dir="$HOME_DIR/engine"
     mkdir -p "$dir"
-    if [ -d "$dir/node_modules" ] && cmp -s "$HERE/engine/package.json" "$dir/package.json"; then
+    if [ -d "$dir/node_modules" ] \
+        && cmp -s "$HERE/engine/package.json" "$dir/package.json" \
+        && cmp -s "$HERE/engine/package-lock.json" "$dir/package-lock.json"; then
         return
     fi
     say "installing the query engine's npm packages"
-    cp "$HERE/engine/package.json" "$dir/package.json"
-    (cd "$dir" && npm install --omit=dev --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+    cp "$HERE/engine/package.json" "$HERE/engine/package-lock.json" "$dir/"
+    # `npm ci`: exactly the committed lockfile (transitive versions and integrity
+    # hashes included), from whatever registry npm is configured with.
+    (cd "$dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 prisma_env() {
