@@ -116,6 +116,8 @@ def end_tree(marker: str, leader: tuple[int, int] | None, grace: float) -> int:
     nothing, because a worker may fork while it is being ended; stopped processes cannot fork.
     """
     first = run_processes(marker, leader)
+    if not first:
+        return 0  # the common case after a run that ended by itself: one scan, no signal
     _signal_all((p.pid for p in first), signal.SIGTERM)
     deadline = time.monotonic() + grace
     while run_processes(marker, leader) and time.monotonic() < deadline:
