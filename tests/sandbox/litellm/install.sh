@@ -64,6 +64,7 @@ ensure_venv() {
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     # pip's output goes to a log: the machine's pip configuration is chatty.
     if ! "$VENV/bin/pip" install --disable-pip-version-check \
+        --constraint "$HERE/constraints.txt" \
         "litellm[proxy]==$LITELLM_VERSION" "prisma==$PRISMA_PY_VERSION" \
         >"$HOME_DIR/pip.log" 2>&1; then
         tail -n 30 "$HOME_DIR/pip.log" >&2
