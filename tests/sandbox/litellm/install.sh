@@ -54,9 +54,12 @@ EOF
 }
 
 ensure_venv() {
+    local stamp
+    stamp="$(sha256sum "$HERE/constraints.txt" | cut -d' ' -f1)"
     if [ -x "$VENV/bin/python" ] \
         && [ "$(installed_version litellm)" = "$LITELLM_VERSION" ] \
-        && [ "$(installed_version prisma)" = "$PRISMA_PY_VERSION" ]; then
+        && [ "$(installed_version prisma)" = "$PRISMA_PY_VERSION" ] \
+        && [ "$(cat "$HOME_DIR/venv.stamp" 2>/dev/null)" = "$stamp" ]; then
         return
     fi
     say "creating the LiteLLM venv (litellm[proxy]==$LITELLM_VERSION, prisma==$PRISMA_PY_VERSION)"
@@ -70,6 +73,7 @@ ensure_venv() {
         tail -n 30 "$HOME_DIR/pip.log" >&2
         die "pip install failed (full log: $HOME_DIR/pip.log)"
     fi
+    printf '%s' "$stamp" >"$HOME_DIR/venv.stamp"
 }
 
 ensure_node_modules() {
