@@ -115,12 +115,18 @@ class Service:
         return _call(self.url + path, b"", {"Authorization": f"Bearer {TOKEN}"}, "POST")[1]
 
     def wait_order(self, order_id: str, timeout: float = 300) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = str(self.get(f"/api/v1/orders/{order_id}")["status"])
-            if status in ("succeeded", "failed", "cancelled", "superseded"):
-                return status
-            time.sleep(0.02)
+        """Follow the order's server-sent events to its end (no polling load on the service)."""
+        url = f"{self.url}/api/v1/orders/{order_id}/events?follow=1"
+        assert url.startswith("http://")
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})  # noqa: S310
+        kind = ""
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            for raw in response:
+                line = raw.decode().strip()
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind == "end":
+                    return str(json.loads(line[5:])["status"])
         raise TimeoutError(order_id)
 
     def stop(self) -> None:
