@@ -16,7 +16,16 @@ from functools import partial
 
 from aiohttp import web
 
-from litemaas_controller.api import health, instances, keys, openapi, orders, problems, runs
+from litemaas_controller.api import (
+    audit,
+    health,
+    instances,
+    keys,
+    openapi,
+    orders,
+    problems,
+    runs,
+)
 from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
 from litemaas_controller.config import Settings
@@ -111,6 +120,13 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_ledger, _dispatch, _intakes(intakes)])
     app.on_shutdown.append(_on_shutdown)
-    for table in (orders.routes, runs.routes, instances.routes, health.routes, openapi.routes):
+    for table in (
+        orders.routes,
+        runs.routes,
+        instances.routes,
+        audit.routes,
+        health.routes,
+        openapi.routes,
+    ):
         app.add_routes(table)
     return app

@@ -35,6 +35,8 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("post", "/api/v1/runs/{id}/cancel", "Cancel a run: its whole process tree is ended",
      {"200": "the cancelled run", "404": "no such run", "409": "the run already ended"}),
     ("get", "/api/v1/instances", "List instances", {"200": "instances"}),
+    ("get", "/api/v1/audit", "The audit trail, oldest first (?subject= an order, run or instance)",
+     {"200": "entries"}),
     ("get", "/api/v1/instances/{name}", "An instance", {"200": "instance", "404": "no such"}),
     ("get", "/api/v1/instances/{name}/credentials",
      "Admin credentials, read from the instance's Secret when asked (never stored)",

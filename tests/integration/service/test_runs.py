@@ -174,3 +174,16 @@ async def test_metrics_count_orders_and_runs_without_payloads(make_service: Serv
     assert 'litemaas_run_duration_seconds_count{action="provision",status="succeeded"} 1.0' in text
     assert 'litemaas_order_requests_total{answer="accepted"} 1.0' in text
     assert "secret-looking-order-id" not in text and "0.2.0" not in text
+
+
+async def test_the_audit_trail_says_who_did_what_from_where(make_service: ServiceFactory) -> None:
+    svc = await make_service("hold")
+    await svc.post_order(order("o1"))
+    run = await svc.running_run("o1")
+    await svc.client.post(f"/api/v1/runs/{run['id']}/cancel", headers=BEARER)
+    await svc.finished("o1")
+    accepted = (await svc.get("/api/v1/audit?subject=o1"))["items"]
+    assert [(e["action"], e["actor"]) for e in accepted] == [("order.accepted", "hmac")]
+    assert accepted[0]["source"].startswith("http:127.0.0.1")
+    actions = [e["action"] for e in (await svc.get(f"/api/v1/audit?subject={run['id']}"))["items"]]
+    assert actions == ["run.started", "run.cancel_requested", "run.finished"]
