@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,13 @@ def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
         if kind.startswith("float"):
             return float(raw)
         if kind.startswith("Path"):
-            return Path(str(raw)).expanduser()
+            # absolute: runs execute in their own private dirs, where a relative path breaks
+            return Path(str(raw)).expanduser().absolute()
+        if f.name == "kubeconfig":
+            # a list like KUBECONFIG's; absolute, since runs do not share the service's cwd
+            return os.pathsep.join(
+                os.path.abspath(os.path.expanduser(p)) for p in str(raw).split(os.pathsep) if p
+            )
         if kind.startswith("tuple"):
             items = raw.split(",") if isinstance(raw, str) else list(raw)
             return tuple(str(i).strip() for i in items if str(i).strip())

@@ -98,3 +98,12 @@ def test_the_readme_documents_every_setting() -> None:
     section = readme.split("<!-- section:service -->")[1].split("<!-- /section:service -->")[0]
     for f in setting_fields():
         assert f"`{f.metadata['env'] or f'LITEMAAS_{f.name.upper()}'}`" in section
+
+
+def test_relative_paths_become_absolute(
+    playbooks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(environ=env(playbooks, LITEMAAS_STATE_DIR="state", KUBECONFIG="kc:/abs/kc"))
+    assert s.state_dir == tmp_path / "state"
+    assert s.kubeconfig == f"{tmp_path / 'kc'}:/abs/kc"
