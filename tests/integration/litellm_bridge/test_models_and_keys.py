@@ -197,6 +197,20 @@ def test_key_generate_info_update_delete(proxy: Proxy, upstream: Upstream) -> No
     assert refused.error["type"] == "token_not_found_in_db"
 
 
+def test_a_key_lists_only_its_models_and_keys_are_listed(proxy: Proxy, upstream: Upstream) -> None:
+    add_model(proxy, upstream, "listed-a")
+    add_model(proxy, upstream, "listed-b")
+    key = generate_key(proxy, models=["listed-a"], key_alias="list-key")["key"]
+    visible = proxy.api("GET", "/v1/models", key=key)
+    assert visible.status == 200, visible.body
+    assert [m["id"] for m in visible.body["data"]] == ["listed-a"]
+    everything = {m["id"] for m in proxy.api("GET", "/v1/models").body["data"]}
+    assert {"listed-a", "listed-b"} <= everything
+    listed = proxy.api("GET", "/key/list?key_alias=list-key&return_full_object=true")
+    assert listed.status == 200, listed.body
+    assert [k["key_alias"] for k in listed.body["keys"]] == ["list-key"]
+
+
 def test_keys_name_public_model_names(proxy: Proxy, upstream: Upstream) -> None:
     add_model(proxy, upstream, "public-name")
     key = generate_key(proxy, models=[f"openai/{MODEL_ID}"])["key"]
