@@ -109,7 +109,9 @@ class Dispatcher:
             if self._draining:
                 await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
                 return
-            await self._store.start_run(run.id, plans.starting_status(order.action))
+            await self._store.start_run(
+                run.id, plans.starting_status(order.action), plans.recorded_vars(extravars)
+            )
             result = await self._execute(run, extravars)
         await self._record(run, order, result)
 

@@ -54,6 +54,11 @@ def extravars(order: OrderRecord, instance: InstanceRecord | None) -> dict[str, 
     return merged
 
 
+def recorded_vars(extravars: dict[str, Any]) -> dict[str, Any]:
+    """What the instance keeps for later updates: the order-settable vars it runs with."""
+    return {k: v for k, v in extravars.items() if k.startswith(PREFIX) and k not in DECIDED}
+
+
 def playbook(order: OrderRecord) -> str:
     return PLAYBOOKS[order.action]
 

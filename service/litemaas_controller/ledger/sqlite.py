@@ -63,7 +63,9 @@ class SqliteStore(SqliteOrders):
             raise NotFoundError(f"run {run_id} does not exist")
         return rows.run(row)
 
-    async def start_run(self, run_id: str, instance_status: InstanceStatus) -> RunRecord:
+    async def start_run(
+        self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]
+    ) -> RunRecord:
         run = await self._run(run_id)
         now = time.time()
         with self._tx() as db:
@@ -75,10 +77,9 @@ class SqliteStore(SqliteOrders):
                 "UPDATE orders SET status=?, updated_at=? WHERE id=?",
                 (OrderStatus.RUNNING, now, run.order_id),
             )
-            recorded = {k: v for k, v in run.vars.items() if k.startswith("ocp4_workload_")}
             db.execute(
                 "UPDATE instances SET status=?, vars=?, last_order=?, updated_at=? WHERE name=?",
-                (instance_status, dumps(recorded), run.order_id, now, run.instance),
+                (instance_status, dumps(instance_vars), run.order_id, now, run.instance),
             )
             detail = {"order": run.order_id, "attempt": run.attempt}
             self._audit(db, "run.started", run_id, detail)

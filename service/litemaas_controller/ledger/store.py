@@ -59,8 +59,10 @@ class Store(Protocol):
         """A queued run of ``order_id`` (attempt = previous attempts + 1)."""
         ...
 
-    async def start_run(self, run_id: str, instance_status: InstanceStatus) -> RunRecord:
-        """Mark the run and its order running; record the vars it runs with on the instance."""
+    async def start_run(
+        self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]
+    ) -> RunRecord:
+        """Mark the run and its order running; record ``instance_vars`` on the instance."""
         ...
 
     async def record_process(self, run_id: str, pid: int, pid_start: int) -> None:

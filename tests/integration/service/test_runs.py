@@ -46,7 +46,10 @@ async def test_update_merges_the_recorded_vars(make_service: ServiceFactory) -> 
     assert run["vars"]["ACTION"] == "provision"
     assert run["vars"]["ocp4_workload_litemaas_user_info_secrets"] is False
     instance = await svc.get("/api/v1/instances/demo")
-    assert instance["vars"]["ocp4_workload_litemaas_version"] == "0.3.0"
+    assert instance["vars"] == {
+        "ocp4_workload_litemaas_version": "0.3.0",
+        "ocp4_workload_litemaas_postgres_storage_class": "fast-ssd",
+    }
     assert instance["status"] == "ready" and instance["last_order"] == "o2"
 
 

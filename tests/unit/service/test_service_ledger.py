@@ -71,7 +71,7 @@ async def test_namespace_defaults_and_one_instance_per_namespace(store: SqliteSt
 async def test_destroy_supersedes_queued_provisions_and_updates(store: SqliteStore) -> None:
     await store.accept_order(new("o1"))
     run = await store.create_run("o1", "deploy_litemaas.yml", {})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING)  # o1 is running: untouched
+    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})  # o1 is running: untouched
     await store.accept_order(new("o2", Action.UPDATE))
     await store.accept_order(new("o3", Action.DESTROY))
     await store.accept_order(new("o4"))  # after the destroy: stays queued
@@ -88,14 +88,14 @@ async def test_destroy_supersedes_queued_provisions_and_updates(store: SqliteSto
 async def test_finish_and_requeue(store: SqliteStore) -> None:
     await store.accept_order(new("o1"))
     run = await store.create_run("o1", "deploy_litemaas.yml", {"ocp4_workload_litemaas_x": 1})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING)
+    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
     await store.record_process(run.id, 1234, 99)
     assert [r.id for r in await store.unfinished_runs()] == [run.id]
     await store.requeue_run(run.id, RunStatus.FAILED, "interrupted")
     assert (await store.get_order("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
     second = await store.create_run("o1", "deploy_litemaas.yml", {})
     assert second.attempt == 2
-    await store.start_run(second.id, InstanceStatus.PROVISIONING)
+    await store.start_run(second.id, InstanceStatus.PROVISIONING, {"v": 1})
     outcome = RunOutcome(
         RunStatus.SUCCEEDED,
         OrderStatus.SUCCEEDED,
@@ -108,6 +108,7 @@ async def test_finish_and_requeue(store: SqliteStore) -> None:
     instance = await store.get_instance("demo")
     assert instance is not None and instance.status == InstanceStatus.READY
     assert instance.results == {"credentials_secret": "litellm-secret"}
+    assert instance.vars == {"v": 1}
     assert await store.unfinished_runs() == []
 
 

@@ -91,3 +91,11 @@ def test_outcomes(
         order_status,
         instance_status,
     )
+
+
+def test_recorded_vars_leave_out_what_the_order_decides() -> None:
+    ev = plans.extravars(order(Action.UPDATE, **{f"{P}version": "0.3.0"}), INSTANCE)
+    assert plans.recorded_vars(ev) == {
+        f"{P}version": "0.3.0",
+        f"{P}postgres_storage_class": "fast",
+    }
