@@ -110,7 +110,7 @@ class Dispatcher:
                 await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
                 return
             await self._store.start_run(
-                run.id, plans.starting_status(order.action), plans.recorded_vars(extravars)
+                run.id, *plans.instance_on_start(order, instance, extravars)
             )
             result = await self._execute(run, extravars)
         await self._record(run, order, result)

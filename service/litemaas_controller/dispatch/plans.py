@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litemaas_controller.config.order_vars import DECIDED, PREFIX
+from litemaas_controller.dispatch import changes
 from litemaas_controller.ledger import (
+    CHANGE_ACTIONS,
     Action,
     InstanceRecord,
     InstanceStatus,
@@ -20,6 +22,7 @@ PLAYBOOKS = {
     Action.PROVISION: "deploy_litemaas.yml",
     Action.UPDATE: "deploy_litemaas.yml",
     Action.DESTROY: "remove_litemaas.yml",
+    **changes.PLAYBOOKS,
 }
 
 _STARTING = {
@@ -38,6 +41,8 @@ _ORDER_STATUS = {
 
 def extravars(order: OrderRecord, instance: InstanceRecord | None) -> dict[str, Any]:
     """The run's extra vars: recorded vars (update, destroy) < the order's vars < decided ones."""
+    if order.action in CHANGE_ACTIONS:
+        return changes.extravars(order)
     recorded = {} if order.action == Action.PROVISION or instance is None else instance.vars
     merged = {k: v for k, v in recorded.items() if k not in DECIDED}
     merged.update(order.vars)
@@ -67,10 +72,25 @@ def starting_status(action: Action) -> InstanceStatus:
     return _STARTING[action]
 
 
+def instance_on_start(
+    order: OrderRecord, instance: InstanceRecord | None, extravars: dict[str, Any]
+) -> tuple[InstanceStatus, dict[str, Any]]:
+    """The instance's status and recorded vars while the order runs.
+
+    A model or key change leaves both as they are: the instance stays ready while its models
+    change, and its deploy vars must survive for the next update.
+    """
+    if order.action in CHANGE_ACTIONS and instance is not None:
+        return instance.status, instance.vars
+    return starting_status(order.action), recorded_vars(extravars)
+
+
 def outcome(action: Action, result: RunResult) -> RunOutcome:
     """What a finished run means for its order and its instance."""
     instance_status: InstanceStatus | None
-    if result.status == RunStatus.SUCCEEDED:
+    if action in CHANGE_ACTIONS:
+        instance_status = None  # a failed model change does not make the instance failed
+    elif result.status == RunStatus.SUCCEEDED:
         instance_status = (
             InstanceStatus.DESTROYED if action == Action.DESTROY else InstanceStatus.READY
         )

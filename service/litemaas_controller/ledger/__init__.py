@@ -1,6 +1,7 @@
 """The ledger: orders, runs, run events, instances and the audit trail, behind ``Store``."""
 
 from litemaas_controller.ledger.models import (
+    CHANGE_ACTIONS,
     TERMINAL_ORDER,
     TERMINAL_RUN,
     Action,
@@ -19,6 +20,7 @@ from litemaas_controller.ledger.sqlite import SqliteStore
 from litemaas_controller.ledger.store import Store
 
 __all__ = [
+    "CHANGE_ACTIONS",
     "TERMINAL_ORDER",
     "TERMINAL_RUN",
     "Action",

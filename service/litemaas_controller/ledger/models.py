@@ -13,6 +13,19 @@ class Action(StrEnum):
     PROVISION = "provision"
     UPDATE = "update"
     DESTROY = "destroy"
+    # model-change messages (DESIGN.md): the message type is the action
+    MODEL_UPSERT = "model.upsert"
+    MODEL_DELETE = "model.delete"
+    KEY_CREATE = "key.create"
+    KEY_ROTATE = "key.rotate"
+    KEY_DELETE = "key.delete"
+    MASTER_KEY_ROTATE = "master_key.rotate"
+    ADMIN_PASSWORD_ROTATE = "admin_password.rotate"  # noqa: S105 (a message type)
+
+
+#: actions that change a live instance's models or keys: they never create an instance, and
+#: their runs leave its status and recorded vars alone
+CHANGE_ACTIONS = frozenset(a for a in Action if "." in a.value)
 
 
 class OrderStatus(StrEnum):
@@ -165,7 +178,7 @@ def resolve_namespace(order: NewOrder, existing: InstanceRecord | None) -> str:
                 details={"instance": order.instance, "namespace": existing.namespace},
             )
         return existing.namespace
-    if order.action == Action.UPDATE:
+    if order.action == Action.UPDATE or order.action in CHANGE_ACTIONS:
         raise ConflictError(
             f"instance {order.instance} is not provisioned; send a provision order first",
             details={"instance": order.instance},

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from litemaas_controller.errors import ConflictError
+from litemaas_controller.errors import ConflictError, NotFoundError
 from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
     Action,
@@ -97,6 +97,21 @@ class SqliteOrders(SqliteBase):
                 (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
             )
             self._audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
+
+    async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE orders SET status=?, message=?, updated_at=?"
+                " WHERE id=? AND status IN (?,?)",
+                (OrderStatus.QUEUED, reason, time.time(), order_id, OrderStatus.FAILED,
+                 OrderStatus.CANCELLED),
+            ).rowcount  # fmt: skip
+            if changed:
+                self._audit(db, "order.retried", order_id, {"reason": reason})
+        record = await self.get_order(order_id)
+        if record is None:
+            raise NotFoundError(f"order {order_id} does not exist")
+        return record
 
     async def get_order(self, order_id: str) -> OrderRecord | None:
         row = self._one("SELECT * FROM orders WHERE id=?", order_id)

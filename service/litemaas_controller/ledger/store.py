@@ -38,6 +38,13 @@ class Store(Protocol):
         """
         ...
 
+    async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
+        """Put a failed or cancelled order back in the queue (a redelivered message retries it).
+
+        An order in any other status is returned unchanged.
+        """
+        ...
+
     async def get_order(self, order_id: str) -> OrderRecord | None: ...
 
     async def list_orders(
