@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,45 @@ class Settings:
         metadata=_doc(
             "Extra environment variable names passed to runs, comma-separated (proxy, CA, "
             "KUBECONFIG, PATH, HOME, LANG and ANSIBLE_* always are)."
+        ),
+    )
+    redis_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Redis for model-change messages (redis://[:password@]host:port/db); unset: no "
+            "message intake. The controller's own Redis, never LiteMaaS's (it flushes its "
+            "Redis); run it with appendonly yes and appendfsync always. Never logged.",
+            secret=True,
+        ),
+    )
+    redis_stream: str = field(
+        default="litemaas:changes",
+        metadata=_doc("Stream of model-change messages."),
+    )
+    redis_dead_letter_stream: str = field(
+        default="litemaas:changes:dead",
+        metadata=_doc("Stream that receives invalid messages and those that keep failing."),
+    )
+    redis_group: str = field(
+        default="litemaas-controller",
+        metadata=_doc("Consumer group of the controller on the message stream."),
+    )
+    redis_consumer: str = field(
+        default_factory=socket.gethostname,
+        metadata=_doc("This process's consumer name in the group (default: the host name)."),
+    )
+    redis_max_deliveries: int = field(
+        default=5,
+        metadata=_doc(
+            "Deliveries of a message whose run fails before it goes to the dead-letter stream."
+        ),
+    )
+    redis_claim_idle: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a message may stay unacknowledged without its consumer renewing it before "
+            "it is delivered again (claimed from a dead consumer, or retried after a failed run)."
         ),
     )
     log_level: str = field(default="INFO", metadata=_doc("Python log level."))

@@ -58,7 +58,14 @@ def _check_listen(s: Settings) -> None:
 
 
 def _check_positive(s: Settings) -> None:
-    for name in ("max_concurrent_runs", "run_timeout", "max_body_bytes", "signature_window"):
+    for name in (
+        "max_concurrent_runs",
+        "run_timeout",
+        "max_body_bytes",
+        "signature_window",
+        "redis_max_deliveries",
+        "redis_claim_idle",
+    ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
     for name in ("kill_grace", "drain_grace"):
@@ -84,6 +91,13 @@ def _check_paths(s: Settings) -> None:
             raise ConfigError(
                 f"LITEMAAS_PLAYBOOK_DIR={s.playbook_dir} has no {name}; point it at the "
                 "collection's playbooks/ directory"
+            )
+    # the message intake runs these two; without it they are not needed
+    for name in ("register_model.yml", "rotate_keys.yml") if s.redis_url else ():
+        if not (s.playbook_dir / name).is_file():
+            raise ConfigError(
+                f"LITEMAAS_PLAYBOOK_DIR={s.playbook_dir} has no {name}, which model-change "
+                "messages run (LITEMAAS_REDIS_URL is set)"
             )
     if s.argument_specs is not None and not s.argument_specs.is_file():
         raise ConfigError(f"LITEMAAS_ARGUMENT_SPECS={s.argument_specs} does not exist")
