@@ -31,6 +31,8 @@ class Image:
     """The image's CMD; a container's `args` replaces it."""
     env: dict[str, str] = field(default_factory=dict)
     """The image's ENV; the pod's own environment wins."""
+    overrides: dict[str, str] = field(default_factory=dict)
+    """Variables the stand-in needs whatever the pod says (an engine's path, offline switches)."""
     dirs: list[tuple[str, str, int]] = field(default_factory=list)
     """(path, owner, mode) that exist in the image's file system."""
     host_paths: list[str] = field(default_factory=list)

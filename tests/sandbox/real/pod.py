@@ -198,6 +198,7 @@ class PodWorker:
                 )
             env = {**c.image.env, "HOSTNAME": meta["name"]}
             env.update(resolve_env(c.spec, self.pod, self.ip, fetch))
+            env.update(c.image.overrides)
             env.setdefault("HOME", "/root")
             program = argv(c.spec, c.image.entrypoint, c.image.cmd, env)
             if not program:
