@@ -15,7 +15,7 @@ from litemaas_controller.config.order_vars import DECIDED, OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.errors import InvalidError, MalformedError
 from litemaas_controller.intake.schema import order_schema
-from litemaas_controller.ledger import Action, NewOrder, OrderRecord, Store
+from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,15 @@ class OrderIntake:
             source=source,
             principal=principal,
         )
+        return await self.accept(order)
+
+    @property
+    def store(self) -> Store:
+        """The ledger, for intakes that follow their orders to the end (messages are acked then)."""
+        return self._store
+
+    async def accept(self, order: NewOrder) -> tuple[OrderRecord, bool]:
+        """Put an order that passed its intake's validation in the ledger; wake dispatch."""
         record, created = await self._store.accept_order(order)
         if created:
             log.info("order %s accepted: %s %s", order.id, order.action, order.instance)
@@ -106,3 +115,10 @@ class OrderIntake:
         else:
             log.info("order %s is a duplicate; answered with its record", order.id)
         return record, created
+
+    async def retry(self, order_id: str, reason: str) -> OrderRecord:
+        """Queue a failed order again (a message delivered again after its run failed)."""
+        record = await self._store.retry_order(order_id, reason)
+        if record.status == OrderStatus.QUEUED:
+            self._dispatcher.wake(record.instance)
+        return record
