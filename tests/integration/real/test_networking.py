@@ -290,3 +290,65 @@ def test_tls_route_host_answers_through_the_router(sandbox_real: Sandbox) -> Non
     )
     assert unknown.returncode != 0 and "503" in unknown.stderr
     kube.delete(f"/api/v1/namespaces/{ns}")
+
+
+def test_ingress_hosts_answer_through_the_router(sandbox_vanilla: Sandbox) -> None:
+    """Plain Kubernetes: an Ingress host with TLS (sandbox CA) and one without, in a namespace
+    labelled for real pods on an otherwise simulated sandbox."""
+    kube = sandbox_vanilla.kube()
+    ns, token = f"ing-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    kube.create(
+        "/api/v1/namespaces",
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {LABEL: "true"}},
+        },
+    )
+    wait_until(lambda: kube.get(f"/api/v1/namespaces/{ns}/serviceaccounts/default"))
+    secure, plain = f"secure-{ns}.{sandbox_vanilla.domain}", f"plain-{ns}.{sandbox_vanilla.domain}"
+    objects = [o for o in _web(ns, token) if o["kind"] != "Route"]
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    objects.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {
+                "tls": [{"hosts": [secure]}],
+                "rules": [
+                    {
+                        "host": h,
+                        "http": {
+                            "paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]
+                        },
+                    }
+                    for h in (secure, plain)
+                ],
+            },
+        }
+    )
+    for obj in objects:
+        plural = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "services"}
+        group = "/api/v1" if obj["apiVersion"] == "v1" else f"/apis/{obj['apiVersion']}"
+        kube.create(f"{group}/namespaces/{ns}/{plural.get(obj['kind'], 'ingresses')}", obj)
+    wait_until(
+        lambda: (
+            (e := kube.get(f"/api/v1/namespaces/{ns}/endpoints/web"))
+            and any(s.get("addresses") for s in e.get("subsets") or [])
+        ),
+        timeout=60,
+        what="a ready web pod",
+    )
+    env = _only_sandbox_env(sandbox_vanilla)
+    for url in (f"https://{secure}/", f"http://{plain}/"):
+        curl = subprocess.run(
+            ["curl", "-sS", "--max-time", "10", url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert curl.returncode == 0, f"{url}: {curl.stderr}"
+        assert token in curl.stdout
+    kube.delete(f"/api/v1/namespaces/{ns}")
