@@ -281,3 +281,34 @@ def test_initdb_scripts_run_once_per_volume(sandbox_real: Sandbox, ns: str) -> N
         wait_until(lambda: kube.get(f"/api/v1/namespaces/{ns}/pods/pg") is None, what="pod gone")
     log = sandbox_real.directory / "logs" / "pods" / f"{ns}_pg_postgres.log"
     assert log.read_text().count("PostgreSQL init process complete") == 1
+
+
+def test_init_containers_run_first_and_share_volumes(sandbox_real: Sandbox, ns: str) -> None:
+    kube = sandbox_real.kube()
+    pod = _pod(
+        "ordered",
+        "test -e /work/flag && exec sleep 600",
+        volumeMounts=[{"name": "work", "mountPath": "/work"}],
+    )
+    pod["spec"]["initContainers"] = [
+        {
+            "name": "first",
+            "image": "postgres:16",
+            "command": ["sh", "-c", "sleep 1; echo ready > /work/flag"],
+            "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+        }
+    ]
+    pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
+    kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
+    running = wait_until(
+        lambda: (
+            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/ordered")) and condition(p, "Ready") and p
+        ),
+        what="Ready",
+    )
+    init = running["status"]["initContainerStatuses"][0]["state"]["terminated"]
+    main = running["status"]["containerStatuses"][0]
+    assert (init["exitCode"], init["reason"]) == (0, "Completed")
+    assert main["restartCount"] == 0  # the flag was there at the first start
+    assert main["state"]["running"]["startedAt"] >= init["finishedAt"]
+    assert condition(running, "Initialized")

@@ -118,6 +118,7 @@ class PodReconciler:
             phase = "Pending"
         ready = phase == "Running" and all(c["ready"] for c in containers)
         initialized = all(c.get("ready") for c in init)
+        init_why = None if initialized else "ContainersNotInitialized"
         not_ready = [c["name"] for c in containers if not c["ready"]]
         finished = phase in ("Succeeded", "Failed")
         why = "PodCompleted" if finished else "ContainersNotReady"
@@ -127,7 +128,7 @@ class PodReconciler:
             else f"containers with unready status: [{' '.join(not_ready)}]"
         )
         conditions = [
-            _condition("Initialized", initialized, None if initialized else "ContainersNotReady"),
+            _condition("Initialized", initialized, init_why),
             _condition("Ready", ready, None if ready else why, msg),
             _condition("ContainersReady", ready, None if ready else why, msg),
             _condition("PodScheduled", True),
