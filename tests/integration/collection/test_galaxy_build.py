@@ -63,6 +63,8 @@ def test_built_tarball_installs_and_deploys_by_fqcn(sandbox_aws: Sandbox, tmp_pa
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     ns = f"lm-{uuid.uuid4().hex[:8]}"
+    kube = sandbox_aws.kube()
+    route_name = f"rn{uuid.uuid4().hex[:6]}"
     for playbook in ("rhpds.litemaas.deploy_litemaas", "rhpds.litemaas.remove_litemaas"):
         done = subprocess.run(
             [
@@ -70,6 +72,8 @@ def test_built_tarball_installs_and_deploys_by_fqcn(sandbox_aws: Sandbox, tmp_pa
                 playbook,
                 "-e",
                 f"ocp4_workload_litemaas_namespace={ns}",
+                "-e",
+                f"ocp4_workload_litemaas_route_name={route_name}",
                 "-e",
                 "ocp4_workload_litemaas_user_info_secrets=false",
             ],
@@ -81,8 +85,8 @@ def test_built_tarball_installs_and_deploys_by_fqcn(sandbox_aws: Sandbox, tmp_pa
             timeout=600,
         )
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-        assert (
-            str(installed / "ansible_collections/rhpds/litemaas") in done.stdout
-            or "failed=0" in done.stdout
-        )
-    assert sandbox_aws.kube().get(f"/api/v1/namespaces/{ns}") is None
+        if playbook.endswith("deploy_litemaas"):
+            # A route_name gives the 0.1.2 host form litellm-<route_name>.<domain>.
+            route = kube.get(f"/apis/route.openshift.io/v1/namespaces/{ns}/routes/litellm")
+            assert route["spec"]["host"] == f"litellm-{route_name}.{sandbox_aws.domain}"
+    assert kube.get(f"/api/v1/namespaces/{ns}") is None
