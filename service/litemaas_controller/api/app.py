@@ -21,6 +21,7 @@ from litemaas_controller.api import (
     health,
     instances,
     keys,
+    messages,
     openapi,
     orders,
     problems,
@@ -116,6 +117,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     log.info("order vars from %s (%d allowed)", order_vars.source, len(order_vars.allowed))
     app[keys.ORDER_VARS] = order_vars
     app[keys.METRICS] = Metrics()
+    intakes = messages.wire(app, settings, intakes)
     app[keys.SECRETS] = SecretReader(settings.kubeconfig)
     app[keys.STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_ledger, _dispatch, _intakes(intakes)])
@@ -127,6 +129,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
         audit.routes,
         health.routes,
         openapi.routes,
+        messages.routes,
     ):
         app.add_routes(table)
     return app

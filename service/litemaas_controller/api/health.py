@@ -20,7 +20,11 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     if keys.DISPATCHER not in app or app[keys.DISPATCHER].draining or app[keys.STOPPING].is_set():
         return web.json_response({"status": "draining"}, status=503)
-    return web.json_response({"status": "ready", "runs_in_flight": app[keys.DISPATCHER].in_flight})
+    body: dict[str, object] = {"status": "ready", "runs_in_flight": app[keys.DISPATCHER].in_flight}
+    if keys.REDIS in app:
+        # reported, not gating: orders over HTTP still work while the message Redis is down
+        body["redis"] = app[keys.REDIS].snapshot()
+    return web.json_response(body)
 
 
 @routes.get("/metrics")

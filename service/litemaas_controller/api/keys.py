@@ -12,6 +12,7 @@ from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.intake import OrderIntake
+from litemaas_controller.intake.messages import RedisState
 from litemaas_controller.ledger import Store
 from litemaas_controller.runner import PlaybookRunner
 
@@ -23,5 +24,7 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 INTAKE = web.AppKey("intake", OrderIntake)
 METRICS = web.AppKey("metrics", Metrics)
 SECRETS = web.AppKey("secrets", SecretReader)
+#: present only when LITEMAAS_REDIS_URL is set: the message intake's view of Redis
+REDIS = web.AppKey("redis", RedisState)
 #: set when the server begins to shut down: long-lived streams end so the drain can proceed
 STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -49,6 +49,7 @@ _OPEN = {
     "/metrics": "Prometheus metrics",
     "/api/v1/openapi.json": "This document",
     "/api/v1/schemas/order.json": "The order's JSON schema",
+    "/api/v1/schemas/messages/{type}.json": "The JSON schema of a model-change message type",
 }
 
 

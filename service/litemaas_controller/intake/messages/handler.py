@@ -1,0 +1,158 @@
+"""One stream entry, from delivery to acknowledgement: the rules of DESIGN.md's message contract.
+
+``admit`` runs in the reading loop, in stream order, so an instance's messages enter the ledger
+(and so its queue) in the order they were sent.  ``follow`` then waits for the order's end in a
+task of its own and only then acknowledges: a message is never acked before its run ended.
+
+- invalid (not UTF-8, not the envelope, body not JSON or not its type's schema, a raw secret):
+  dead-lettered at once, the ledger untouched;
+- the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
+- the same ``id`` and content in another entry: acked, nothing runs again;
+- a run that failed: not acked; the entry is delivered again after the claim idle time and the
+  order is queued again, until the delivery count reaches the limit: then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from litemaas_controller.errors import BadInputError, ConflictError
+from litemaas_controller.intake.messages import deadletter
+from litemaas_controller.intake.messages.metrics import MessageMetrics
+from litemaas_controller.intake.messages.parse import Message, decode, parse
+from litemaas_controller.intake.messages.stream import Entry, Stream
+from litemaas_controller.intake.orders import OrderIntake
+from litemaas_controller.ledger import TERMINAL_ORDER, Action, NewOrder, OrderRecord, OrderStatus
+
+log = logging.getLogger(__name__)
+
+ORDER_PREFIX = "msg:"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An entry whose order is in the ledger and must be followed to its end."""
+
+    entry: Entry
+    message: Message
+    order_id: str
+
+
+class Handler:
+    def __init__(
+        self, orders: OrderIntake, stream: Stream, metrics: MessageMetrics, max_deliveries: int
+    ) -> None:
+        self._orders = orders
+        self._stream = stream
+        self._metrics = metrics
+        self._max = max_deliveries
+
+    # --- in stream order ------------------------------------------------------------------------
+    async def admit(self, entry: Entry) -> Admitted | None:
+        """Validate and accept ``entry``; None when it is already settled (acked or dead)."""
+        if entry.fields is None:
+            log.warning("entry %s was deleted from the stream while pending; acked", entry.id)
+            await self._stream.ack(entry.id)
+            return None
+        try:
+            message = parse(entry.id, entry.fields)
+        except BadInputError as exc:
+            await self._dead(entry, _type_of(entry), exc.kind, exc.message)
+            return None
+        try:
+            record, created = await self._orders.accept(self._order(message))
+        except ConflictError as exc:
+            await self._dead(entry, message.type, "conflict", exc.message)
+            return None
+        if created:
+            self._metrics.count(message.type, "accepted")
+            log.info("message %s (%s %s) accepted as order %s", message.id, message.type,
+                     message.instance, record.id)  # fmt: skip
+        elif not record.source.endswith("/" + entry.id):
+            await self._stream.ack(entry.id)
+            self._metrics.count(message.type, "duplicate")
+            log.info("message %s repeated in entry %s: acked, nothing runs again",
+                     message.id, entry.id)  # fmt: skip
+            return None
+        elif not await self._redelivered(entry, message, record):
+            return None
+        return Admitted(entry, message, record.id)
+
+    def _order(self, message: Message) -> NewOrder:
+        return NewOrder(
+            id=ORDER_PREFIX + message.id,
+            action=Action(message.type),
+            instance=message.instance,
+            namespace=None,
+            vars=message.body,
+            body=message.canonical(),
+            source=f"redis:{self._stream.name}/{message.entry_id}",
+            principal=f"redis:{self._stream.group}",
+        )
+
+    async def _redelivered(self, entry: Entry, message: Message, record: OrderRecord) -> bool:
+        """This entry's order exists already: decide whether to follow it (True) or settle it."""
+        if record.status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
+            if record.status == OrderStatus.CANCELLED or entry.deliveries > self._max:
+                await self._dead(entry, message.type, _kind(record), _reason(record))
+                await self._audit("message.dead_lettered", record, entry)
+                return False
+            reason = f"message delivered again ({entry.deliveries} of {self._max})"
+            await self._orders.retry(record.id, reason)
+            log.info("message %s: %s; its order runs again", message.id, reason)
+        return True  # queued or running (a restart), or succeeded (acked by follow)
+
+    # --- concurrently, one task per admitted entry ----------------------------------------------
+    async def follow(self, admitted: Admitted) -> None:
+        """Wait for the order's end; then ack, leave pending for a retry, or dead-letter."""
+        final = await self._ended(admitted.order_id)
+        entry, message = admitted.entry, admitted.message
+        if final.status == OrderStatus.SUCCEEDED:
+            await self._stream.ack(entry.id)
+            self._metrics.count(message.type, "succeeded")
+            await self._audit("message.acked", final, entry)
+            log.info("message %s done (order %s succeeded); acked", message.id, final.id)
+        elif final.status == OrderStatus.FAILED and entry.deliveries < self._max:
+            self._metrics.count(message.type, "retried")
+            log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
+                        message.id, entry.deliveries, self._max, final.message)  # fmt: skip
+        else:
+            await self._dead(entry, message.type, _kind(final), _reason(final))
+            await self._audit("message.dead_lettered", final, entry)
+
+    async def _ended(self, order_id: str) -> OrderRecord:
+        store = self._orders.store
+        while True:
+            record = await store.get_order(order_id)
+            if record is None:
+                raise LookupError(f"order {order_id} vanished from the ledger")
+            if record.status in TERMINAL_ORDER:
+                return record
+            await store.wait_changed(timeout=5.0)
+
+    async def _dead(self, entry: Entry, message_type: str, kind: str, reason: str) -> None:
+        letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries)
+        fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
+        await self._stream.dead_letter(entry.id, fields)
+        self._metrics.dead(message_type, kind)
+        log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)
+
+    async def _audit(self, action: str, order: OrderRecord, entry: Entry) -> None:
+        detail = {"entry": entry.id, "deliveries": entry.deliveries, "status": order.status}
+        await self._orders.store.audit(order.principal, action, order.id, order.source, detail)
+
+
+def _type_of(entry: Entry) -> str:
+    try:
+        return decode(entry.fields or {}).get("type", "unknown")
+    except BadInputError:
+        return "unknown"
+
+
+def _kind(record: OrderRecord) -> str:
+    return "failed" if record.status == OrderStatus.FAILED else str(record.status)
+
+
+def _reason(record: OrderRecord) -> str:
+    return record.message or f"the order ended {record.status}"

@@ -1,0 +1,104 @@
+"""The Redis Streams commands the intake uses, typed, on one stream and one consumer group.
+
+redis-py's asyncio client reconnects by itself; a command on a dead server raises
+``redis.exceptions.ConnectionError`` (a ``RedisError``), which the consumer's supervisor handles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+Fields = Mapping[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    fields: Fields | None  # None: the entry was deleted from the stream while pending
+    deliveries: int
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def is_nogroup(exc: ResponseError) -> bool:
+    return str(exc).startswith("NOGROUP")
+
+
+class Stream:
+    def __init__(
+        self, client: aioredis.Redis, stream: str, dead: str, group: str, consumer: str
+    ) -> None:
+        self._r = client
+        self.name, self.dead, self.group, self.consumer = stream, dead, group, consumer
+
+    async def ensure_group(self) -> bool:
+        """Create the group (and the stream) unless it exists; True when it was created.
+
+        From id 0, not ``$``: after Redis lost the group, entries still in the stream are read
+        again rather than skipped; the ledger's dedupe makes the repeats harmless.
+        """
+        try:
+            await self._r.xgroup_create(self.name, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise
+        return True
+
+    async def read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
+        """New entries (``>``) or this consumer's own pending ones (``0``)."""
+        reply = await self._r.xreadgroup(
+            self.group, self.consumer, {self.name: start}, count=count, block=block_ms
+        )
+        entries = [(_text(i), f) for _, batch in (reply or []) for i, f in batch]
+        if start == ">":
+            return [Entry(i, f, 1) for i, f in entries]
+        return [Entry(i, f or None, await self.deliveries(i)) for i, f in entries]
+
+    async def claim_idle(self, min_idle_ms: int, count: int) -> list[Entry]:
+        """Entries idle for ``min_idle_ms`` in any consumer (a dead one, or a failed run's)."""
+        claimed: list[Entry] = []
+        cursor = "0-0"
+        while len(claimed) < count:
+            reply: Sequence[Any] = await self._r.xautoclaim(
+                self.name, self.group, self.consumer, min_idle_ms, cursor, count=count
+            )
+            cursor = _text(reply[0])
+            for raw_id, entry_fields in reply[1]:
+                entry_id = _text(raw_id)
+                count = await self.deliveries(entry_id)
+                claimed.append(Entry(entry_id, entry_fields or None, count))
+            if cursor == "0-0":
+                break
+        return claimed
+
+    async def deliveries(self, entry_id: str) -> int:
+        pending = await self._r.xpending_range(
+            self.name, self.group, min=entry_id, max=entry_id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+    async def renew(self, entry_ids: Sequence[str]) -> None:
+        """Reset the idle time of entries still being worked on (JUSTID: no delivery counted)."""
+        if entry_ids:
+            await self._r.xclaim(
+                self.name, self.group, self.consumer, 0, list(entry_ids), justid=True
+            )
+
+    async def ack(self, entry_id: str) -> None:
+        await self._r.xack(self.name, self.group, entry_id)
+
+    async def dead_letter(self, entry_id: str, fields: Mapping[str, str]) -> None:
+        """Write the dead letter and acknowledge the entry in one transaction."""
+        payload: dict[Any, Any] = dict(fields)  # redis-py's parameter type is invariant
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead, payload)
+            pipe.xack(self.name, self.group, entry_id)
+            await pipe.execute()
