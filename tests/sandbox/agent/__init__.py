@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib3.exceptions import HTTPError
 
 from ..real import routing
-from ..real.runtime import LABEL, RealRuntime, runnable
+from ..real.runtime import LABEL, RealRuntime, missing_tools, runnable
 from .informer import Informer, WorkQueue
 from .kube import Kube, KubeError, Obj
 from .node import register_node
@@ -62,6 +62,10 @@ class Agent:
         self.services = inf("service", "/api/v1/services")
         self.namespaces = inf("namespace", "/api/v1/namespaces")
         self.real_everywhere = real
+        missing = missing_tools()
+        if real and missing:
+            raise RuntimeError(f"real workloads need {', '.join(missing)} on this machine")
+        self.real_possible = not missing
         self.real = RealRuntime(
             self.kube,
             state_dir,
@@ -96,7 +100,7 @@ class Agent:
             return True  # a pod keeps its runtime for life
         ns = self.namespaces.get(f"/{pod['metadata']['namespace']}") or {}
         labelled = (ns.get("metadata", {}).get("labels") or {}).get(LABEL) == "true"
-        return (self.real_everywhere or labelled) and runnable(pod)
+        return (self.real_everywhere or labelled) and self.real_possible and runnable(pod)
 
     def route_target(self, host: str) -> routing.Target | None:
         """Where the router sends a request for `host` (a Route's or an Ingress's)."""

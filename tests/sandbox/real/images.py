@@ -37,6 +37,8 @@ class Image:
     """(path, owner, mode) that exist in the image's file system."""
     host_paths: list[str] = field(default_factory=list)
     """Host directories the container sees read-only at the same path (installed runtimes)."""
+    requires: list[str] = field(default_factory=list)
+    """Programs the stand-in needs on this machine; without them the image stays simulated."""
     stop_signal: int = signal.SIGTERM
     """The image's STOPSIGNAL."""
     stands_in: str = ""
@@ -64,6 +66,7 @@ POSTGRES = Image(
         ("/var/lib/postgresql", "postgres", 0o755),
         ("/var/run/postgresql", "postgres", 0o3777),
     ],
+    requires=[f"{PG_BIN}/postgres", f"{PG_BIN}/initdb", f"{PG_BIN}/psql"],
     # The official image stops with SIGINT: PostgreSQL's fast shutdown.
     stop_signal=signal.SIGINT,
     stands_in=f"the machine's PostgreSQL 15 ({PG_BIN}) for every postgres:* tag",
@@ -73,6 +76,7 @@ PYTHON = Image(
     name="python",
     matches=lambda ref: repository(ref) == "python",
     cmd=["python3"],
+    requires=["/usr/bin/python3"],
     env={"PATH": BASE_PATH, "LANG": "C.UTF-8"},
     stands_in="the machine's Python 3 (/usr/bin/python3, standard library only) for python:*",
 )
@@ -86,4 +90,8 @@ def register(image: Image) -> None:
 
 
 def find(ref: str) -> Image | None:
-    return next((image for image in _REGISTRY if image.matches(ref)), None)
+    """The known image for a reference, if this machine has what stands in for it."""
+    image = next((image for image in _REGISTRY if image.matches(ref)), None)
+    if image is None or not all(Path(p).exists() for p in image.requires):
+        return None
+    return image

@@ -8,6 +8,8 @@ decides which pods come here (every pod with `--real`, or the pods of namespaces
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,15 @@ from .volumes import ClaimPath
 
 log = logging.getLogger("sandbox.real")
 LABEL = "sandbox.litemaas.io/real"
+
+
+TOOLS = ("ip", "nsenter", "unshare", "mount", "umount", "pivot_root", "setpriv")
+
+
+def missing_tools() -> list[str]:
+    """What real pods need from the machine and it lacks: root, iproute2 and util-linux."""
+    missing = [] if os.geteuid() == 0 else ["root"]
+    return missing + [t for t in TOOLS if shutil.which(t) is None]
 
 
 def runnable(pod: Obj) -> bool:
