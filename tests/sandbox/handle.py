@@ -67,6 +67,10 @@ class Sandbox:
             argv += ["--parent", str(parent)]
         if real:
             argv.append("--real")
+            # LiteLLM pods run the real proxy from a cached runtime: install it first (idempotent).
+            from .real.litellm_image import ensure_runtime
+
+            ensure_runtime()
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         with (directory / "logs" / "supervisor.log").open("ab") as log:
             proc = subprocess.Popen(

@@ -18,6 +18,7 @@ needs: signalling its engine too makes it start a new one mid-shutdown.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -40,6 +41,27 @@ def matches(ref: str) -> bool:
     return "litellm" in repository(ref)
 
 
+def base_interpreter(venv: Path) -> list[str]:
+    """The prefix of the Python the venv was made from (its `bin/python` is a symlink into it):
+    `/usr` is in every container already; a pyenv or /opt Python is not."""
+    try:
+        cfg = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return []  # not installed yet: the container says so when it starts
+    for line in cfg.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home":
+            prefix = Path(value.strip()).resolve().parent
+            if prefix != Path("/usr") and not prefix.is_relative_to("/usr"):
+                return [str(prefix)]
+    return []
+
+
+def _node() -> str:
+    """The engine stand-in is a Node program; the container sees the machine's /usr only."""
+    return shutil.which("node", path=BASE_PATH) or "/usr/bin/node"
+
+
 def image(home: Path | None = None) -> Image:
     """The image contract for the runtime installed (or to be installed) in `home`."""
     rt = litellm_runtime.Runtime(home or litellm_runtime.cache_root())
@@ -53,7 +75,9 @@ def image(home: Path | None = None) -> Image:
             **litellm_runtime.prisma_tool_env(rt),
             **litellm_runtime.OFFLINE_SETTINGS,
         },
-        host_paths=[str(rt.home), str(LITELLM_DIR)],
+        host_paths=[str(rt.home), str(LITELLM_DIR), *base_interpreter(rt.venv)],
+        # Installed by install.sh (Sandbox.start(real=True) runs it); else the pod stays simulated.
+        requires=[str(rt.marker), str(rt.python), _node()],
         stands_in=(
             f"the real LiteLLM proxy {litellm_runtime.LITELLM_VERSION} (venv in {rt.home}) with "
             "the query-engine stand-in, for every *litellm* image"
