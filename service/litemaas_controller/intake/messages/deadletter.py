@@ -1,8 +1,9 @@
 """The dead-letter entry: why a message was given up, and the message as far as it is safe.
 
 The original ``id``, ``type`` and ``instance`` are copied when they are well-formed; the ``body``
-only when it is JSON without a secret-looking field.  Anything else is withheld (``withheld``
-names the fields), so a dead letter never repeats a secret a producer sent by mistake.
+only when the message passed validation (a conflict, a failed run): a body refused by its schema
+may hold a key where a Secret's name belongs.  Anything else is withheld (``withheld`` names the
+fields), so a dead letter never repeats a secret a producer sent by mistake.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ class DeadLetter:
     kind: str  # malformed, invalid, conflict, failed, cancelled
     reason: str
     deliveries: int
+    valid: bool  # the message passed validation: its body may be copied
 
 
 def _matches(name: str, value: str) -> bool:
     return re.fullmatch(_PATTERNS[name], value) is not None
 
 
-def _copyable(name: str, value: str) -> bool:
+def _copyable(name: str, value: str, valid: bool) -> bool:
     if name in _PATTERNS:
         return _matches(name, value)
-    return name == "body" and _safe_body(value)
+    return name == "body" and valid and _safe_body(value)
 
 
 def _safe_body(text: str) -> bool:
@@ -58,7 +60,7 @@ def fields(letter: DeadLetter, original: Mapping[bytes, bytes], consumer: str) -
     for raw_name, raw_value in original.items():
         name = raw_name.decode(errors="replace")
         value = raw_value.decode(errors="replace")
-        if _copyable(name, value):
+        if _copyable(name, value, letter.valid):
             out[name] = value
         else:
             withheld.append(name if name.isprintable() and len(name) <= 64 else "(a field)")

@@ -58,7 +58,7 @@ class Handler:
         try:
             message = parse(entry.id, entry.fields)
         except BadInputError as exc:
-            await self._dead(entry, _type_of(entry), exc.kind, exc.message)
+            await self._dead(entry, _type_of(entry), exc.kind, exc.message, valid=False)
             return None
         try:
             record, created = await self._orders.accept(self._order(message))
@@ -131,8 +131,10 @@ class Handler:
                 return record
             await store.wait_changed(timeout=5.0)
 
-    async def _dead(self, entry: Entry, message_type: str, kind: str, reason: str) -> None:
-        letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries)
+    async def _dead(
+        self, entry: Entry, message_type: str, kind: str, reason: str, *, valid: bool = True
+    ) -> None:
+        letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries, valid)
         fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
         await self._stream.dead_letter(entry.id, fields)
         self._metrics.dead(message_type, kind)
