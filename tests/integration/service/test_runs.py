@@ -139,7 +139,8 @@ async def test_cancel_ends_every_process_of_the_run(make_service: ServiceFactory
 
 
 async def test_timeout_ends_the_run_and_fails_the_order(make_service: ServiceFactory) -> None:
-    svc = await make_service("hold", run_timeout=3.0)
+    # long enough for ansible-playbook to start on a loaded machine; the hold never ends by itself
+    svc = await make_service("hold", run_timeout=10.0)
     await svc.post_order(order("o1"))
     await svc.evidence.started(1)
     run = await svc.running_run("o1")
