@@ -29,8 +29,9 @@ sandbox-down:
 	fi
 	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
 
+# Real workloads by default for the demo (PostgreSQL + the real LiteLLM, ~700 MiB); REAL=0: simulated.
 demo: sandbox-build
-	@hack/demo.sh
+	@REAL=$(if $(filter file default,$(origin REAL)),1,$(REAL)) hack/demo.sh
 
 test: sandbox-build
 	$(MAKE) lint

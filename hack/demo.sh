@@ -57,8 +57,12 @@ vars=()
   --instance "$instance" "${vars[@]}" --follow
 
 say "access"
-"$bin/litemaas-controller" instances show "$instance"
+"$bin/litemaas-controller" instances show "$instance" | tee "$state/instance-$instance.json"
 "$bin/litemaas-controller" instances credentials "$instance"
+if [[ ${REAL:-0} == 1 ]]; then
+  say "LiteLLM (the real proxy, reached through the sandbox's router)"
+  "$bin/python" hack/demo_litellm_access.py "$dir" "$state" "$state/instance-$instance.json" || true
+fi
 cat <<EOT
 
 The controller keeps running: LITEMAAS_URL=$LITEMAAS_URL, credentials in $state/credentials.env.
