@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from integration.real.conftest import assert_ok, deploy
+from integration.real.conftest import assert_ok, deploy, psql
 from waiting import wait_until
 
 from .conftest import WAIT, Instance, curl, shown, watch_ready
@@ -44,6 +44,13 @@ def proxy_pid(inst: Instance, pod: dict[str, Any]) -> int:
     raise AssertionError(f"no proxy process among the pod's {len(pids)} processes")
 
 
+def psql_count(inst: Instance, name: str) -> int:
+    """Rows for a model in LiteLLM's table in the instance's PostgreSQL (read over TCP)."""
+    # The name is the test's own (hex): nothing to escape.
+    sql = f"""SELECT count(*) FROM "LiteLLM_ProxyModelTable" WHERE model_name = '{name}'"""  # noqa: S608
+    return int(psql(inst.kube, inst.ns, sql, database="litellm_db"))
+
+
 def litellm_status(pod: dict[str, Any]) -> dict[str, Any]:
     statuses = pod["status"].get("containerStatuses") or []
     return next(s for s in statuses if s["name"] == "litellm")
@@ -58,29 +65,37 @@ def test_readiness_through_the_route_with_only_the_sandbox_env(instance: Instanc
     assert status == 200, f"/health/liveliness answered {status}"
 
 
-def test_the_secrets_master_key_is_accepted_and_a_wrong_key_refused(instance: Instance) -> None:
-    key = instance.master_key()
-    status, body = curl(instance.box, "GET", f"{instance.url}/model/info", key=key)
-    assert status == 200, f"the master key: /model/info answered {status}: {shown(body)}"
-    assert isinstance(body.get("data"), list)
-    wrong = "sk-" + uuid.uuid4().hex
-    status, _ = curl(instance.box, "GET", f"{instance.url}/model/info", key=wrong)
-    assert status == 401, f"a wrong key: /model/info answered {status}"
-    status, _ = curl(instance.box, "GET", f"{instance.url}/model/info")
-    assert status == 401, f"no key: /model/info answered {status}"
-
-
-def test_a_model_added_through_the_admin_api_survives_a_pod_restart(instance: Instance) -> None:
-    key = instance.master_key()
-    name = f"sandbox-model-{uuid.uuid4().hex[:8]}"
+def add_model(inst: Instance, key: str, name: str) -> None:
     body = {
         "model_name": name,
         # Nothing answers there: registering needs no upstream; no api_key in the body.
         "litellm_params": {"model": "openai/sandbox-echo", "api_base": "http://127.0.0.1:9/v1"},
     }
-    status, answer = curl(instance.box, "POST", f"{instance.url}/model/new", key=key, body=body)
+    status, answer = curl(inst.box, "POST", f"{inst.url}/model/new", key=key, body=body)
     assert status == 200, f"/model/new answered {status}: {shown(answer)}"
+
+
+def test_the_secrets_master_key_is_accepted_and_a_wrong_key_refused(instance: Instance) -> None:
+    key = instance.master_key()
+    # LiteLLM answers /model/info with 500 "LLM Model List not loaded" while it has no model at
+    # all: register one through the admin API with the master key first.
+    name = f"sandbox-model-{uuid.uuid4().hex[:8]}"
+    add_model(instance, key, name)
+    assert name in model_names(instance, key)  # /model/info: 200 with the Secret's key
+    wrong = "sk-" + uuid.uuid4().hex
+    status, body = curl(instance.box, "GET", f"{instance.url}/model/info", key=wrong)
+    assert status == 401, f"a wrong key: /model/info answered {status}: {shown(body)}"
+    status, body = curl(instance.box, "GET", f"{instance.url}/model/info")
+    assert status == 401, f"no key: /model/info answered {status}: {shown(body)}"
+
+
+def test_a_model_added_through_the_admin_api_survives_a_pod_restart(instance: Instance) -> None:
+    key = instance.master_key()
+    name = f"sandbox-model-{uuid.uuid4().hex[:8]}"
+    add_model(instance, key, name)
     assert name in model_names(instance, key)
+    rows = psql_count(instance, name)
+    assert rows == 1, f"{rows} rows for the model in LiteLLM_ProxyModelTable"
 
     old = instance.ready_pod()
     assert old is not None, "no Ready LiteLLM pod before the restart"
