@@ -125,11 +125,11 @@ EXAMPLES = r"""
     namespace: litemaas
     name: llama-3-8b
     api_base: https://llama-3-8b-predictor.models.svc:8443/v1
-    api_key: "{{ lookup('kubernetes.core.k8s', kind='Secret', namespace='litemaas',
-                 resource_name='llama-creds').data.token | b64decode }}"
+    api_key_secret:
+      name: llama-creds
+      key: token
     mode: chat
     rpm: 120
-  no_log: true
 
 - name: Register against any LiteLLM with its URL and master key; discover the upstream model
   rhpds.litemaas.litellm_model:
@@ -137,6 +137,7 @@ EXAMPLES = r"""
     master_key: "{{ litellm_master_key }}"
     name: granite
     api_base: http://granite.models.svc:8000/v1
+  no_log: true
 
 - name: Remove a model
   rhpds.litemaas.litellm_model:

@@ -287,6 +287,14 @@ class Run:
         return found[-1]
 
     @property
+    def stats_data(self) -> dict[str, Any]:
+        """What the play handed over with set_stats (the controller reads it from here)."""
+        for event in reversed(self.events):
+            if event.get("event") == "playbook_on_stats":
+                return dict(event["event_data"].get("artifact_data") or {})
+        return {}
+
+    @property
     def changed(self) -> bool:
         return any(
             e["event_data"].get("res", {}).get("changed")

@@ -228,6 +228,29 @@ def test_a_rotation_resumes_with_the_recorded_key(
     assert instance.secret("litellm-master-key-rotation") == {}
 
 
+def test_check_mode_rotates_nothing(
+    rotation: Rotation, ansible: Ansible, instance: Instance
+) -> None:
+    key = instance.master_key
+    restarts = instance.pod.restarts
+    secrets_before = {n: instance.secret(n) for n in ("litellm-secret", "backend-secret")}
+    templates_before = {n: template(instance, n) for n in ("litellm", "backend")}
+    run = ansible.run(
+        playbook="rotate_keys.yml",
+        extravars={
+            "litellm_keys_namespace": instance.namespace,
+            "litellm_keys_operation": "master_key.rotate",
+        },
+        check=True,
+    )
+    assert_ok(run)
+    assert {n: instance.secret(n) for n in secrets_before} == secrets_before
+    assert {n: template(instance, n) for n in templates_before} == templates_before
+    assert instance.secret("litellm-master-key-rotation") == {}
+    assert instance.pod.api("GET", "/model/info", key=key).status == 200
+    assert instance.pod.restarts == restarts
+
+
 def test_admin_password_rotation_rolls_litellm_and_the_new_password_logs_in(
     rotation: Rotation, ansible: Ansible, instance: Instance
 ) -> None:

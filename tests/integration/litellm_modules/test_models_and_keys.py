@@ -91,6 +91,8 @@ def test_upsert_registers_once_and_a_repeat_changes_nothing(
     first = upsert(ansible, instance, upstream, "llama-once", limits={"rpm": 30})
     assert_ok(first)
     assert first.result("litellm_model")["action"] == "created"
+    assert first.stats_data["litemaas_model"]["action"] == "created"
+    assert first.stats_data["litemaas_model"]["id"].startswith("litemaas-")
     second = upsert(ansible, instance, upstream, "llama-once", limits={"rpm": 30})
     assert_ok(second)
     assert not second.changed, second.result("litellm_model")
@@ -264,6 +266,12 @@ def test_key_create_writes_only_the_secret_and_a_repeat_changes_nothing(
     value = read_key_secret(instance, "team-a-llm")
     assert instance.secret("team-a-llm")["OPENAI_BASE_URL"] == f"{instance.pod.url}/v1"
     assert result["key"]["token"] not in (None, value)
+    assert first.stats_data["litemaas_key"] == {
+        "alias": "team-a",
+        "action": "created",
+        "token": result["key"]["token"],
+        "secret": {"namespace": instance.namespace, "name": "team-a-llm"},
+    }
     second = key_op(ansible, instance, "key.create", **body)
     assert_ok(second)
     assert not second.changed, second.result("litellm_key")
