@@ -426,3 +426,78 @@ def test_secret_options_are_redacted_by_no_log(
     assert args["master_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert args["api_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert upstream.state.api_key in instance.canaries
+
+
+def test_replace_unmanaged_takes_over_the_public_name(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    added = instance.pod.api(
+        "POST",
+        "/model/new",
+        {
+            "model_name": "llama-taken-over",
+            "litellm_params": {
+                "model": f"openai/{DEFAULT_MODEL_ID}",
+                "api_base": upstream.base_url,
+                "api_key": upstream.state.api_key,
+            },
+        },
+    )
+    assert added.status == 200, added.body
+    run = ansible.run(
+        playbook="register_model.yml",
+        extravars={
+            "litellm_models_namespace": instance.namespace,
+            "litellm_models_replace_unmanaged": True,
+            "litellm_models_model": {
+                "name": "llama-taken-over",
+                "api_base": upstream.base_url,
+                "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
+            },
+        },
+    )
+    assert_ok(run)
+    assert run.result("litellm_model")["replaced"] == [added.body["model_id"]]
+    [only] = deployments(instance, "llama-taken-over")
+    assert only["model_info"]["id"].startswith("litemaas-")
+
+
+@pytest.mark.parametrize("mode", ["completion", "embedding"])
+def test_completion_and_embedding_models_are_proved_and_served(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream, mode: str
+) -> None:
+    path = {"completion": "/v1/completions", "embedding": "/v1/embeddings"}[mode]
+    before = len(upstream.state.calls(path))
+    assert_ok(upsert(ansible, instance, upstream, f"fake-{mode}", mode=mode))
+    assert len(upstream.state.calls(path)) == before + 1  # the proof before registering
+    run = ansible.run(
+        tasks=[
+            {
+                "rhpds.litemaas.litellm_info": {
+                    "namespace": instance.namespace,
+                    "gather": ["models"],
+                    "probe": True,
+                    "probe_models": [f"fake-{mode}"],
+                }
+            }
+        ]
+    )
+    assert_ok(run)
+    [model] = [m for m in run.result("litellm_info")["models"] if m["name"] == f"fake-{mode}"]
+    assert (model["mode"], model["works"]) == (mode, True), model
+    assert len(upstream.state.calls(path)) == before + 2  # and once through the proxy
+
+
+def test_a_lost_secret_gets_a_new_key_and_the_unreachable_one_is_deleted(
+    ansible: Ansible, instance: Instance
+) -> None:
+    body = {"alias": "team-lost", "models": ["llama-keyed"], "secret": {"name": "team-lost-llm"}}
+    assert_ok(key_op(ansible, instance, "key.create", **body))
+    old = read_key_secret(instance, "team-lost-llm")
+    instance.sandbox.kube().delete(f"/api/v1/namespaces/{instance.namespace}/secrets/team-lost-llm")
+    run = key_op(ansible, instance, "key.create", **body)
+    assert_ok(run)
+    assert run.result("litellm_key")["action"] == "reissued"
+    new = read_key_secret(instance, "team-lost-llm")
+    assert chat(instance.pod.url, new, "llama-keyed").status == 200
+    assert chat(instance.pod.url, old, "llama-keyed").status == 401
