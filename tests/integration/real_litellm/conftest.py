@@ -62,18 +62,36 @@ class Instance:
         ns_path = PodNetwork(self.box.directory).path(pod["metadata"]["uid"])
         return processes_in(ns_path.stat().st_ino)
 
-    def memory(self) -> dict[str, float]:
-        """PSS (MiB) of every running pod of the instance: all the processes in its netns."""
+    def memory(self) -> dict[str, dict[str, float]]:
+        """PSS and RSS (MiB) of every running pod of the instance: the processes in its netns.
+        PSS splits pages shared with other processes (another LiteLLM on the machine)."""
         pods = self.kube.list(f"/api/v1/namespaces/{self.ns}/pods")["items"]
         found = {}
         for p in pods:
             if p.get("status", {}).get("phase") != "Running":
                 continue
             try:
-                found[p["metadata"]["name"]] = memory_mib(self.pod_pids(p))
+                pids = self.pod_pids(p)
             except OSError:
                 continue
+            found[p["metadata"]["name"]] = {
+                "processes": len(pids),
+                "pss": round(memory_mib(pids), 1),
+                "rss": round(rss_mib(pids), 1),
+            }
         return found
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def shown(body: Any) -> str:
@@ -163,7 +181,7 @@ def instance(
     yield inst
     report = inst.memory()
     print(f"\n[litellm] timings {json.dumps({k: round(v, 1) for k, v in inst.timings.items()})}")
-    print(f"[litellm] memory at the end (PSS MiB): {json.dumps(report)}")
+    print(f"[litellm] memory at the end (MiB): {json.dumps(report)}")
 
 
 def watch_ready(inst: Instance, exclude: set[str] | None = None) -> Any:
