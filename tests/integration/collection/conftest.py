@@ -6,6 +6,7 @@ import base64
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,11 @@ def run_playbook(
         seconds=seconds,
         admin_requests=len(sandbox.audit_events(user="admin")) - before,
     )
+
+
+def new_namespace() -> str:
+    """A namespace (and so instance) name no other test uses."""
+    return f"lm-{uuid.uuid4().hex[:8]}"
 
 
 def deploy(sandbox: Sandbox, workdir: Path, **extravars: Any) -> PlayRun:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,21 +10,17 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy, remove, secret_data
+from .conftest import PlayRun, assert_ok, deploy, new_namespace, remove, secret_data
 
 pytestmark = pytest.mark.integration
 
 INSTANCE_LABEL = "litemaas.rhpds.io/instance"
 
 
-def _ns() -> str:
-    return f"lm-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture(scope="module")
 def three_runs(sandbox_aws: Sandbox, module_workdir: Path) -> dict[str, Any]:
     """One instance deployed three times; Secrets read after each run."""
-    ns = _ns()
+    ns = new_namespace()
     runs: list[PlayRun] = []
     secrets: list[dict[str, dict[str, str]]] = []
     for _ in range(3):
@@ -172,7 +167,7 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     first_secrets = {
         n: secret_data(sandbox_aws, first_ns, n) for n in ("litellm-secret", "postgres-secret")
     }
-    ns = _ns()
+    ns = new_namespace()
     run = deploy(
         sandbox_aws,
         module_workdir,

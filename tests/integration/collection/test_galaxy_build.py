@@ -13,7 +13,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import REPO, kubernetes_core_dir
+from .conftest import REPO, kubernetes_core_dir, new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def test_built_tarball_installs_and_deploys_by_fqcn(sandbox_aws: Sandbox, tmp_pa
         "ANSIBLE_COLLECTIONS_PATH": f"{installed}{os.pathsep}{tmp_path / 'core'}",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    ns = new_namespace()
     kube = sandbox_aws.kube()
     route_name = f"rn{uuid.uuid4().hex[:6]}"
     # The removal by FQCN only needs to resolve: an instance that does not exist is removed

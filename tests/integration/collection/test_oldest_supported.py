@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
 
-from .conftest import REPO
+from .conftest import REPO, new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ def test_oldest_ansible_core_and_kubernetes_core(sandbox_aws: Sandbox, tmp_path:
         "ANSIBLE_COLLECTIONS_PATH": f"{tmp_path}{os.pathsep}{oldest / 'collections'}",
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
     }
-    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    ns = new_namespace()
     recaps = []
     for playbook in ("deploy_litemaas", "deploy_litemaas", "remove_litemaas", "remove_litemaas"):
         done = subprocess.run(

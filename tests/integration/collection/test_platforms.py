@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
 
-from .conftest import assert_ok, deploy
+from .conftest import assert_ok, deploy, new_namespace
 
 pytestmark = pytest.mark.integration
-
-
-def _ns() -> str:
-    return f"lm-{uuid.uuid4().hex[:8]}"
 
 
 def _pvc_class(sandbox: Sandbox, ns: str) -> str:
@@ -31,7 +26,7 @@ def test_cnv_without_a_class_uses_the_cluster_default(
     sandbox_cnv: Sandbox, module_workdir: Path
 ) -> None:
     # cnv lacks gp3-csi and the usual ocs-storagecluster-ceph-rbd: the default class wins.
-    ns = _ns()
+    ns = new_namespace()
     run = deploy(sandbox_cnv, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(run)
     assert _pvc_class(sandbox_cnv, ns) == "ocs-external-storagecluster-ceph-rbd"
@@ -40,7 +35,7 @@ def test_cnv_without_a_class_uses_the_cluster_default(
 
 
 def test_an_explicit_class_wins(sandbox_cnv: Sandbox, module_workdir: Path) -> None:
-    ns = _ns()
+    ns = new_namespace()
     run = deploy(
         sandbox_cnv,
         module_workdir,
@@ -54,7 +49,7 @@ def test_an_explicit_class_wins(sandbox_cnv: Sandbox, module_workdir: Path) -> N
 def test_an_unknown_class_fails_early_listing_the_classes(
     sandbox_cnv: Sandbox, module_workdir: Path
 ) -> None:
-    ns = _ns()
+    ns = new_namespace()
     run = deploy(
         sandbox_cnv,
         module_workdir,
@@ -71,7 +66,7 @@ def test_an_unknown_class_fails_early_listing_the_classes(
 def test_vanilla_gets_an_ingress_and_converges(
     sandbox_vanilla: Sandbox, module_workdir: Path
 ) -> None:
-    ns = _ns()
+    ns = new_namespace()
     kube = sandbox_vanilla.kube()
     runs = [
         deploy(
@@ -102,7 +97,7 @@ def test_vanilla_gets_an_ingress_and_converges(
 def test_vanilla_without_a_domain_fails_clearly(
     sandbox_vanilla: Sandbox, module_workdir: Path
 ) -> None:
-    ns = _ns()
+    ns = new_namespace()
     run = deploy(sandbox_vanilla, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert run.failed
     assert "ocp4_workload_litemaas_cluster_domain" in run.stdout

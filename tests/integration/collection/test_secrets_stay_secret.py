@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy, remove
+from .conftest import PlayRun, assert_ok, deploy, new_namespace, remove
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def _places_holding(run: PlayRun, canary: str) -> list[str]:
 def test_canary_password_appears_nowhere_unless_user_info_secrets(
     sandbox_aws: Sandbox, module_workdir: Path
 ) -> None:
-    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    ns = new_namespace()
     canary = f"canary{uuid.uuid4().hex}"
     kube = sandbox_aws.kube()
     kube.create(
@@ -87,7 +87,7 @@ def test_canary_password_appears_nowhere_unless_user_info_secrets(
 def test_backend_enabled_later_and_destroy_in_a_namespace_the_instance_does_not_own(
     sandbox_aws: Sandbox, module_workdir: Path
 ) -> None:
-    ns = f"lm-{uuid.uuid4().hex[:8]}"
+    ns = new_namespace()
     kube = sandbox_aws.kube()
     kube.create(
         "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
