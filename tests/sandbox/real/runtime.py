@@ -57,6 +57,7 @@ class RealRuntime:
         self.state_dir = state_dir.resolve()
         self.network = network.PodNetwork(self.state_dir)
         self.workers: dict[str, PodWorker] = {}
+        self._gone: set[str] = set()  # pods whose deletion was confirmed: never start them again
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="probe")
         self.ctx = PodContext(
@@ -79,6 +80,8 @@ class RealRuntime:
         with self._lock:
             worker = self.workers.get(uid)
             if worker is None:
+                if uid in self._gone or pod["metadata"].get("deletionTimestamp"):
+                    return [], [], None  # a reconcile that raced the pod's deletion
                 worker = self.workers[uid] = PodWorker(pod, self.ctx)
         worker.set_fault(fault)
         init, main = worker.snapshot()
@@ -91,14 +94,17 @@ class RealRuntime:
     def stop(self, pod: Obj) -> float | None:
         """Stop the pod's processes; until they are gone, ask to be called again."""
         uid = pod["metadata"]["uid"]
-        worker = self.workers.get(uid)
-        if worker is None:
-            return None
+        with self._lock:  # a worker being created for this pod right now is waited for
+            worker = self.workers.get(uid)
+            if worker is None:
+                self._gone.add(uid)
+                return None
         worker.request_stop(pod["metadata"].get("deletionGracePeriodSeconds"))
         if not worker.done.wait(0.2):
             return 0.2
         with self._lock:
             self.workers.pop(uid, None)
+            self._gone.add(uid)
         return None
 
     # -- cluster lookups -----------------------------------------------------------------------
