@@ -312,3 +312,45 @@ def test_init_containers_run_first_and_share_volumes(sandbox_real: Sandbox, ns: 
     assert main["restartCount"] == 0  # the flag was there at the first start
     assert main["state"]["running"]["startedAt"] >= init["finishedAt"]
     assert condition(running, "Initialized")
+
+
+def test_a_rollout_stops_the_old_processes_and_starts_new_ones(
+    sandbox_real: Sandbox, ns: str
+) -> None:
+    kube = sandbox_real.kube()
+    spec = _pod("x", "exec sleep 600")["spec"]
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "roll"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "roll"}},
+            "template": {"metadata": {"labels": {"app": "roll"}}, "spec": spec},
+        },
+    }
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    kube.create(path, deployment)
+
+    def ready_pods() -> list[dict[str, Any]]:
+        items = kube.list(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Droll")["items"]
+        return [p for p in items if condition(p, "Ready")]
+
+    old = wait_until(ready_pods, what="the first pod Ready")[0]
+    old_processes = identities(processes_in(netns_inode(sandbox_real, old)))
+    assert old_processes
+    kube.patch(
+        f"{path}/roll",
+        {"spec": {"template": {"metadata": {"annotations": {"rollout": "2"}}}}},
+    )
+    new = wait_until(
+        lambda: [p for p in ready_pods() if p["metadata"]["uid"] != old["metadata"]["uid"]],
+        timeout=60,
+        what="a new pod Ready",
+    )[0]
+    wait_until(
+        lambda: kube.get(f"/api/v1/namespaces/{ns}/pods/{old['metadata']['name']}") is None,
+        timeout=60,
+        what="the old pod gone",
+    )
+    assert not identities([pid for pid, _ in old_processes]) & old_processes
+    assert identities(processes_in(netns_inode(sandbox_real, new)))
