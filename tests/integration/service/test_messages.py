@@ -29,6 +29,9 @@ from .redisproc import PASSWORD, RedisServer
 
 pytestmark = pytest.mark.integration
 
+#: seconds any wait may take: several playbook runs on a loaded, shared machine
+LONG = 300
+
 CANARY = "sk-canary-upstream-9e4c2a7b1d"
 
 
@@ -56,10 +59,12 @@ async def test_a_valid_message_runs_once_and_is_acked_after_its_run_ends(
     body = {**UPSERT, "name": "hold-llama"}
     entry, _ = send(r, "m-1", "model.upsert", "demo", body)
     await svc.evidence.started(1, "litemaas-demo")
-    await wait_for(lambda: svc.evidence.count("start") == 2, what="the message's run")
+    await wait_for(
+        timeout=LONG, probe=lambda: svc.evidence.count("start") == 2, what="the message's run"
+    )
     assert pending(r) == 1  # running: delivered, not acknowledged
     svc.evidence.release()
-    await wait_for(lambda: pending(r) == 0, what="the acknowledgement")
+    await wait_for(timeout=LONG, probe=lambda: pending(r) == 0, what="the acknowledgement")
 
     order = await order_of(svc, "m-1")
     assert order["status"] == "succeeded" and order["action"] == "model.upsert"
@@ -77,11 +82,17 @@ async def test_a_valid_message_runs_once_and_is_acked_after_its_run_ends(
 
     # the same id and content again: acked, nothing runs again
     send(r, "m-1", "model.upsert", "demo", {k: body[k] for k in reversed(body)})
-    await wait_for(lambda: pending(r) == 0 and r.xlen("litemaas:changes") == 2, what="dup")
-    await wait_for_async(_metric(svc, "model.upsert", "duplicate"), what="the duplicate counted")
+    await wait_for(
+        timeout=LONG, probe=lambda: pending(r) == 0 and r.xlen("litemaas:changes") == 2, what="dup"
+    )
+    await wait_for_async(
+        timeout=LONG, probe=_metric(svc, "model.upsert", "duplicate"), what="the duplicate counted"
+    )
     # the same id with other content: a conflict, dead-lettered; the ledger keeps the first
     send(r, "m-1", "model.upsert", "demo", {**body, "mode": "completion"})
-    await wait_for(lambda: len(dead_letters(r)) == 1, what="the conflict's dead letter")
+    await wait_for(
+        timeout=LONG, probe=lambda: len(dead_letters(r)) == 1, what="the conflict's dead letter"
+    )
     [letter] = dead_letters(r)
     assert letter["kind"] == "conflict" and letter["id"] == "m-1"
     assert svc.evidence.count("start") == 2 and pending(r) == 0
@@ -131,8 +142,10 @@ async def test_malformed_messages_are_dead_lettered_and_nothing_else_happens(
     await provision(svc, "demo")
     before = svc.ledger()
     entries = [str(r.xadd("litemaas:changes", fields)) for _, fields, _ in MALFORMED]  # type: ignore[arg-type]
-    await wait_for(lambda: len(dead_letters(r)) == len(MALFORMED), what="every dead letter")
-    await wait_for(lambda: pending(r) == 0, what="every entry acked")
+    await wait_for(
+        timeout=LONG, probe=lambda: len(dead_letters(r)) == len(MALFORMED), what="every dead letter"
+    )
+    await wait_for(timeout=LONG, probe=lambda: pending(r) == 0, what="every entry acked")
 
     letters = dead_letters(r)
     assert [d["entry_id"] for d in letters] == entries
@@ -155,7 +168,7 @@ async def test_a_failing_message_is_retried_then_dead_lettered_after_5_deliverie
     svc = await start(make_service, redis_server, redis_claim_idle=0.3)
     await provision(svc, "demo")
     entry, _ = send(r, "m-fail", "model.upsert", "demo", {**UPSERT, "name": "fail-llama"})
-    await wait_for(lambda: len(dead_letters(r)) == 1, timeout=120, what="the dead letter")
+    await wait_for(timeout=LONG, probe=lambda: len(dead_letters(r)) == 1, what="the dead letter")
     [letter] = dead_letters(r)
     assert (letter["kind"], letter["deliveries"], letter["entry_id"]) == ("failed", "5", entry)
     assert "fail" in letter["reason"].lower() or "rc" in letter["reason"].lower(), letter
@@ -179,18 +192,27 @@ async def test_messages_of_one_instance_run_in_order_one_at_a_time_with_its_orde
     send(r, "a-1", "model.upsert", "a", {**UPSERT, "name": "hold-a1"})
     key = {"alias": "team-b", "user_id": "u-b", "models": ["m"], "secret": {"name": "team-b-llm"}}
     send(r, "b-1", "key.create", "b", key)
-    await wait_for(lambda: svc.evidence.count("start", "litemaas-a") == 2, what="a-1 running")
+    await wait_for(
+        timeout=LONG,
+        probe=lambda: svc.evidence.count("start", "litemaas-a") == 2,
+        what="a-1 running",
+    )
     update = {"id": "u-a", "action": "update", "instance": "a"}
-    await wait_for_async(_accepted(svc, "msg:b-1"), what="b-1 in the ledger")
+    await wait_for_async(timeout=LONG, probe=_accepted(svc, "msg:b-1"), what="b-1 in the ledger")
     assert (await svc.post_order(update)).status == 202
     send(r, "a-2", "model.delete", "a", {"name": "llama"})
     send(r, "a-3", "key.rotate", "a", {"alias": "team-a"})
     send(r, "a-4", "master_key.rotate", "a", {})
     # b is not held up by a
-    await wait_for(lambda: svc.evidence.count("end", "litemaas-b") == 2, what="b-1 done")
+    await wait_for(
+        timeout=LONG, probe=lambda: svc.evidence.count("end", "litemaas-b") == 2, what="b-1 done"
+    )
     svc.evidence.release()
-    await wait_for(lambda: pending(r) == 0 and svc.evidence.count("end", "litemaas-a") == 6,
-                   what="every message of a")  # fmt: skip
+    await wait_for(
+        timeout=LONG,
+        probe=lambda: pending(r) == 0 and svc.evidence.count("end", "litemaas-a") == 6,
+        what="every message of a",
+    )
     steps = [(f[1], f[4]) for f in svc.evidence.lines() if f[3] == "litemaas-a"]
     assert steps == [
         ("start", "deploy"), ("end", "deploy"),
@@ -220,20 +242,32 @@ async def test_redis_restarted_mid_stream_loses_no_message_and_the_group_comes_b
     await provision(svc, "demo")
     send(r, "r-1", "model.upsert", "demo", {**UPSERT, "name": "hold-r1"})
     send(r, "r-2", "key.delete", "demo", {"alias": "team-a"})
-    await wait_for(lambda: svc.evidence.count("start") == 2, what="r-1 running")
+    await wait_for(timeout=LONG, probe=lambda: svc.evidence.count("start") == 2, what="r-1 running")
     redis_server.kill()
-    await wait_for_async(_redis_status(svc, "down"), what="readiness reporting Redis down")
+    await wait_for_async(
+        timeout=LONG, probe=_redis_status(svc, "down"), what="readiness reporting Redis down"
+    )
     redis_server.start()  # same port, same data directory
-    await wait_for_async(_redis_status(svc, "connected"), what="the consumer back")
+    await wait_for_async(
+        timeout=LONG, probe=_redis_status(svc, "connected"), what="the consumer back"
+    )
     send(r, "r-3", "key.rotate", "demo", {"alias": "team-a"})
     svc.evidence.release()
-    await wait_for(lambda: pending(r) == 0 and svc.evidence.count("end") == 4, what="r-1..r-3")
+    await wait_for(
+        timeout=LONG,
+        probe=lambda: pending(r) == 0 and svc.evidence.count("end") == 4,
+        what="r-1..r-3",
+    )
 
     # Redis lost the group (a restart without its data): it is created again, nothing is lost
     r.xgroup_destroy("litemaas:changes", "litemaas-controller")
     send(r, "r-4", "admin_password.rotate", "demo", {})
-    await wait_for(lambda: svc.evidence.count("end") == 5, what="r-4 after the group's loss")
-    await wait_for(lambda: pending(r) == 0, what="every entry acked again")
+    await wait_for(
+        timeout=LONG,
+        probe=lambda: svc.evidence.count("end") == 5,
+        what="r-4 after the group's loss",
+    )
+    await wait_for(timeout=LONG, probe=lambda: pending(r) == 0, what="every entry acked again")
     labels = [f[4] for f in svc.evidence.lines() if f[1] == "start"]
     assert labels == ["deploy", "present:hold-r1", "key.delete:team-a", "key.rotate:team-a",
                       "admin_password.rotate:-"]  # fmt: skip
@@ -260,7 +294,9 @@ async def test_latency_from_xadd_to_the_end_of_a_trivial_run(
     for i in range(5):
         _, sent = send(r, f"l-{i}", "key.rotate", "demo", {"alias": f"k{i}"})
         done = i + 2
-        await wait_for(lambda n=done: pending(r) == 0 and svc.evidence.count("end") == n)  # type: ignore[misc]
+        await wait_for(
+            timeout=LONG, probe=lambda n=done: pending(r) == 0 and svc.evidence.count("end") == n
+        )  # type: ignore[misc]
         order = await order_of(svc, f"l-{i}")
         run = order["runs"][0]
         rows.append((order["received_at"] - sent, run["started_at"] - sent,

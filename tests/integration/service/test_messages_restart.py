@@ -23,6 +23,9 @@ from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration
 
+#: seconds any wait may take: several playbook runs on a loaded, shared machine
+LONG = 300
+
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
@@ -63,7 +66,7 @@ async def test_pending_messages_of_a_killed_service_are_claimed_and_completed_by
     assert (await first.finished("p-demo"))["status"] == "succeeded"
     send(r, "k-1", "model.upsert", "demo", {**UPSERT, "name": "hold-k1"})
     send(r, "k-2", "key.rotate", "demo", {"alias": "team-a"})
-    await wait_for(lambda: run_env.count("start") == 2, what="k-1 running")
+    await wait_for(timeout=LONG, probe=lambda: run_env.count("start") == 2, what="k-1 running")
     [_, orphan] = run_env.pids("start")
 
     first.kill9()
@@ -71,9 +74,11 @@ async def test_pending_messages_of_a_killed_service_are_claimed_and_completed_by
 
     second = serve(tmp_path, services, redis_server, "pod-b")
     assert not alive(orphan)  # recovery ended the dead service's run before anything else
-    await wait_for(lambda: run_env.count("start") == 3, what="k-1 run again")
+    await wait_for(timeout=LONG, probe=lambda: run_env.count("start") == 3, what="k-1 run again")
     run_env.release()
-    await wait_for(lambda: pending(r) == 0, what="both entries claimed, run and acked")
+    await wait_for(
+        timeout=LONG, probe=lambda: pending(r) == 0, what="both entries claimed, run and acked"
+    )
     group = r.xinfo_consumers("litemaas:changes", "litemaas-controller")
     consumers = {c["name"]: c["pending"] for c in group}  # type: ignore[union-attr]
     assert consumers.get("pod-a", 0) == 0
