@@ -104,3 +104,36 @@ def state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].strip()
     except (OSError, IndexError):
         return "?"
+
+
+def test_a_new_sandbox_sweeps_what_a_killed_one_left(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The supervisor and whoever started it both die (kill -9): the next sandbox cleans up."""
+    first_dir = tmp_path_factory.mktemp("sandbox-orphan")
+    second: Sandbox | None = None
+    try:
+        first = Sandbox.start(first_dir, "vanilla", real=True)
+        kube = first.kube()
+        make_namespace(kube, "leave")
+        wait_until(lambda: kube.get("/api/v1/namespaces/leave/serviceaccounts/default"))
+        kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
+        pod = wait_until(
+            lambda: (
+                (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p
+            ),
+            timeout=60,
+            what="db Ready",
+        )
+        before = identities(processes_in(netns_inode(first, pod)))
+        assert before
+        os.kill(int((first_dir / "supervisor.pid").read_text()), signal.SIGKILL)
+        second = Sandbox.start(tmp_path_factory.mktemp("sandbox-sweeper"), "vanilla", real=True)
+        assert not identities([pid for pid, _ in before]) & before
+        tag = tag_of(first_dir)
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+        assert f"lms{tag}" not in links.stdout and f"lmv{tag}" not in links.stdout
+    finally:
+        if second is not None:
+            second.stop()
+        Sandbox(first_dir).stop()  # its control plane, which outlived the supervisor

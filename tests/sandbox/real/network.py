@@ -89,8 +89,41 @@ def _unpin(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+ALIAS = "litemaas-sandbox"
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_alias(state_dir: Path) -> str:
+    """Written on the bridge: which process owns it, so a later sandbox can sweep what a killed
+    one left (its pid with its start time: pids are reused quickly here)."""
+    pid = os.getpid()
+    return f"{ALIAS} {pid} {_start_time(pid)} {state_dir}"
+
+
+def sweep_orphans() -> list[str]:
+    """Tear down pod networks whose owning supervisor is gone (killed with SIGKILL, say)."""
+    if shutil.which("ip") is None:
+        return []
+    removed = []
+    for link in json.loads(_ip("-j", "link", "show").stdout or "[]"):
+        words = str(link.get("ifalias", "")).split(" ", 3)
+        if len(words) != 4 or words[0] != ALIAS or not words[1].isdigit():
+            continue
+        if _start_time(int(words[1])) == words[2]:
+            continue  # its supervisor still runs
+        removed += teardown(Path(words[3]))
+    return removed
+
+
 class PodNetwork:
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         self.tag = tag_of(state_dir)
         self.bridge = f"lms{self.tag}"
         self.pins = state_dir / "netns"
@@ -137,6 +170,7 @@ class PodNetwork:
             _ip("link", "add", self.bridge, "type", "bridge")
             self.record.write_text(json.dumps({"bridge": self.bridge, "subnet": str(net)}))
             _ip("addr", "add", f"{net.network_address + 1}/{net.prefixlen}", "dev", self.bridge)
+            _ip("link", "set", self.bridge, "alias", owner_alias(self.state_dir))
             _ip("link", "set", self.bridge, "up")
             self.subnet = net
         finally:

@@ -56,6 +56,9 @@ class RealRuntime:
         self.kube = kube
         self.state_dir = state_dir.resolve()
         self.network = network.PodNetwork(self.state_dir)
+        swept = network.sweep_orphans()
+        if swept:
+            log.info("swept what killed sandboxes left: %s", ", ".join(swept))
         self.workers: dict[str, PodWorker] = {}
         self._gone: set[str] = set()  # pods whose deletion was confirmed: never start them again
         self._lock = threading.Lock()
