@@ -27,7 +27,8 @@ from .msgkit import (
 )
 from .redisproc import PASSWORD, RedisServer
 
-pytestmark = pytest.mark.integration
+# a hung test fails on its own instead of holding the suite until the global timeout
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 #: seconds any wait may take: several playbook runs on a loaded, shared machine
 LONG = 300
@@ -165,7 +166,7 @@ async def test_malformed_messages_are_dead_lettered_and_nothing_else_happens(
 async def test_a_failing_message_is_retried_then_dead_lettered_after_5_deliveries(
     redis_server: RedisServer, r: redis.Redis, make_service: ServiceFactory
 ) -> None:
-    svc = await start(make_service, redis_server, redis_claim_idle=0.3)
+    svc = await start(make_service, redis_server, redis_claim_idle=1.0)
     await provision(svc, "demo")
     entry, _ = send(r, "m-fail", "model.upsert", "demo", {**UPSERT, "name": "fail-llama"})
     await wait_for(timeout=LONG, probe=lambda: len(dead_letters(r)) == 1, what="the dead letter")

@@ -21,7 +21,8 @@ from .procscan import alive
 from .redisproc import PASSWORD, RedisServer
 from .serveproc import ServeProcess
 
-pytestmark = pytest.mark.integration
+# a hung test fails on its own instead of holding the suite until the global timeout
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 #: seconds any wait may take: several playbook runs on a loaded, shared machine
 LONG = 300

@@ -15,7 +15,7 @@ task of its own and only then acknowledges: a message is never acked before its 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from litemaas_controller.errors import BadInputError, ConflictError
 from litemaas_controller.intake.messages import deadletter
@@ -107,7 +107,10 @@ class Handler:
     async def follow(self, admitted: Admitted) -> None:
         """Wait for the order's end; then ack, leave pending for a retry, or dead-letter."""
         final = await self._ended(admitted.order_id)
-        entry, message = admitted.entry, admitted.message
+        message = admitted.message
+        # counted now, not at delivery: a starved loop may have let the entry be claimed meanwhile
+        count = await self._stream.deliveries(admitted.entry.id)
+        entry = replace(admitted.entry, deliveries=max(count, admitted.entry.deliveries))
         if final.status == OrderStatus.SUCCEEDED:
             await self._stream.ack(entry.id)
             self._metrics.count(message.type, "succeeded")
