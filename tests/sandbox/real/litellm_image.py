@@ -44,17 +44,22 @@ def matches(ref: str) -> bool:
 def base_interpreter(venv: Path) -> list[str]:
     """The prefix of the Python the venv was made from (its `bin/python` is a symlink into it):
     `/usr` is in every container already; a pyenv or /opt Python is not."""
+    home = None
     try:
-        cfg = (venv / "pyvenv.cfg").read_text()
+        for line in (venv / "pyvenv.cfg").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home":
+                home = Path(value.strip())
     except OSError:
-        return []  # not installed yet: the container says so when it starts
-    for line in cfg.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "home":
-            prefix = Path(value.strip()).resolve().parent
-            if prefix != Path("/usr") and not prefix.is_relative_to("/usr"):
-                return [str(prefix)]
-    return []
+        # Not installed yet: install.sh will make it with the python3 on PATH.
+        found = shutil.which("python3")
+        home = Path(found).parent if found else None
+    if home is None:
+        return []
+    prefix = home.resolve().parent
+    if prefix == Path("/usr") or prefix.is_relative_to("/usr") or prefix == Path("/"):
+        return []
+    return [str(prefix)]
 
 
 def _node() -> str:
