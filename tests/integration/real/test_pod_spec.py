@@ -135,3 +135,20 @@ def test_back_off_is_immediate_then_doubles_from_ten_seconds_to_five_minutes() -
 def test_known_images_by_repository_name(ref: str, known: str | None) -> None:
     image = images.find(ref)
     assert (image.name if image else None) == known
+
+
+def test_released_pod_addresses_are_not_reused_at_once(tmp_path: Any) -> None:
+    import ipaddress
+
+    from sandbox.real.network import PodNetwork
+
+    net = PodNetwork(tmp_path)
+    net.subnet = ipaddress.IPv4Network("10.90.0.0/29")  # .2 to .6 for pods
+    first = [net._allocate() for _ in range(3)]
+    assert first == ["10.90.0.2", "10.90.0.3", "10.90.0.4"]
+    net._used.discard("10.90.0.2")
+    assert [net._allocate(), net._allocate(), net._allocate()] == [
+        "10.90.0.5",
+        "10.90.0.6",
+        "10.90.0.2",  # only once the network wraps
+    ]

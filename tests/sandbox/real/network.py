@@ -131,6 +131,7 @@ class PodNetwork:
         self.subnet: ipaddress.IPv4Network | None = None
         self._lock = threading.Lock()
         self._used: set[str] = set()
+        self._next = 0  # where the next address search starts
 
     def netns(self, uid: str) -> str:
         return f"lms{self.tag}-{uid[:13]}"
@@ -182,13 +183,7 @@ class PodNetwork:
         with self._lock:
             self._ensure_bridge()
             assert self.subnet is not None
-            start = int(self.subnet.network_address) + 2
-            address = next(
-                str(host)
-                for host in self.subnet.hosts()
-                if int(host) >= start and str(host) not in self._used
-            )
-            self._used.add(address)
+            address = self._allocate()
         path = self.path(uid)
         self.remove_pod(uid)  # what an earlier, interrupted attempt left
         self.pins.mkdir(exist_ok=True)
@@ -209,9 +204,27 @@ class PodNetwork:
             raise
         return path, address
 
+    def _allocate(self) -> str:
+        """The next free address after the last one given: a released address is not reused
+        until the network wraps, so no neighbour (ARP) entry of a gone pod points a new pod's
+        traffic at a MAC address that no longer exists."""
+        assert self.subnet is not None
+        first = int(self.subnet.network_address) + 2
+        size = self.subnet.num_addresses - 3  # minus network, bridge and broadcast addresses
+        self._next = max(self._next, first)
+        for step in range(size):
+            candidate = str(ipaddress.IPv4Address(first + (self._next - first + step) % size))
+            if candidate not in self._used:
+                self._next = int(ipaddress.IPv4Address(candidate)) + 1
+                self._used.add(candidate)
+                return candidate
+        raise NetworkError(f"no free address left in {self.subnet}")
+
     def release(self, address: str) -> None:
         with self._lock:
             self._used.discard(address)
+        # Forget the gone pod's MAC address at once (it would wrap round one day).
+        _ip("neigh", "flush", "to", address, "dev", self.bridge, check=False)
 
     def remove_pod(self, uid: str) -> None:
         _unpin(self.path(uid))
