@@ -198,4 +198,5 @@ def test_namespace_deletion_removes_processes_and_data(
     kube.delete(f"/api/v1/namespaces/{ns}")
     wait_until(lambda: not data.exists(), timeout=120, what="the volume's data removed")
     assert identities([pid for pid, _ in before]) & before == set()
-    assert not PodNetwork(sandbox_real.directory).path(p["metadata"]["uid"]).exists()
+    pin = PodNetwork(sandbox_real.directory).path(p["metadata"]["uid"])
+    wait_until(lambda: not pin.exists(), timeout=10, what="the pod's network namespace removed")

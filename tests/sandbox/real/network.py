@@ -84,9 +84,15 @@ def _unpin(path: Path) -> None:
     deadline = time.monotonic() + 5
     while processes_in(path) and time.monotonic() < deadline:  # SIGKILL is not instant
         time.sleep(0.02)
-    if os.path.ismount(path):
-        _run("umount", str(path), check=False)
-    path.unlink(missing_ok=True)
+    for _ in range(5):  # a pin mounted twice needs two umounts
+        if not os.path.ismount(path):
+            break
+        if _run("umount", str(path), check=False).returncode != 0:
+            _run("umount", "-l", str(path), check=False)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove the namespace pin %s: %s", path, exc)
 
 
 ALIAS = "litemaas-sandbox"

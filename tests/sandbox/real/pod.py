@@ -119,8 +119,10 @@ class PodWorker:
         except Exception:
             log.exception("pod %s: worker failed; stopping its containers", self.key)
         finally:
-            self._shutdown()
-            self.done.set()
+            try:
+                self._shutdown()
+            finally:
+                self.done.set()  # even a failed teardown must not hold the pod's deletion forever
 
     def _step(self, now: float) -> bool:
         """Advance every container; True when the pod has ended for good (a finished Job)."""
