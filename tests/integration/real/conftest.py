@@ -16,6 +16,7 @@ import pytest
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from sandbox.real.network import PodNetwork
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
@@ -30,6 +31,14 @@ def sandbox_real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     )
     yield box
     box.stop()
+
+
+def wait_for_default_service_account(kube: Kube, ns: str) -> None:
+    """Pods can be created once the namespace's default service account has its token."""
+    wait_until(
+        lambda: (kube.get(f"/api/v1/namespaces/{ns}/serviceaccounts/default") or {}).get("secrets"),
+        what=f"the default service account of {ns} with its token",
+    )
 
 
 def deploy(box: Sandbox, workdir: Path, **extravars: Any) -> tuple[Any, float]:

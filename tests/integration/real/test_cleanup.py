@@ -14,7 +14,13 @@ from sandbox import Sandbox
 from sandbox.real.network import tag_of
 from waiting import wait_until
 
-from .conftest import condition, identities, netns_inode, processes_in
+from .conftest import (
+    condition,
+    identities,
+    netns_inode,
+    processes_in,
+    wait_for_default_service_account,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +78,7 @@ def test_nothing_is_left_after_the_sandbox_stops(
     try:
         kube = box.kube()
         make_namespace(kube, "leave")
-        wait_until(lambda: kube.get("/api/v1/namespaces/leave/serviceaccounts/default"))
+        wait_for_default_service_account(kube, "leave")
         kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
         pod = wait_until(
             lambda: (
@@ -116,7 +122,7 @@ def test_a_new_sandbox_sweeps_what_a_killed_one_left(
         first = Sandbox.start(first_dir, "vanilla", real=True)
         kube = first.kube()
         make_namespace(kube, "leave")
-        wait_until(lambda: kube.get("/api/v1/namespaces/leave/serviceaccounts/default"))
+        wait_for_default_service_account(kube, "leave")
         kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
         pod = wait_until(
             lambda: (

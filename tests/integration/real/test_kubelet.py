@@ -15,7 +15,13 @@ from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
-from .conftest import condition, identities, netns_inode, processes_in
+from .conftest import (
+    condition,
+    identities,
+    netns_inode,
+    processes_in,
+    wait_for_default_service_account,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +30,7 @@ pytestmark = pytest.mark.integration
 def ns(sandbox_real: Sandbox) -> Iterator[str]:
     kube = sandbox_real.kube()
     name = make_namespace(kube, f"k-{uuid.uuid4().hex[:8]}")
-    wait_until(lambda: kube.get(f"/api/v1/namespaces/{name}/serviceaccounts/default"))
+    wait_for_default_service_account(kube, name)
     yield name
     kube.delete(f"/api/v1/namespaces/{name}")
 
@@ -238,7 +244,8 @@ def test_initdb_scripts_run_once_per_volume(sandbox_real: Sandbox, ns: str) -> N
             },
         },
     )
-    count = "psql -U app -d appdb -Atc 'SELECT count(*) FROM seeded'"
+    # Over TCP: during initialisation the image's temporary server listens on its socket only.
+    count = "psql -h 127.0.0.1 -U app -d appdb -Atc 'SELECT count(*) FROM seeded'"
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -16,7 +16,7 @@ from sandbox.agent.kube import Kube
 from sandbox.real import LABEL
 from waiting import wait_until
 
-from .conftest import condition, netns_inode
+from .conftest import condition, netns_inode, wait_for_default_service_account
 
 pytestmark = pytest.mark.integration
 
@@ -305,7 +305,7 @@ def test_ingress_hosts_answer_through_the_router(sandbox_vanilla: Sandbox) -> No
             "metadata": {"name": ns, "labels": {LABEL: "true"}},
         },
     )
-    wait_until(lambda: kube.get(f"/api/v1/namespaces/{ns}/serviceaccounts/default"))
+    wait_for_default_service_account(kube, ns)
     secure, plain = f"secure-{ns}.{sandbox_vanilla.domain}", f"plain-{ns}.{sandbox_vanilla.domain}"
     objects = [o for o in _web(ns, token) if o["kind"] != "Route"]
     backend = {"service": {"name": "web", "port": {"number": 80}}}

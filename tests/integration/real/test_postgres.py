@@ -199,4 +199,9 @@ def test_namespace_deletion_removes_processes_and_data(
     wait_until(lambda: not data.exists(), timeout=120, what="the volume's data removed")
     assert identities([pid for pid, _ in before]) & before == set()
     pin = PodNetwork(sandbox_real.directory).path(p["metadata"]["uid"])
-    wait_until(lambda: not pin.exists(), timeout=10, what="the pod's network namespace removed")
+    log = sandbox_real.directory / "logs" / "agent.log"
+    deadline = time.monotonic() + 10
+    while pin.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    real_lines = [line for line in log.read_text().splitlines() if "sandbox.real" in line]
+    assert not pin.exists(), "\n".join(real_lines[-30:])
