@@ -108,8 +108,15 @@ def test_not_ready_keeps_running_but_unready(
     pod = kube.get(f"/api/v1/namespaces/{ns}/pods/{pod_name}")
     ready = next(x for x in pod["status"]["conditions"] if x["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ContainersNotReady")
-    deploy = kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
-    assert not deploy["status"].get("readyReplicas")
+    # the Deployment controller counts it unready a moment later
+    wait_until(
+        lambda: (
+            not kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")["status"].get(
+                "readyReplicas"
+            )
+        ),
+        what="the Deployment counting no ready replica",
+    )
     sandbox_aws.clear_fault("pod", ns, pod_name)
     wait_until(lambda: (container(kube, ns, name) or {}).get("ready"), what="ready again")
 
