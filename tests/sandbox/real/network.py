@@ -99,10 +99,13 @@ ALIAS = "litemaas-sandbox"
 
 
 def _start_time(pid: int) -> str | None:
+    """The start time of a live process; None for a gone one or a zombie (a supervisor killed
+    with SIGKILL stays a zombie until whoever started it reaps it: it is dead all the same)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
 
 
 def owner_alias(state_dir: Path) -> str:
