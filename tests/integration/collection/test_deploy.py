@@ -56,6 +56,13 @@ def test_first_run_creates_and_waits_for_everything(
         "scheme": "HTTP",
     }
     assert container["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
+    # a slow start is judged by the startup probe (minutes), not killed by liveness after a delay
+    assert "initialDelaySeconds" not in container["livenessProbe"] or (
+        container["livenessProbe"]["initialDelaySeconds"] == 0
+    )
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/health/liveliness"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
     env = {e["name"]: e for e in container["env"]}
     assert env["STORE_MODEL_IN_DB"]["value"] == "True"
     for key in ("DATABASE_URL", "LITELLM_MASTER_KEY", "UI_USERNAME", "UI_PASSWORD"):

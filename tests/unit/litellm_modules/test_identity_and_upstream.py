@@ -4,14 +4,15 @@ upstream's contract (bearer key required, requests recorded)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream, UpstreamState, make_app
+from fakes.upstream import DEFAULT_MODEL_ID, RECEIVED_PATH, FakeUpstream
 
 pytestmark = pytest.mark.unit
 
@@ -79,34 +80,41 @@ def test_litellm_error_shapes_are_read(body: object, message: str, kind: str | N
 
 
 async def test_the_fake_upstream_requires_the_bearer_key_and_records_requests() -> None:
-    state = UpstreamState(api_key="sk-up")
-    async with TestClient(TestServer(make_app(state))) as client:
-        refused = await client.get("/v1/models")
-        assert refused.status == 401
-        wrong = await client.get("/v1/models", headers={"Authorization": "Bearer sk-other"})
-        assert wrong.status == 401
-        auth = {"Authorization": "Bearer sk-up"}
-        models = await (await client.get("/v1/models", headers=auth)).json()
-        assert [m["id"] for m in models["data"]] == [DEFAULT_MODEL_ID]
-        chat = await client.post(
-            "/v1/chat/completions",
-            headers=auth,
-            json={"model": DEFAULT_MODEL_ID, "messages": [{"role": "user", "content": "hi"}]},
-        )
-        assert chat.status == 200
-        assert (await chat.json())["choices"][0]["message"]["content"] == "pong"
-        completion = await client.post(
-            "/v1/completions", headers=auth, json={"model": DEFAULT_MODEL_ID, "prompt": "hi"}
-        )
-        assert (await completion.json())["choices"][0]["text"] == "pong"
-        embedding = await client.post(
-            "/v1/embeddings", headers=auth, json={"model": DEFAULT_MODEL_ID, "input": ["a", "b"]}
-        )
-        assert len((await embedding.json())["data"]) == 2
-        unknown = await client.post("/v1/completions", headers=auth, json={"model": "nope"})
-        assert unknown.status == 404
-        assert (await unknown.json())["error"]["code"] == "model_not_found"
-    assert state.refused == 2
+    with FakeUpstream(api_key="sk-up") as server:
+        state = server.state
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as client:
+            refused = await client.get("/v1/models")
+            assert refused.status == 401
+            wrong = await client.get("/v1/models", headers={"Authorization": "Bearer sk-other"})
+            assert wrong.status == 401
+            auth = {"Authorization": "Bearer sk-up"}
+            models = await (await client.get("/v1/models", headers=auth)).json()
+            assert [m["id"] for m in models["data"]] == [DEFAULT_MODEL_ID]
+            chat = await client.post(
+                "/v1/chat/completions",
+                headers=auth,
+                json={"model": DEFAULT_MODEL_ID, "messages": [{"role": "user", "content": "hi"}]},
+            )
+            assert chat.status == 200
+            assert (await chat.json())["choices"][0]["message"]["content"] == "pong"
+            completion = await client.post(
+                "/v1/completions", headers=auth, json={"model": DEFAULT_MODEL_ID, "prompt": "hi"}
+            )
+            assert (await completion.json())["choices"][0]["text"] == "pong"
+            embedding = await client.post(
+                "/v1/embeddings",
+                headers=auth,
+                json={"model": DEFAULT_MODEL_ID, "input": ["a", "b"]},
+            )
+            assert len((await embedding.json())["data"]) == 2
+            unknown = await client.post("/v1/completions", headers=auth, json={"model": "nope"})
+            assert unknown.status == 404
+            assert (await unknown.json())["error"]["code"] == "model_not_found"
+            not_json = await client.post("/v1/completions", headers=auth, data=b"[1")
+            assert not_json.status == 400
+            listed = await (await client.get(RECEIVED_PATH, headers=auth)).json()
+            assert (await client.get(RECEIVED_PATH)).status == 401
+    assert state.refused == 3
     assert [r.path for r in state.received] == [
         "/v1/chat/completions",
         "/v1/completions",
@@ -114,6 +122,11 @@ async def test_the_fake_upstream_requires_the_bearer_key_and_records_requests() 
         "/v1/completions",
     ]
     assert {r.api_key for r in state.received} == {"sk-up"}
+    # seen from outside the process: the same records, the key only as its SHA-256
+    assert [item["path"] for item in listed["items"]] == [r.path for r in state.received]
+    digest = hashlib.sha256(b"sk-up").hexdigest()
+    assert {item["api_key_sha256"] for item in listed["items"]} == {digest}
+    assert "sk-up" not in json.dumps(listed)
 
 
 def test_the_fake_upstream_runs_in_a_thread_for_tests() -> None:
