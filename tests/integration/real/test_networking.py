@@ -219,7 +219,7 @@ def _only_sandbox_env(box: Sandbox) -> dict[str, str]:
     return {**keep, **box.env()}
 
 
-def test_tls_route_host_answers_through_the_router(sandbox_real: Sandbox) -> None:
+def test_tls_route_host_and_service_names_answer_through_the_router(sandbox_real: Sandbox) -> None:
     kube = sandbox_real.kube()
     ns, token = f"web-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
     make_namespace(kube, ns)
@@ -289,6 +289,23 @@ def test_tls_route_host_answers_through_the_router(sandbox_real: Sandbox) -> Non
         check=False,
     )
     assert unknown.returncode != 0 and "503" in unknown.stderr
+
+    # The Service by its cluster DNS names, as from a pod: Service port 80 → targetPort http.
+    def via_service(url: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    for name in (f"web.{ns}.svc", f"web.{ns}.svc.cluster.local"):
+        answer = via_service(f"http://{name}/")
+        assert answer.returncode == 0, answer.stderr
+        assert token in answer.stdout and answer.stdout.endswith("\n200")
+    assert via_service(f"http://web.{ns}.svc:8080/").stdout.endswith("\n503")  # no such port
+    assert via_service(f"http://nothing.{ns}.svc/").stdout.endswith("\n503")
     kube.delete(f"/api/v1/namespaces/{ns}")
 
 

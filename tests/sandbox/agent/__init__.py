@@ -102,14 +102,16 @@ class Agent:
         labelled = (ns.get("metadata", {}).get("labels") or {}).get(LABEL) == "true"
         return (self.real_everywhere or labelled) and self.real_possible and runnable(pod)
 
-    def route_target(self, host: str) -> routing.Target | None:
-        """Where the router sends a request for `host` (a Route's or an Ingress's)."""
+    def route_target(self, host: str, port: int) -> routing.Target | None:
+        """Where the router sends a request for `host`:`port` (a Route's or an Ingress's host, or
+        a Service's cluster DNS name)."""
 
         def cached(informer: Informer) -> Callable[[str, str], Obj | None]:
             return lambda ns, name: informer.get(f"{ns}/{name}")
 
         return routing.find(
             host,
+            port,
             self.routes.items() if self.routes else [],
             self.ingresses.items(),
             cached(self.services),

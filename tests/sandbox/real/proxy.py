@@ -6,7 +6,12 @@ TLS handshake under a certificate for that host signed by the sandbox CA, then t
 stream goes to a ready pod of the route's Service; passthrough routes are spliced as they are;
 plain `GET http://host/...` goes to routes without TLS, or is redirected to https as the route's
 insecureEdgeTerminationPolicy says. Unknown hosts and hosts without ready pods get 503, as from
-OpenShift's router. The proxy connects to nothing but pods of this sandbox.
+OpenShift's router.
+
+It also reaches Services by their cluster DNS names (`http://vllm.models.svc:8000/v1`, or
+`CONNECT db.ns.svc.cluster.local:5432`), as a pod would through cluster DNS and kube-proxy: a
+controller on the host then sees the cluster's network as it would when it runs in the cluster.
+The proxy connects to nothing but pods of this sandbox.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from .. import pki as pki_mod
 from .routing import Target
 
 log = logging.getLogger("sandbox.router")
-Resolve = Callable[[str], Target | None]
+Resolve = Callable[[str, int], Target | None]  # (host, port)
 Allowed = Callable[[str], bool]  # may the router connect to this address?
 UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n"
@@ -124,10 +129,12 @@ class RouterProxy:
     async def _connect(
         self, authority: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        host, _, port = authority.rpartition(":")
-        target = self.resolve(host)
+        host, port = _split(authority, 443)
+        target = self.resolve(host, port)
         backend = self._backend(target)
-        wants_tls = port == "443"
+        wants_tls = port == 443
+        if target is not None and target.service:
+            wants_tls = False  # a Service carries whatever the client sends, TLS or not
         if target is None or backend is None or bool(target.tls) != wants_tls:
             writer.write(UNAVAILABLE)
             await writer.drain()
@@ -154,8 +161,8 @@ class RouterProxy:
             writer.write(UNAVAILABLE)
             return
         authority, _, path = url[len(b"http://") :].partition(b"/")
-        host = authority.decode().rpartition(":")[0] or authority.decode()
-        target = self.resolve(host)
+        host, port = _split(authority.decode(), 80)
+        target = self.resolve(host, port)
         if target is not None and target.tls and target.insecure == "Redirect":
             location = f"https://{host}/{path.decode()}"
             writer.write(
@@ -177,6 +184,13 @@ class RouterProxy:
         up_reader, up_writer = await asyncio.open_connection(*backend)
         up_writer.write(request)
         await _splice(reader, writer, up_reader, up_writer)
+
+
+def _split(authority: str, default: int) -> tuple[str, int]:
+    host, colon, port = authority.rpartition(":")
+    if not colon or not port.isdigit():
+        return authority, default
+    return host, int(port)
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

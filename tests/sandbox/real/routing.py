@@ -1,4 +1,6 @@
-"""Which pods a Route or Ingress host leads to: the ready endpoints of its Service's target port."""
+"""Which pods a host leads to: a Route's or an Ingress's host (the ready endpoints of its Service's
+target port), or a Service's cluster DNS name with a port (what a pod, or a controller running in
+the cluster, reaches through cluster DNS and kube-proxy)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ class Target:
     tls: str | None  # None (plain HTTP), "edge", "passthrough" or "reencrypt"
     insecure: str  # what plain HTTP gets on a TLS host: "Allow", "Redirect" or "None"
     addresses: list[tuple[str, int]]
+    service: bool = False  # a Service's DNS name: plain TCP to its pods, whatever the bytes
 
 
 def _admitted(route: Obj) -> bool:
@@ -75,10 +78,46 @@ def from_ingress(ingress: Obj, rule: Obj, services: Lookup, endpoints: Lookup) -
     )
 
 
+SERVICE_SUFFIXES = (".svc.cluster.local", ".svc")
+
+
+def from_service(host: str, port: int, services: Lookup, endpoints: Lookup) -> Target | None:
+    """`<name>.<namespace>.svc[.cluster.local]`:`port` → ready pods on the Service port's target."""
+    suffix = next((s for s in SERVICE_SUFFIXES if host.endswith(s)), None)
+    if suffix is None:
+        return None
+    parts = host[: -len(suffix)].split(".")
+    if len(parts) != 2:
+        return None
+    name, ns = parts
+    svc = services(ns, name)
+    if svc is None:
+        return None
+    svc_ports = (svc.get("spec") or {}).get("ports") or []
+    chosen = [p for p in svc_ports if p.get("port") == port]
+    if not chosen:
+        return Target(host=host, tls=None, insecure="Allow", addresses=[], service=True)
+    # Endpoints name their ports after the Service's ports; an unnamed one is the only one.
+    return Target(
+        host=host,
+        tls=None,
+        insecure="Allow",
+        addresses=_ready(endpoints(ns, name), chosen[0].get("name") or None),
+        service=True,
+    )
+
+
 def find(
-    host: str, routes: list[Obj], ingresses: list[Obj], services: Lookup, endpoints: Lookup
+    host: str,
+    port: int,
+    routes: list[Obj],
+    ingresses: list[Obj],
+    services: Lookup,
+    endpoints: Lookup,
 ) -> Target | None:
     host = host.lower().rstrip(".")
+    if (service := from_service(host, port, services, endpoints)) is not None:
+        return service
     for route in routes:
         same = (route.get("spec") or {}).get("host", "").lower() == host
         if same and _admitted(route) and not route["metadata"].get("deletionTimestamp"):
