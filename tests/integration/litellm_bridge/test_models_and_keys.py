@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from fakes.upstream import FakeUpstream
+from litellm_local import canary
 from sandbox.litellm import runtime
 
-from .conftest import canary_master_key
 from .pg import ThrowawayPostgres
 from .proxy import Proxy, rss_kib
-from .upstream import MODEL_ID, Upstream
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def trace(workdir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def proxy(start_proxy: Callable[..., Proxy], database_url: str, trace: Path) -> Iterator[Proxy]:
-    started = start_proxy(database_url, canary_master_key(), trace=trace, entrypoint=True)
+    started = start_proxy(database_url, canary("master"), trace=trace, entrypoint=True)
     print(
         f"\nproxy ready in {started.ready_seconds:.1f}s; RSS proxy "
         f"{rss_kib(started.process.pid) // 1024} MiB, engine stand-in "
@@ -50,14 +50,14 @@ def database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
 
 
-def add_model(proxy: Proxy, upstream: Upstream, name: str, **params: object) -> dict:
+def add_model(proxy: Proxy, upstream: FakeUpstream, name: str, **params: object) -> dict:
     reply = proxy.api(
         "POST",
         "/model/new",
         {
             "model_name": name,
             "litellm_params": {
-                "model": f"openai/{MODEL_ID}",
+                "model": f"openai/{upstream.state.model_id}",
                 "api_base": upstream.base_url,
                 "api_key": upstream.state.api_key,
                 **params,
@@ -109,7 +109,7 @@ def test_readiness_reports_the_database_connected(proxy: Proxy) -> None:
     assert proxy.api("GET", "/health/liveliness").status == 200
 
 
-def test_wrong_master_key_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+def test_wrong_master_key_is_refused(proxy: Proxy, upstream: FakeUpstream) -> None:
     # /model/info answers 500 while no model exists at all; give it one.
     add_model(proxy, upstream, "auth-model")
     reply = proxy.api("GET", "/model/info", key="sk-not-the-master-key")
@@ -119,7 +119,7 @@ def test_wrong_master_key_is_refused(proxy: Proxy, upstream: Upstream) -> None:
 
 
 def test_model_crud(
-    proxy: Proxy, upstream: Upstream, postgres: ThrowawayPostgres, database_url: str
+    proxy: Proxy, upstream: FakeUpstream, postgres: ThrowawayPostgres, database_url: str
 ) -> None:
     created = add_model(proxy, upstream, "crud-model", rpm=5)
     model_id = created["model_id"]
@@ -162,7 +162,7 @@ def test_model_crud(
 
 
 def test_model_new_with_an_existing_name_adds_another_deployment(
-    proxy: Proxy, upstream: Upstream
+    proxy: Proxy, upstream: FakeUpstream
 ) -> None:
     first = add_model(proxy, upstream, "twice-model")
     second = add_model(proxy, upstream, "twice-model")
@@ -171,7 +171,7 @@ def test_model_new_with_an_existing_name_adds_another_deployment(
     assert ids == {first["model_id"], second["model_id"]}
 
 
-def test_key_generate_info_update_delete(proxy: Proxy, upstream: Upstream) -> None:
+def test_key_generate_info_update_delete(proxy: Proxy, upstream: FakeUpstream) -> None:
     add_model(proxy, upstream, "key-model")
     key = generate_key(
         proxy, models=["key-model"], key_alias="flow-key", metadata={"owner": "t"}, max_budget=10
@@ -197,7 +197,9 @@ def test_key_generate_info_update_delete(proxy: Proxy, upstream: Upstream) -> No
     assert refused.error["type"] == "token_not_found_in_db"
 
 
-def test_a_key_lists_only_its_models_and_keys_are_listed(proxy: Proxy, upstream: Upstream) -> None:
+def test_a_key_lists_only_its_models_and_keys_are_listed(
+    proxy: Proxy, upstream: FakeUpstream
+) -> None:
     add_model(proxy, upstream, "listed-a")
     add_model(proxy, upstream, "listed-b")
     key = generate_key(proxy, models=["listed-a"], key_alias="list-key")["key"]
@@ -211,9 +213,9 @@ def test_a_key_lists_only_its_models_and_keys_are_listed(proxy: Proxy, upstream:
     assert [k["key_alias"] for k in listed.body["keys"]] == ["list-key"]
 
 
-def test_keys_name_public_model_names(proxy: Proxy, upstream: Upstream) -> None:
+def test_keys_name_public_model_names(proxy: Proxy, upstream: FakeUpstream) -> None:
     add_model(proxy, upstream, "public-name")
-    key = generate_key(proxy, models=[f"openai/{MODEL_ID}"])["key"]
+    key = generate_key(proxy, models=[f"openai/{upstream.state.model_id}"])["key"]
     denied = chat(proxy, key, "public-name")
     assert denied.status == 403, denied.body
     assert denied.error["type"] == "key_model_access_denied"
@@ -262,7 +264,7 @@ def test_users_and_teams(proxy: Proxy) -> None:
 
 
 def test_chat_completion_records_spend_in_postgres(
-    proxy: Proxy, upstream: Upstream, postgres: ThrowawayPostgres, database_url: str
+    proxy: Proxy, upstream: FakeUpstream, postgres: ThrowawayPostgres, database_url: str
 ) -> None:
     add_model(
         proxy, upstream, "spend-model", input_cost_per_token=0.001, output_cost_per_token=0.002
@@ -271,7 +273,7 @@ def test_chat_completion_records_spend_in_postgres(
     reply = chat(proxy, key["key"], "spend-model")
     assert reply.status == 200, reply.body
     assert reply.body["choices"][0]["message"]["content"] == "pong"
-    assert upstream.state.requests, "the upstream never saw the request"
+    assert upstream.state.calls("/v1/chat/completions"), "the upstream never saw the request"
     # Spend is written asynchronously (a batch writer every ~10 s).
     deadline = time.monotonic() + 60
     spend = "0"
@@ -290,7 +292,7 @@ def test_chat_completion_records_spend_in_postgres(
 
 
 def test_a_key_over_its_budget_is_refused_once_spend_is_written(
-    proxy: Proxy, upstream: Upstream
+    proxy: Proxy, upstream: FakeUpstream
 ) -> None:
     add_model(proxy, upstream, "budget-model", input_cost_per_token=0.001)
     key = generate_key(proxy, models=["budget-model"], max_budget=0.5)["key"]
@@ -308,7 +310,7 @@ def test_a_key_over_its_budget_is_refused_once_spend_is_written(
 
 
 def test_zz_no_unsupported_engine_request_and_no_secret_in_the_log(
-    proxy: Proxy, postgres: ThrowawayPostgres, upstream: Upstream
+    proxy: Proxy, postgres: ThrowawayPostgres, upstream: FakeUpstream
 ) -> None:
     log = proxy.log_text()
     assert "UNSUPPORTED ENGINE REQUEST" not in log

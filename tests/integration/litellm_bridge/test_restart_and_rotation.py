@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from .conftest import canary_master_key
+from fakes.upstream import FakeUpstream
+from litellm_local import canary
+
 from .pg import ThrowawayPostgres
 from .proxy import Proxy, Reply, call, rss_kib
-from .upstream import MODEL_ID, Upstream
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +49,10 @@ def chat(proxy: Proxy, key: str) -> Reply:
 
 @pytest.fixture(scope="module")
 def lifecycle(
-    start_proxy: Callable[..., Proxy], fresh_database: Callable[[], str], upstream: Upstream
+    start_proxy: Callable[..., Proxy], fresh_database: Callable[[], str], upstream: FakeUpstream
 ) -> Lifecycle:
     database_url = fresh_database()
-    old_key, new_key = canary_master_key(), canary_master_key()
+    old_key, new_key = canary("master"), canary("master")
     first = start_proxy(database_url, old_key)
     model = first.api(
         "POST",
@@ -59,7 +60,7 @@ def lifecycle(
         {
             "model_name": "persisted-model",
             "litellm_params": {
-                "model": f"openai/{MODEL_ID}",
+                "model": f"openai/{upstream.state.model_id}",
                 "api_base": upstream.base_url,
                 "api_key": upstream.state.api_key,
             },
@@ -121,14 +122,14 @@ def test_after_restart_the_new_master_key_works_and_the_old_one_is_refused(
 
 
 def test_stored_model_credentials_were_reencrypted_for_the_new_key(
-    lifecycle: Lifecycle, upstream: Upstream
+    lifecycle: Lifecycle, upstream: FakeUpstream
 ) -> None:
     # The upstream only answers with its own key: a completion through the restarted
     # proxy proves the model's credential decrypts under the new master key.
-    seen = len(upstream.state.requests)
+    seen = len(upstream.state.calls("/v1/chat/completions"))
     reply = chat(lifecycle.second, lifecycle.virtual_key)
     assert reply.status == 200, reply.body
-    assert len(upstream.state.requests) == seen + 1
+    assert len(upstream.state.calls("/v1/chat/completions")) == seen + 1
 
 
 def test_no_master_key_in_either_log(lifecycle: Lifecycle) -> None:

@@ -1,16 +1,16 @@
-"""Fixtures for the LiteLLM modules: a real LiteLLM proxy on a real PostgreSQL (the bridge's
-helpers), the fake OpenAI-compatible upstream, and an "instance" namespace in the sandbox cluster
-whose Secret ``litellm-secret`` holds the proxy's master key and whose Route ``litellm`` points at
-the proxy, so the modules run exactly as in production: ``namespace`` only, no secret in any
-variable."""
+"""Fixtures for the LiteLLM modules: a real LiteLLM proxy on a real PostgreSQL (the shared
+fixtures of ``litellm_local``), the fake OpenAI-compatible upstream, and an "instance" namespace in
+the sandbox cluster whose Secret ``litellm-secret`` holds the proxy's master key and whose Route
+``litellm`` points at the proxy, so the modules run exactly as in production: ``namespace`` only,
+no secret in any variable."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import json
 import os
-import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -23,17 +23,16 @@ import ansible_runner
 import pytest
 import yaml
 
+import litellm_local
 from fakes.upstream import FakeUpstream
-from integration.litellm_bridge.pg import ThrowawayPostgres
 from integration.litellm_bridge.proxy import Proxy, Reply, call
 from kubeobjects import deployment, make_namespace
+from litellm_local import canary, pod_env
 from sandbox import Sandbox
 from sandbox.litellm import runtime
 
 REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
-INSTALLER = Path(runtime.__file__).with_name("install.sh")
-TEMPLATE_DB = "litellm_modules_template"
 SECRET_FIELDS = {
     "OPENAI_API_KEY",
     "LITELLM_MASTER_KEY",
@@ -47,53 +46,14 @@ SECRET_FIELDS = {
 TIMINGS = Path(os.environ.get("LITELLM_MODULES_TIMINGS", "/tmp/litellm-modules-timings.jsonl"))
 
 
-def canary(kind: str) -> str:
-    """A distinctive secret value a test can grep every output for."""
-    return f"sk-canary-{kind}-{secrets.token_hex(12)}"
-
-
 # -- the real LiteLLM ---------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def litellm_runtime() -> runtime.Runtime:
-    subprocess.run(["bash", str(INSTALLER)], check=True)
-    return runtime.locate()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[ThrowawayPostgres]:
-    server = ThrowawayPostgres().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def template_db(postgres: ThrowawayPostgres, litellm_runtime: runtime.Runtime) -> str:
-    runtime.prepare_database(postgres.create_database(TEMPLATE_DB), runtime=litellm_runtime)
-    return TEMPLATE_DB
-
-
-@pytest.fixture(scope="module")
-def fresh_database(postgres: ThrowawayPostgres, template_db: str) -> Callable[[], str]:
-    def make() -> str:
-        return postgres.create_database(f"m_{secrets.token_hex(6)}", template=template_db)
-
-    return make
-
-
-def pod_env(database_url: str, master_key: str, ui_password: str, home: Path) -> dict[str, str]:
-    """The LiteLLM container's environment as the deploy role's Deployment resolves it."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "DATABASE_URL": database_url,
-        "LITELLM_MASTER_KEY": master_key,
-        "STORE_MODEL_IN_DB": "True",
-        "UI_USERNAME": "admin",
-        "UI_PASSWORD": ui_password,
-    }
+# The shared fixtures: pytest finds them under these names here, so this folder gets its own
+# PostgreSQL for the session.
+litellm_runtime = litellm_local.litellm_runtime
+postgres = litellm_local.postgres
+template_db = litellm_local.template_db
+fresh_database = litellm_local.fresh_database
+workdir = litellm_local.workdir
 
 
 class ProxyPod:
@@ -142,11 +102,6 @@ class ProxyPod:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("litellm-modules")
-
-
-@pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
     with FakeUpstream(api_key=canary("upstream")) as server:
         yield server
@@ -154,22 +109,19 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def start_pod(workdir: Path, litellm_runtime: runtime.Runtime) -> Iterator[Callable[..., ProxyPod]]:
-    started: list[ProxyPod] = []
+    """Starts a pod's proxy, each in a directory of its own; every one started is stopped at the
+    end of the module, a proxy that never became ready included."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as started:
 
-    def start(database_url: str, master_key: str) -> ProxyPod:
-        home = workdir / "home"
-        home.mkdir(exist_ok=True)
-        pod_dir = workdir / f"pod-{len(started)}"
-        pod_dir.mkdir()
-        pod = ProxyPod(pod_dir, pod_env(database_url, master_key, canary("ui"), home))
-        started.append(pod)
-        return pod.start()
+        def start(database_url: str, master_key: str) -> ProxyPod:
+            pod_dir = workdir / f"pod-{next(numbers)}"
+            pod_dir.mkdir()
+            pod = ProxyPod(pod_dir, pod_env(workdir, database_url, master_key))
+            started.callback(pod.stop)
+            return pod.start()
 
-    try:
         yield start
-    finally:
-        for pod in started:
-            pod.stop()
 
 
 # -- the instance in the sandbox ------------------------------------------------------------------
