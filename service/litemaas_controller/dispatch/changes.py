@@ -21,6 +21,17 @@ PLAYBOOKS = {
     Action.ADMIN_PASSWORD_ROTATE: "rotate_keys.yml",
 }
 
+#: the set_stats name under which each playbook reports what it did (names and ids, no secret)
+RESULTS = {
+    Action.MODEL_UPSERT: "litemaas_model",
+    Action.MODEL_DELETE: "litemaas_model",
+    Action.KEY_CREATE: "litemaas_key",
+    Action.KEY_ROTATE: "litemaas_key",
+    Action.KEY_DELETE: "litemaas_key",
+    Action.MASTER_KEY_ROTATE: "litemaas_master_key",
+    Action.ADMIN_PASSWORD_ROTATE: "litemaas_admin_password",
+}
+
 
 def extravars(order: OrderRecord) -> dict[str, Any]:
     """The run's extra vars for a change: the role's variables, filled from the body."""

@@ -116,7 +116,12 @@ class Dispatcher:
         await self._record(run, order, result)
 
     async def _execute(self, run: RunRecord, extravars: dict[str, object]) -> RunResult:
-        request = RunRequest(run_id=run.id, playbook=run.playbook, extravars=dict(extravars))
+        request = RunRequest(
+            run_id=run.id,
+            playbook=run.playbook,
+            extravars=dict(extravars),
+            results_key=plans.results_key(run.action),
+        )
         on_process = partial(self._store.record_process, run.id)
         try:
             return await self._runner.run(request, self._store.append_events, on_process)

@@ -68,6 +68,12 @@ def playbook(order: OrderRecord) -> str:
     return PLAYBOOKS[order.action]
 
 
+def results_key(action: Action) -> str:
+    """The set_stats name the action's playbook reports its results under (DESIGN.md, "Results":
+    ``litemaas`` for the deploy)."""
+    return changes.RESULTS.get(action, "litemaas")
+
+
 def starting_status(action: Action) -> InstanceStatus:
     return _STARTING[action]
 

@@ -64,6 +64,26 @@ def to_record(run_id: str, event: dict[str, Any], redactor: Redactor) -> EventRe
     )
 
 
+FAILURE_LIMIT = 600  # characters of a failed task's message kept as the run's reason
+
+
+def failure(event: dict[str, Any]) -> str | None:
+    """``<task>: <message>`` of a task that failed the run (not an ignored failure), else None.
+
+    The caller redacts it; a ``no_log`` task's result is censored by Ansible already.
+    """
+    if event.get("event") not in ("runner_on_failed", "runner_on_unreachable"):
+        return None
+    data = event.get("event_data") or {}
+    if data.get("ignore_errors"):
+        return None
+    res = data.get("res")
+    res = res if isinstance(res, dict) else {}
+    message = res.get("msg") or res.get("stderr") or res.get("censored") or "no message"
+    text = f"{data.get('task') or 'a task'}: {' '.join(str(message).split())}"
+    return text[:FAILURE_LIMIT]
+
+
 def stats_results(event: dict[str, Any], key: str = "litemaas") -> dict[str, Any] | None:
     """The ``set_stats`` data named ``key`` from a ``playbook_on_stats`` event."""
     if event.get("event") != "playbook_on_stats":

@@ -28,7 +28,7 @@ from litemaas_controller.errors import PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
-from litemaas_controller.runner.events import stats_results, to_record
+from litemaas_controller.runner.events import failure, stats_results, to_record
 from litemaas_controller.runner.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class RunRequest:
     run_id: str
     playbook: str  # file name inside the playbook directory
     extravars: dict[str, Any]
+    results_key: str = "litemaas"  # the playbook's set_stats name that holds its results
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,14 @@ class RunResult:
 @dataclass
 class _InFlight:
     marker: str
+    results_key: str = "litemaas"
     leader: tuple[int, int] | None = None
     stop_reason: RunStatus | None = None  # set when we end the run (cancelled / timeout)
     #: after this (monotonic) time ansible-runner itself may kill the run: covers a stop that
     #: came before ansible-playbook was spawned, without cutting our SIGTERM grace short
     stop_deadline: float = float("inf")
     results: dict[str, Any] | None = None
+    failure: str | None = None  # the first failed task and its message, redacted
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -88,7 +91,7 @@ class PlaybookRunner:
     ) -> RunResult:
         """Run ``req`` to its end; events and the leading process are reported as they come."""
         loop = asyncio.get_running_loop()
-        flight = _InFlight(marker=self.marker(req.run_id))
+        flight = _InFlight(marker=self.marker(req.run_id), results_key=req.results_key)
         self._inflight[req.run_id] = flight
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         private = Path(tempfile.mkdtemp(prefix=f"{req.run_id}-", dir=self._runs_dir()))
@@ -137,7 +140,8 @@ class PlaybookRunner:
             return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
         if rc == 0:
             return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
-        return RunResult(RunStatus.FAILED, rc, f"playbook failed (rc {rc})", flight.results)
+        reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
+        return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
     async def stop(self, run_id: str, reason: RunStatus) -> bool:
         """End a run in flight (SIGTERM, then SIGKILL after the grace): False if not in flight."""
@@ -189,7 +193,9 @@ class PlaybookRunner:
                 flight.leader = (pid, start)
                 await on_process(pid, start)
         for event in batch:
-            if (results := stats_results(event)) is not None:
+            if flight.failure is None and (failed := failure(event)) is not None:
+                flight.failure = self._redactor.text(failed)
+            if (results := stats_results(event, flight.results_key)) is not None:
                 flight.results = self._redactor.value(results)
         records = [r for e in batch if (r := to_record(run_id, e, self._redactor))]
         if records:

@@ -24,7 +24,11 @@ async def test_failing_playbook_fails_the_order_and_the_instance(
     assert (await svc.post_order(order("o1"))).status == 202
     final = await svc.finished("o1")
     assert final["status"] == "failed"
-    assert "rc 2" in final["message"]
+    # the reason names the failed task and what it said
+    assert (
+        final["message"]
+        == "playbook failed (rc 2): Fail like a broken cluster would: the cluster said no"
+    )
     [run] = (await svc.get("/api/v1/orders/o1"))["runs"]
     assert run["status"] == "failed" and run["rc"] == 2
     events = (await svc.get(f"/api/v1/runs/{run['id']}/events"))["items"]

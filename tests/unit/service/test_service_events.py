@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litemaas_controller.runner.events import stats_results, to_record
+from litemaas_controller.runner.events import FAILURE_LIMIT, failure, stats_results, to_record
 from litemaas_controller.runner.redact import Redactor
 
 pytestmark = pytest.mark.unit
@@ -38,3 +38,21 @@ def test_results_come_from_the_final_stats() -> None:
     assert stats_results(stats) == {"instance": "demo"}
     assert stats_results({"event": "playbook_on_stats", "event_data": {}}) is None
     assert stats_results({"event": "runner_on_ok"}) is None
+
+
+def test_the_first_failed_task_and_its_message_become_the_reason() -> None:
+    def failed(task: str, res: dict[str, object], **data: object) -> dict[str, object]:
+        return {"event": "runner_on_failed", "event_data": {"task": task, "res": res, **data}}
+
+    assert failure(failed("Create the key", {"msg": "model nope\n  is not served"})) == (
+        "Create the key: model nope is not served"
+    )
+    assert failure(failed("Probe", {"msg": "x"}, ignore_errors=True)) is None  # not the cause
+    assert failure(failed("Run", {"stderr": "boom", "rc": 3})) == "Run: boom"
+    hidden = {"censored": "the output has been hidden due to the fact that 'no_log: true'"}
+    assert "hidden" in (failure(failed("Secret", hidden)) or "")
+    assert failure({"event": "runner_on_ok", "event_data": {"res": {"msg": "x"}}}) is None
+    assert len(failure(failed("Long", {"msg": "y" * 5000})) or "") == FAILURE_LIMIT
+    # the run redacts it like every other text it keeps
+    leaked = failure(failed("Call", {"msg": "refused: api_key=sk-canary-42 was wrong"})) or ""
+    assert "sk-canary-42" not in Redactor([]).text(leaked)
