@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,6 +108,133 @@ def test_a_failing_liveness_probe_restarts_the_container(sandbox_real: Sandbox, 
     )
     # The kubelet stops it with the image's STOPSIGNAL: SIGINT for postgres images (128 + 2).
     assert status["lastState"]["terminated"]["exitCode"] == 130
+
+
+def _claim_directory(kube: Kube, ns: str, claim: str) -> Path | None:
+    """The host directory of a bound claim: its PersistentVolume's hostPath."""
+    pvc = kube.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{claim}") or {}
+    volume = pvc.get("spec", {}).get("volumeName")
+    pv = kube.get(f"/api/v1/persistentvolumes/{volume}") if volume else None
+    path = (pv or {}).get("spec", {}).get("hostPath", {}).get("path")
+    return Path(path) if path else None
+
+
+# Healthy once the test opens the gate: a start exactly as slow as the test needs, no clock.
+SLOW_START = "until test -e /marks/open; do sleep 0.1; done; touch /tmp/healthy; exec sleep 600"
+
+
+def _recording_probe(name: str, **settings: int) -> dict[str, Any]:
+    """An exec probe of /tmp/healthy that leaves a line in /marks/NAME for every success and in
+    /marks/NAME-failed for every failure: the test sees which probes ran, and when they passed."""
+    script = (
+        f"if test -e /tmp/healthy; then echo >> /marks/{name}; "
+        f"else echo >> /marks/{name}-failed; exit 1; fi"
+    )
+    command = ["sh", "-c", script]
+    return {"exec": {"command": command}, "periodSeconds": 1, "timeoutSeconds": 10, **settings}
+
+
+def test_a_startup_probe_holds_liveness_and_readiness_until_the_start_is_done(
+    sandbox_real: Sandbox, ns: str
+) -> None:
+    kube = sandbox_real.kube()
+    kube.create(
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "marks"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Mi"}},
+            },
+        },
+    )
+    pod = _pod(
+        "slow",
+        SLOW_START,
+        # As the LiteLLM Deployment: a liveness probe that would kill a slow start at once, and
+        # a startup probe with the budget for it.
+        startupProbe=_recording_probe("startup", failureThreshold=600),
+        livenessProbe=_recording_probe("liveness", failureThreshold=1),
+        readinessProbe=_recording_probe("readiness"),
+        volumeMounts=[{"name": "marks", "mountPath": "/marks"}],
+    )
+    pod["spec"]["volumes"] = [{"name": "marks", "persistentVolumeClaim": {"claimName": "marks"}}]
+    kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
+    marks = wait_until(lambda: _claim_directory(kube, ns, "marks"), what="the claim bound")
+
+    def runs(name: str) -> int:
+        return (marks / name).read_text().count("\n") if (marks / name).exists() else 0
+
+    # Still starting: the startup probe has failed again and again, liveness and readiness have
+    # not run at all (one failed liveness probe would have killed the container).
+    def restarted() -> bool:
+        return _status(kube, ns, "slow").get("restartCount", 0) > 0
+
+    wait_until(
+        lambda: runs("startup-failed") >= 3 or len(list(marks.iterdir())) > 1 or restarted(),
+        what="three failed startup probes (or another probe run, or a restart)",
+    )
+    starting = wait_until(
+        lambda: (
+            (s := _status(kube, ns, "slow"))
+            and ("running" in s.get("state", {}) or s.get("restartCount"))
+            and s
+        ),
+        what="the container running",
+    )
+    assert (starting["started"], starting["ready"], starting["restartCount"]) == (False, False, 0)
+    assert sorted(p.name for p in marks.iterdir()) == ["startup-failed"]
+
+    (marks / "open").touch()
+    wait_until(
+        lambda: condition(kube.get(f"/api/v1/namespaces/{ns}/pods/slow"), "Ready"),
+        timeout=60,
+        what="Ready",
+    )
+    wait_until(lambda: runs("liveness") >= 3, what="liveness probes after the start")
+    status = _status(kube, ns, "slow")
+    assert (status["started"], status["ready"], status["restartCount"]) == (True, True, 0)
+    assert "running" in status["state"]
+    # Liveness and readiness ran only once started, so they never failed; the startup probe
+    # stopped at its first success, as the kubelet stops it.
+    assert sorted(p.name for p in marks.iterdir()) == [
+        "liveness",
+        "open",
+        "readiness",
+        "startup",
+        "startup-failed",
+    ]
+    assert runs("startup") == 1
+
+
+def test_a_startup_probe_that_gives_up_restarts_the_container(
+    sandbox_real: Sandbox, ns: str
+) -> None:
+    kube = sandbox_real.kube()
+    never = {"exec": {"command": ["test", "-e", "/tmp/never"]}, "periodSeconds": 1}
+    never["failureThreshold"] = 2
+    always = {"exec": {"command": ["true"]}, "periodSeconds": 1}
+    kube.create(
+        f"/api/v1/namespaces/{ns}/pods",
+        _pod(
+            "stuck",
+            "exec sleep 600",
+            startupProbe=never,
+            livenessProbe=always,
+            readinessProbe=always,
+        ),
+    )
+    status = wait_until(
+        lambda: (s := _status(kube, ns, "stuck")) and s.get("restartCount", 0) >= 1 and s,
+        timeout=40,
+        what="a restart",
+    )
+    # Stopped as a failed liveness probe stops it: the image's STOPSIGNAL, SIGINT (128 + 2).
+    assert status["lastState"]["terminated"]["exitCode"] == 130
+    # The new instance starts over: not started, so not ready, whatever readiness would say.
+    assert (status["started"], status["ready"]) == (False, False)
 
 
 def test_crashloop_fault_kills_the_real_process(sandbox_real: Sandbox, ns: str) -> None:

@@ -249,6 +249,8 @@ class PodWorker:
         for kind, prober in list(c.probes.items()):
             if kind != "startup" and startup is not None and not startup.passed:
                 continue
+            if kind == "startup" and prober.passed:
+                continue  # the kubelet stops a startup probe once the container has started
             if kind in ("liveness", "startup") and prober.gave_up and not prober.passed:
                 if c.kill_deadline is None:
                     log.info("pod %s container %s failed its %s probe", self.key, c.name, kind)
