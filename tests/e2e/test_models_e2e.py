@@ -1,0 +1,596 @@
+"""Models and keys end to end: messages on Redis → the controller → register_model.yml and
+rotate_keys.yml → the real LiteLLM of an instance the controller provisioned in the sandbox.
+
+One sandbox with real workloads for the module: the instance's LiteLLM pod runs the real proxy on
+its real PostgreSQL; the model server is the fake upstream (tests/fakes/upstream.py) running in a
+pod of its own namespace behind the Service `vllm`, which LiteLLM reaches by its cluster name. The
+controller runs as `litemaas-controller serve` with its own Redis (AOF, fsync always) and reaches
+the Route and the Service through the sandbox's router, as from inside the cluster. Tests run in
+the order of the file and build on each other (a model first, then keys on it).
+
+Figures (per-message latency from XADD to the run's end, each playbook's run time) are printed at
+the end of the module and written to `timings.json` in its temporary directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from fakes.upstream import RECEIVED_PATH
+from integration.real_litellm.conftest import curl, shown
+from integration.service.conftest import SECRET, TOKEN
+from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
+from integration.service.redisproc import PASSWORD, RedisServer
+from integration.service.serveproc import ServeProcess
+from kubeobjects import make_namespace
+from litemaas_controller.intake.auth import signed_headers
+from sandbox import Sandbox
+from waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
+UPSTREAM_SOURCE = REPO / "tests" / "fakes" / "upstream.py"
+UPSTREAM_MODEL = "granite-3-8b-instruct"  # what the fake model server serves
+MODEL = "granite-3-8b"  # the public name in LiteLLM
+COMPLETION_MODEL = "granite-3-8b-text"
+#: seconds a playbook run, or an instance's deploy, may take on two busy cores
+LONG = 600
+TERMINAL = {"succeeded", "failed", "cancelled", "superseded"}
+
+
+class ArtifactWatch:
+    """Copies of every file under the controller's runs directory, taken every 0.2 s: a run's
+    private directory (ansible-runner's env, inventory, artifacts) exists only while it runs."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = runs_dir
+        self.seen: dict[tuple[str, int], bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            for path in self.runs_dir.rglob("*") if self.runs_dir.is_dir() else []:
+                try:
+                    data = path.read_bytes() if path.is_file() else None
+                except OSError:
+                    continue  # removed at the run's end
+                if data is not None:
+                    self.seen[(str(path.relative_to(self.runs_dir)), hash(data))] = data
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+@dataclass(repr=False)
+class World:
+    box: Sandbox
+    redis: RedisServer
+    svc: ServeProcess
+    state_dir: Path
+    log: Path
+    instance: str
+    ns: str
+    models_ns: str
+    upstream_key: str
+    artifacts: ArtifactWatch
+    host: str = ""
+    #: every secret value seen in the module: none may show in the ledger, artifacts or logs
+    secrets: dict[str, str] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)
+    run_times: dict[str, list[float]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # what a failure shows: never the secrets it holds
+        return f"World(instance={self.instance!r}, ns={self.ns!r}, host={self.host!r})"
+
+    @property
+    def r(self) -> redis.Redis:
+        return self.redis.client()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://vllm.{self.models_ns}.svc:8000/v1"
+
+    def api(self, method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
+        request = urllib.request.Request(
+            self.svc.url + path,
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {TOKEN}", **headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        status, view = self.api("GET", f"/api/v1/orders/{order_id}")
+        return view if status == 200 else None
+
+    def finished(self, order_id: str, timeout: float = LONG) -> dict[str, Any]:
+        view: dict[str, Any] = wait_until(
+            lambda: (o := self.order(order_id)) and o["status"] in TERMINAL and o,
+            timeout=timeout,
+            what=f"order {order_id} to end",
+        )
+        return view
+
+    def message(
+        self, message_id: str, kind: str, body: Any, timeout: float = LONG
+    ) -> dict[str, Any]:
+        """XADD a message, wait for its order to end; record XADD → run end and the run time."""
+        _, sent = send(self.r, message_id, kind, self.instance, body)
+        view = self.finished(f"msg:{message_id}", timeout)
+        last = view["runs"][-1]
+        self.latency[f"{message_id} ({kind})"] = last["finished_at"] - sent
+        self.run_times.setdefault(last["playbook"], []).append(
+            last["finished_at"] - last["started_at"]
+        )
+        return view
+
+    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        obj = self.box.kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        if obj is None:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+    def master_key(self) -> str:
+        found = self.secret(self.ns, "litellm-secret")
+        assert found is not None
+        self.secrets[f"master key {found['LITELLM_MASTER_KEY'][-4:]}"] = found["LITELLM_MASTER_KEY"]
+        return found["LITELLM_MASTER_KEY"]
+
+    def virtual_key(self, secret_name: str) -> tuple[str, str]:
+        found = self.secret(self.ns, secret_name)
+        assert found is not None, f"Secret {secret_name} was not written"
+        key = found["OPENAI_API_KEY"]
+        self.secrets[f"virtual key {secret_name} {key[-4:]}"] = key
+        return key, found["OPENAI_BASE_URL"]
+
+    def deployments(self, name: str) -> list[dict[str, Any]]:
+        url = f"https://{self.host}/model/info"
+        status, body = curl(self.box, "GET", url, key=self.master_key())
+        assert status == 200, shown(body)
+        return [d for d in body["data"] if d["model_name"] == name]
+
+    def chat(self, base_url: str, key: str, model: str) -> tuple[int, Any]:
+        body = {"model": model, "messages": [{"role": "user", "content": "ping"}]}
+        return curl(self.box, "POST", f"{base_url}/chat/completions", key=key, body=body)
+
+    def received(self) -> list[dict[str, Any]]:
+        """What the model server received, read through its Service from outside the cluster
+        (the key it was presented only as a SHA-256)."""
+        status, body = curl(
+            self.box, "GET", f"http://vllm.{self.models_ns}.svc:8000{RECEIVED_PATH}",
+            key=self.upstream_key,
+        )  # fmt: skip
+        assert status == 200, shown(body)
+        return list(body["items"])
+
+
+def upstream_objects(ns: str, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The fake model server as a platform team would run a vLLM: a Deployment behind a Service,
+    its API key in a Secret."""
+    labels = {"app": "vllm"}
+    container = {
+        "name": "server",
+        "image": "python:3.11-slim",
+        "command": ["python3", "/opt/fake/upstream.py", "--port", "8000"],
+        "args": ["--host", "0.0.0.0", "--model-id", UPSTREAM_MODEL],  # noqa: S104 (in its pod)
+        "env": [
+            {
+                "name": "FAKE_UPSTREAM_API_KEY",
+                "valueFrom": {"secretKeyRef": {"name": "vllm-api-key", "key": "token"}},
+            }
+        ],
+        "ports": [{"name": "http", "containerPort": 8000}],
+        "readinessProbe": {"tcpSocket": {"port": 8000}, "periodSeconds": 1},
+        "volumeMounts": [{"name": "code", "mountPath": "/opt/fake"}],
+    }
+    return [
+        (
+            f"/api/v1/namespaces/{ns}/secrets",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "vllm-api-key"},
+                "stringData": {"token": key},
+            },
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/configmaps",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "fake-model-server"},
+                "data": {"upstream.py": UPSTREAM_SOURCE.read_text()},
+            },
+        ),
+        (
+            f"/apis/apps/v1/namespaces/{ns}/deployments",
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "vllm"},
+                "spec": {
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [container],
+                            "volumes": [
+                                {"name": "code", "configMap": {"name": "fake-model-server"}}
+                            ],
+                        },
+                    },
+                },
+            },
+        ),
+        (
+            f"/api/v1/namespaces/{ns}/services",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "vllm"},
+                "spec": {"selector": labels, "ports": [{"name": "http", "port": 8000}]},
+            },
+        ),
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    base = tmp_path_factory.mktemp("models-e2e")
+    box = Sandbox.start(base / "sandbox", "aws", parent=os.getpid(), real=True)
+    server = RedisServer(base / "redis").start()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {
+        **box.env(),
+        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+        "PATH": path,
+        "LITEMAAS_REDIS_URL": server.url,
+        "LITEMAAS_REDIS_CONSUMER": "e2e",
+        "LITEMAAS_REDIS_CLAIM_IDLE": "2",
+        "LITEMAAS_REDIS_MAX_DELIVERIES": "2",
+        "LITEMAAS_DRAIN_GRACE": "60",
+    }
+    svc = ServeProcess(base / "state", REPO / "playbooks", base / "serve.log", **env).start()
+    instance = f"m{uuid.uuid4().hex[:6]}"
+    upstream_key = f"sk-upstream-canary-{uuid.uuid4().hex}"
+    world = World(
+        box, server, svc, base / "state", base / "serve.log", instance,
+        ns=f"litemaas-{instance}", models_ns=f"models-{instance}", upstream_key=upstream_key,
+        artifacts=ArtifactWatch(base / "state" / "runs"),
+    )  # fmt: skip
+    world.secrets.update(
+        {"upstream key": upstream_key, "redis password": PASSWORD, "webhook secret": SECRET}
+    )
+    try:
+        provision(world)
+        yield world
+    finally:
+        report = {
+            "xadd_to_run_end_s": {k: round(v, 1) for k, v in world.latency.items()},
+            "run_time_s": {k: [round(v, 1) for v in vs] for k, vs in world.run_times.items()},
+        }
+        (base / "timings.json").write_text(json.dumps(report, indent=2))
+        print(f"\n[models-e2e] {json.dumps(report)}")
+        world.artifacts.stop()
+        svc.stop()
+        server.stop()
+        kept = base / "logs"
+        subprocess.run(["cp", "-r", str(box.directory / "logs"), str(kept)], check=False)
+        box.stop()
+
+
+def provision(world: World) -> None:
+    """The instance by a signed catalog order, and the model server beside it."""
+    kube = world.box.kube()
+    make_namespace(kube, world.models_ns)
+    for path, obj in upstream_objects(world.models_ns, world.upstream_key):
+        kube.create(path, obj)
+    order = {
+        "id": f"{world.instance}-p",
+        "action": "provision",
+        "instance": world.instance,
+    }
+    body = json.dumps(order).encode()
+    headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
+    status, accepted = world.api("POST", "/api/v1/orders", body, **headers)
+    assert status == 202, accepted
+    started = time.monotonic()
+    final = world.finished(order["id"], timeout=LONG)
+    assert final["status"] == "succeeded", final
+    world.run_times.setdefault("deploy_litemaas.yml", []).append(time.monotonic() - started)
+    route = kube.get(f"/apis/route.openshift.io/v1/namespaces/{world.ns}/routes/litellm")
+    assert route is not None
+    world.host = route["spec"]["host"]
+    # The platform team's Secret with the model server's key, in the instance's namespace: the
+    # message names it, never carries the key.
+    kube.create(
+        f"/api/v1/namespaces/{world.ns}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "granite-creds"},
+            "stringData": {"token": world.upstream_key},
+        },
+    )
+    wait_until(
+        lambda: any(
+            s.get("addresses")
+            for s in (kube.get(f"/api/v1/namespaces/{world.models_ns}/endpoints/vllm") or {}).get(
+                "subsets"
+            )
+            or []
+        ),
+        timeout=120,
+        what="a ready model server",
+    )
+    creds = world.secret(world.ns, "litellm-secret") or {}
+    for name in ("LITELLM_MASTER_KEY", "UI_PASSWORD", "LITELLM_SALT_KEY"):
+        if creds.get(name):
+            world.secrets[name] = creds[name]
+
+
+UPSERT = {
+    "name": MODEL,
+    "api_key_secret": {"name": "granite-creds", "key": "token"},
+    "mode": "chat",
+    "limits": {"rpm": 600},
+}
+
+
+def test_a_model_upsert_registers_the_model_once_and_a_repeat_changes_nothing(
+    world: World,
+) -> None:
+    body = {**UPSERT, "api_base": world.api_base}  # upstream_model discovered from /v1/models
+    first = world.message("up-1", "model.upsert", body)
+    assert first["status"] == "succeeded", first
+    assert len(first["runs"]) == 1
+    assert first["results"]["action"] == "created", first["results"]
+    [deployment] = world.deployments(MODEL)
+    assert deployment["litellm_params"]["model"] == f"openai/{UPSTREAM_MODEL}"
+    assert deployment["litellm_params"]["api_base"] == world.api_base
+    # The module proved the endpoint with one completion carrying the upstream's key.
+    proofs = [r for r in world.received() if r["path"] == "/v1/chat/completions"]
+    assert proofs and proofs[-1]["body"]["model"] == UPSTREAM_MODEL
+    assert proofs[-1]["api_key_sha256"] == hashlib.sha256(world.upstream_key.encode()).hexdigest()
+
+    entries = world.r.xlen(STREAM)
+    send(world.r, "up-1", "model.upsert", world.instance, body)  # the same message again
+    wait_until(lambda: world.r.xlen(STREAM) == entries + 1 and pending(world.r) == 0, timeout=60)
+    again = world.order("msg:up-1")
+    assert again is not None and len(again["runs"]) == 1  # acknowledged, not run again
+
+    repeat = world.message("up-2", "model.upsert", body)  # a new id, the same content
+    assert repeat["status"] == "succeeded", repeat
+    assert repeat["results"] == {
+        **first["results"],
+        "action": "none",
+        "changed_fields": [],
+    }
+    assert len(world.deployments(MODEL)) == 1  # still one deployment, as it was
+    assert world.deployments(MODEL)[0]["model_info"]["id"] == deployment["model_info"]["id"]
+
+    completion = world.message(
+        "up-3", "model.upsert", {**body, "name": COMPLETION_MODEL, "mode": "completion"}
+    )
+    assert completion["status"] == "succeeded", completion
+
+
+def test_a_chat_through_a_new_virtual_key_reaches_the_upstream_with_its_key(world: World) -> None:
+    body = {
+        "alias": "team-a",
+        "user_id": "alice",
+        "models": [MODEL],
+        "max_budget": 50,
+        "duration": "30d",
+        "secret": {"name": "team-a-llm"},
+    }
+    created = world.message("key-1", "key.create", body)
+    assert created["status"] == "succeeded", created
+    key, base_url = world.virtual_key("team-a-llm")
+    assert base_url == f"https://{world.host}/v1"
+    before = len(world.received())
+    status, answer = world.chat(base_url, key, MODEL)
+    assert status == 200, shown(answer)
+    assert answer["choices"][0]["message"]["content"] == "pong"
+    [arrived] = world.received()[before:]
+    assert arrived["path"] == "/v1/chat/completions" and arrived["body"]["model"] == UPSTREAM_MODEL
+    assert arrived["api_key_sha256"] == hashlib.sha256(world.upstream_key.encode()).hexdigest()
+    assert key not in json.dumps(created)
+    # the key may use only the models it was made for
+    status, refused = world.chat(base_url, key, COMPLETION_MODEL)
+    assert status in (401, 403), shown(refused)
+
+
+def test_rotation_leaves_the_new_key_working_and_the_old_key_answering_401(world: World) -> None:
+    old, base_url = world.virtual_key("team-a-llm")
+    rotated = world.message("key-2", "key.rotate", {"alias": "team-a"})
+    assert rotated["status"] == "succeeded", rotated
+    new, _ = world.virtual_key("team-a-llm")
+    assert new != old
+    status, answer = world.chat(base_url, new, MODEL)
+    assert status == 200, shown(answer)
+    status, answer = world.chat(base_url, old, MODEL)
+    assert status == 401, shown(answer)
+
+
+def test_a_key_for_a_model_the_proxy_does_not_serve_is_refused_clearly(world: World) -> None:
+    body = {
+        "alias": "team-x",
+        "user_id": "bob",
+        "models": ["no-such-model"],
+        "secret": {"name": "team-x-llm"},
+    }
+    send(world.r, "key-bad", "key.create", world.instance, body)
+    letter = wait_until(
+        lambda: next((d for d in dead_letters(world.r) if d.get("id") == "key-bad"), None),
+        timeout=LONG,
+        what="the refused key's dead letter",
+    )
+    view = world.order("msg:key-bad")
+    assert view is not None and view["status"] == "failed"
+    assert letter["kind"] == "failed"
+    for text in (view["message"], letter["reason"]):
+        assert "no-such-model" in text and MODEL in text, text  # names the unknown and the served
+    assert world.secret(world.ns, "team-x-llm") is None  # no key was made, no Secret written
+    assert pending(world.r) == 0
+
+
+def test_a_malformed_message_lands_in_the_dead_letter_stream_and_nothing_else_happens(
+    world: World,
+) -> None:
+    status, before = world.api("GET", "/api/v1/orders?limit=1000")
+    assert status == 200
+    dead_before = world.r.xlen(DEAD)
+    world.r.xadd(STREAM, {"id": "bad-1", "type": "model.upsert", "instance": world.instance,
+                          "body": "{not json"})  # fmt: skip
+    world.r.xadd(STREAM, {"id": "bad-2", "type": "model.upsert", "instance": world.instance,
+                          "body": json.dumps({**UPSERT, "api_base": world.api_base,
+                                              "api_key": world.upstream_key})})  # fmt: skip
+    world.r.xadd(STREAM, {"type": "model.upsert", "body": "{}"})
+    wait_until(lambda: world.r.xlen(DEAD) == dead_before + 3, timeout=60, what="3 dead letters")
+    letters = dead_letters(world.r)[dead_before:]
+    assert {d["kind"] for d in letters} <= {"malformed", "invalid"}
+    assert all(d["reason"] for d in letters)
+    assert world.upstream_key not in json.dumps(letters)  # the raw secret is withheld
+    assert world.order("msg:bad-1") is None and world.order("msg:bad-2") is None
+    _, after = world.api("GET", "/api/v1/orders?limit=1000")
+    assert len(after["items"]) == len(before["items"])  # nothing recorded, nothing ran
+    assert pending(world.r) == 0  # acknowledged: they are not delivered again
+
+
+def test_master_key_rotation_keeps_every_model_usable_and_refuses_the_old_key(
+    world: World,
+) -> None:
+    old = world.master_key()
+    key, base_url = world.virtual_key("team-a-llm")
+    rotated = world.message("mk-1", "master_key.rotate", {})
+    assert rotated["status"] == "succeeded", rotated
+    new = world.master_key()
+    assert new != old
+    status, body = curl(world.box, "GET", f"https://{world.host}/model/info", key=new)
+    assert status == 200, shown(body)
+    names = sorted(d["model_name"] for d in body["data"])
+    assert names == sorted([MODEL, COMPLETION_MODEL])
+    world.secrets["old master key"] = old
+    status, body = curl(world.box, "GET", f"https://{world.host}/model/info", key=old)
+    assert status == 401, shown(body)
+    # the stored upstream credentials still decrypt: both models answer through the new proxy
+    status, answer = world.chat(base_url, key, MODEL)
+    assert status == 200, shown(answer)
+    status, answer = curl(
+        world.box, "POST", f"https://{world.host}/v1/completions", key=new,
+        body={"model": COMPLETION_MODEL, "prompt": "ping"},
+    )  # fmt: skip
+    assert status == 200, shown(answer)
+
+
+def test_admin_password_rotation_key_delete_and_model_delete(world: World) -> None:
+    old = (world.secret(world.ns, "litellm-secret") or {})["UI_PASSWORD"]
+    rotated = world.message("pw-1", "admin_password.rotate", {})
+    assert rotated["status"] == "succeeded", rotated  # the playbook logged in with it at /login
+    new = (world.secret(world.ns, "litellm-secret") or {})["UI_PASSWORD"]
+    world.secrets.update({"old UI password": old, "UI password": new})
+    assert new != old
+    status, creds = world.api("GET", f"/api/v1/instances/{world.instance}/credentials")
+    assert status == 200 and creds["password"] == new  # the controller hands out the new one
+
+    key, base_url = world.virtual_key("team-a-llm")
+    deleted = world.message("key-3", "key.delete", {"alias": "team-a"})
+    assert deleted["status"] == "succeeded", deleted
+    assert world.secret(world.ns, "team-a-llm") is None
+    status, answer = world.chat(base_url, key, MODEL)
+    assert status == 401, shown(answer)
+
+    gone = world.message("up-4", "model.delete", {"name": COMPLETION_MODEL})
+    assert gone["status"] == "succeeded" and gone["results"]["action"] == "deleted", gone
+    assert world.deployments(COMPLETION_MODEL) == []
+    assert len(world.deployments(MODEL)) == 1
+
+
+def test_a_redis_restart_mid_stream_loses_no_message(world: World) -> None:
+    aliases = [f"burst-{i}" for i in range(4)]
+    for alias in aliases[:2]:
+        send(world.r, f"rs-{alias}", "key.create", world.instance,
+             {"alias": alias, "user_id": "carol", "models": [MODEL],
+              "secret": {"name": f"{alias}-llm"}})  # fmt: skip
+    wait_until(
+        lambda: (o := world.order(f"msg:rs-{aliases[0]}")) and o["status"] == "running",
+        timeout=LONG,
+        what="the first message's run",
+    )
+    world.redis.kill()  # SIGKILL mid-stream: the AOF (fsync always) has every command
+    world.redis.start()
+    for alias in aliases[2:]:
+        send(world.r, f"rs-{alias}", "key.create", world.instance,
+             {"alias": alias, "user_id": "carol", "models": [MODEL],
+              "secret": {"name": f"{alias}-llm"}})  # fmt: skip
+    for alias in aliases:
+        view = world.finished(f"msg:rs-{alias}")
+        assert view["status"] == "succeeded", view
+        assert len(view["runs"]) == 1, view["runs"]
+        key, base_url = world.virtual_key(f"{alias}-llm")
+        assert key.startswith("sk-")
+    wait_until(lambda: pending(world.r) == 0, timeout=120, what="every entry acknowledged")
+    groups = world.r.xinfo_groups(STREAM)
+    assert [g["name"] for g in groups] == [GROUP]
+    status, answer = world.chat(base_url, key, MODEL)
+    assert status == 200, shown(answer)
+
+
+def test_no_secret_appears_in_the_ledger_runner_artifacts_or_logs(world: World) -> None:
+    world.master_key()
+    for name in (f"burst-{i}-llm" for i in range(4)):
+        world.virtual_key(name)
+    assert len(world.secrets) >= 12  # 2 master keys, 7 virtual keys, 2 UI passwords, ...
+    texts: dict[str, bytes] = {}
+    for path in world.state_dir.rglob("*"):
+        if path.is_file():
+            texts[str(path.relative_to(world.state_dir))] = path.read_bytes()
+    db = sqlite3.connect(world.state_dir / "ledger.sqlite3")
+    try:
+        texts["ledger dump"] = "\n".join(db.iterdump()).encode()
+    finally:
+        db.close()
+    texts["serve.log"] = world.log.read_bytes()
+    copies = {f"{name} (copy {n})": data for n, ((name, _), data) in
+              enumerate(world.artifacts.seen.items())}  # fmt: skip
+    assert any("/artifacts/" in name for name in copies), sorted(copies)[:20]
+    texts.update(copies)
+    _, orders = world.api("GET", "/api/v1/orders?limit=1000")
+    _, audit = world.api("GET", "/api/v1/audit")
+    texts["API orders"] = json.dumps(orders).encode()
+    texts["API audit"] = json.dumps(audit).encode()
+    found = [
+        f"{label} in {where}"
+        for label, value in world.secrets.items()
+        for where, text in texts.items()
+        if value.encode() in text
+    ]
+    assert found == []
