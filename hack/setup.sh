@@ -55,4 +55,12 @@ coll="$venv/collections/ansible_collections"
 mkdir -p "$coll/kubernetes" "$coll/rhpds"
 ln -sfn "$kc" "$coll/kubernetes/core"
 ln -sfn "$(pwd)" "$coll/rhpds/litemaas"
+# An installed copy elsewhere (ansible-galaxy collection install) can shadow this tree for tools
+# that search their own paths first (ansible-lint does): say so rather than lint stale code.
+for other in "$HOME/.ansible/collections" /usr/share/ansible/collections; do
+  if [ -d "$other/ansible_collections/rhpds/litemaas" ]; then
+    say "warning: $other/ansible_collections/rhpds/litemaas is another copy of this collection;" \
+      "ansible-lint may read it instead of this tree (remove it, or install from here)"
+  fi
+done
 say "ready"
