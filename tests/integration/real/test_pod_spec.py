@@ -109,12 +109,31 @@ def test_routes_lead_to_ready_endpoints_of_their_target_port() -> None:
         "status": {"ingress": [{"conditions": [{"type": "Admitted", "status": "True"}]}]},
     }
     eps = {("n", "web"): _endpoints("n", "web", ["10.90.0.2"], [])}
-    target = routing.find("WEB.apps.test", [route], [], lambda *_: None, lambda *k: eps.get(k))
+    svcs: dict[tuple[str, ...], Any] = {}
+    target = routing.find("WEB.apps.test", 443, [route], [], lambda *k: svcs.get(k),
+                          lambda *k: eps.get(k))  # fmt: skip
     assert target == routing.Target("web.apps.test", "edge", "Redirect", [("10.90.0.2", 8080)])
     route["status"] = {}
-    assert (
-        routing.find("web.apps.test", [route], [], lambda *_: None, lambda *k: eps.get(k)) is None
-    )
+    assert routing.find("web.apps.test", 443, [route], [], lambda *k: svcs.get(k),
+                        lambda *k: eps.get(k)) is None  # fmt: skip
+
+
+def test_service_names_lead_to_ready_endpoints_of_the_service_ports_target() -> None:
+    eps = {("n", "web"): _endpoints("n", "web", ["10.90.0.2"], ["10.90.0.3"])}
+    svcs = {("n", "web"): {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}}
+
+    def find(host: str, port: int) -> routing.Target | None:
+        return routing.find(host, port, [], [], lambda *k: svcs.get(k), lambda *k: eps.get(k))
+
+    expected = [("10.90.0.2", 8080)]
+    for host in ("web.n.svc", "WEB.n.svc.cluster.local."):
+        target = find(host, 80)
+        assert target is not None and target.service and target.addresses == expected
+        assert target.tls is None
+    unknown_port = find("web.n.svc", 8080)  # not a port of the Service: nowhere to go
+    assert unknown_port is not None and unknown_port.addresses == []
+    assert find("other.n.svc", 80) is None  # no such Service
+    assert find("web.svc", 80) is None and find("a.web.n.svc", 80) is None  # not a Service name
 
 
 def test_back_off_is_immediate_then_doubles_from_ten_seconds_to_five_minutes() -> None:
