@@ -14,9 +14,8 @@ import pytest
 import litellm_local
 from fakes.upstream import FakeUpstream
 from litellm_local import canary, pod_env
+from litellm_local.proxy import Proxy
 from sandbox.litellm import runtime
-
-from .proxy import Proxy
 
 # The shared fixtures: pytest finds them under these names here, so this folder gets its own
 # PostgreSQL for the session.

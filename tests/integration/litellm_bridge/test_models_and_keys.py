@@ -17,10 +17,9 @@ import pytest
 
 from fakes.upstream import FakeUpstream
 from litellm_local import canary
+from litellm_local.pg import ThrowawayPostgres
+from litellm_local.proxy import Proxy, rss_kib
 from sandbox.litellm import runtime
-
-from .pg import ThrowawayPostgres
-from .proxy import Proxy, rss_kib
 
 pytestmark = pytest.mark.integration
 

@@ -19,9 +19,8 @@ import pytest
 
 from fakes.upstream import FakeUpstream
 from litellm_local import canary
-
-from .pg import ThrowawayPostgres
-from .proxy import Proxy, Reply, call, rss_kib
+from litellm_local.pg import ThrowawayPostgres
+from litellm_local.proxy import Proxy, Reply, call, rss_kib
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,8 @@ import hashlib
 
 import pytest
 
+from litellm_local.pg import ThrowawayPostgres, free_port
 from sandbox.litellm import runtime
-
-from .pg import ThrowawayPostgres, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ import yaml
 
 import litellm_local
 from fakes.upstream import FakeUpstream
-from integration.litellm_bridge.proxy import Proxy, Reply, call
 from kubeobjects import deployment, make_namespace
 from litellm_local import canary, pod_env
+from litellm_local.proxy import Proxy, Reply, call
 from sandbox import Sandbox
 from sandbox.litellm import runtime
 

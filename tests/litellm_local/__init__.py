@@ -2,11 +2,11 @@
 tests (``integration/litellm_bridge``) and the collection modules' tests
 (``integration/litellm_modules``) run against.
 
-The pieces are the bridge's: :class:`~integration.litellm_bridge.pg.ThrowawayPostgres` (a
+The pieces are this package's modules: :class:`~litellm_local.pg.ThrowawayPostgres` (a
 PostgreSQL in a temporary directory, on a free loopback port) and
-:class:`~integration.litellm_bridge.proxy.Proxy` (the proxy process with its query-engine
-stand-in, started the way the sandbox's node agent starts one and waited for until ready; its
-log is in the failure when it is not). This module holds what both folders build from them:
+:class:`~litellm_local.proxy.Proxy` (the proxy process with its query-engine stand-in, started
+the way the sandbox's node agent starts one and waited for until ready; its log is in the
+failure when it is not). This module holds what both folders build from them:
 
 - the fixtures, which each folder's ``conftest.py`` names (``postgres = litellm_local.postgres``)
   so pytest finds them there: each folder still gets its own PostgreSQL for the session;
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from integration.litellm_bridge.pg import ThrowawayPostgres
 from sandbox.litellm import runtime
+
+from .pg import ThrowawayPostgres
 
 INSTALLER = Path(runtime.__file__).with_name("install.sh")
 TEMPLATE_DB = "litellm_template"
