@@ -11,26 +11,19 @@ from typing import Any
 
 from litemaas_controller.ledger import Action, OrderRecord
 
-PLAYBOOKS = {
-    Action.MODEL_UPSERT: "register_model.yml",
-    Action.MODEL_DELETE: "register_model.yml",
-    Action.KEY_CREATE: "rotate_keys.yml",
-    Action.KEY_ROTATE: "rotate_keys.yml",
-    Action.KEY_DELETE: "rotate_keys.yml",
-    Action.MASTER_KEY_ROTATE: "rotate_keys.yml",
-    Action.ADMIN_PASSWORD_ROTATE: "rotate_keys.yml",
+#: each change: the playbook that applies it, and the set_stats name under which that playbook
+#: reports what it did (names and ids, never a secret)
+CHANGES: dict[Action, tuple[str, str]] = {
+    Action.MODEL_UPSERT: ("register_model.yml", "litemaas_model"),
+    Action.MODEL_DELETE: ("register_model.yml", "litemaas_model"),
+    Action.KEY_CREATE: ("rotate_keys.yml", "litemaas_key"),
+    Action.KEY_ROTATE: ("rotate_keys.yml", "litemaas_key"),
+    Action.KEY_DELETE: ("rotate_keys.yml", "litemaas_key"),
+    Action.MASTER_KEY_ROTATE: ("rotate_keys.yml", "litemaas_master_key"),
+    Action.ADMIN_PASSWORD_ROTATE: ("rotate_keys.yml", "litemaas_admin_password"),
 }
-
-#: the set_stats name under which each playbook reports what it did (names and ids, no secret)
-RESULTS = {
-    Action.MODEL_UPSERT: "litemaas_model",
-    Action.MODEL_DELETE: "litemaas_model",
-    Action.KEY_CREATE: "litemaas_key",
-    Action.KEY_ROTATE: "litemaas_key",
-    Action.KEY_DELETE: "litemaas_key",
-    Action.MASTER_KEY_ROTATE: "litemaas_master_key",
-    Action.ADMIN_PASSWORD_ROTATE: "litemaas_admin_password",
-}
+PLAYBOOKS = {action: playbook for action, (playbook, _) in CHANGES.items()}
+RESULTS = {action: stats for action, (_, stats) in CHANGES.items()}
 
 
 def extravars(order: OrderRecord) -> dict[str, Any]:
