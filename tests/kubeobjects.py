@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sandbox.agent.kube import Kube
@@ -33,3 +34,17 @@ def pods_of(kube: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
         f"/api/v1/namespaces/{namespace}/pods?labelSelector=app%3D{app}"
     )["items"]
     return items
+
+
+def secret_data(kube: Kube, namespace: str, name: str) -> dict[str, str]:
+    """A Secret's decoded data, or {} when it does not exist."""
+    obj = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    if obj is None:
+        return {}
+    return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+
+def has_ready_endpoints(kube: Kube, namespace: str, service: str) -> bool:
+    """Whether Service `service` has at least one ready address."""
+    endpoints = kube.get(f"/api/v1/namespaces/{namespace}/endpoints/{service}") or {}
+    return any(s.get("addresses") for s in endpoints.get("subsets") or [])

@@ -14,8 +14,6 @@ the end of the module and written to `timings.json` in its temporary directory.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import sqlite3
@@ -34,13 +32,13 @@ from typing import Any
 import pytest
 import redis
 
-from fakes.upstream import RECEIVED_PATH
+from fakes.upstream import RECEIVED_PATH, sha256
 from integration.real_litellm.conftest import curl, shown
 from integration.service.conftest import SECRET, TOKEN
 from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
 from integration.service.redisproc import PASSWORD, RedisServer
 from integration.service.serveproc import ServeProcess
-from kubeobjects import make_namespace
+from kubeobjects import has_ready_endpoints, make_namespace, secret_data
 from litemaas_controller.intake.auth import signed_headers
 from sandbox import Sandbox
 from waiting import wait_until
@@ -151,21 +149,17 @@ class World:
         )
         return view
 
-    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        obj = self.box.kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-        if obj is None:
-            return None
-        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+    def secret(self, namespace: str, name: str) -> dict[str, str]:
+        return secret_data(self.box.kube(), namespace, name)
 
     def master_key(self) -> str:
         found = self.secret(self.ns, "litellm-secret")
-        assert found is not None
         self.secrets[f"master key {found['LITELLM_MASTER_KEY'][-4:]}"] = found["LITELLM_MASTER_KEY"]
         return found["LITELLM_MASTER_KEY"]
 
     def virtual_key(self, secret_name: str) -> tuple[str, str]:
         found = self.secret(self.ns, secret_name)
-        assert found is not None, f"Secret {secret_name} was not written"
+        assert found, f"Secret {secret_name} was not written"
         key = found["OPENAI_API_KEY"]
         self.secrets[f"virtual key {secret_name} {key[-4:]}"] = key
         return key, found["OPENAI_BASE_URL"]
@@ -340,17 +334,11 @@ def provision(world: World) -> None:
         },
     )
     wait_until(
-        lambda: any(
-            s.get("addresses")
-            for s in (kube.get(f"/api/v1/namespaces/{world.models_ns}/endpoints/vllm") or {}).get(
-                "subsets"
-            )
-            or []
-        ),
+        lambda: has_ready_endpoints(kube, world.models_ns, "vllm"),
         timeout=120,
         what="a ready model server",
     )
-    creds = world.secret(world.ns, "litellm-secret") or {}
+    creds = world.secret(world.ns, "litellm-secret")
     for name in ("LITELLM_MASTER_KEY", "UI_PASSWORD", "LITELLM_SALT_KEY"):
         if creds.get(name):
             world.secrets[name] = creds[name]
@@ -378,7 +366,7 @@ def test_a_model_upsert_registers_the_model_once_and_a_repeat_changes_nothing(
     # The module proved the endpoint with one completion carrying the upstream's key.
     proofs = [r for r in world.received() if r["path"] == "/v1/chat/completions"]
     assert proofs and proofs[-1]["body"]["model"] == UPSTREAM_MODEL
-    assert proofs[-1]["api_key_sha256"] == hashlib.sha256(world.upstream_key.encode()).hexdigest()
+    assert proofs[-1]["api_key_sha256"] == sha256(world.upstream_key)
 
     entries = world.r.xlen(STREAM)
     send(world.r, "up-1", "model.upsert", world.instance, body)  # the same message again
@@ -421,7 +409,7 @@ def test_a_chat_through_a_new_virtual_key_reaches_the_upstream_with_its_key(worl
     assert answer["choices"][0]["message"]["content"] == "pong"
     [arrived] = world.received()[before:]
     assert arrived["path"] == "/v1/chat/completions" and arrived["body"]["model"] == UPSTREAM_MODEL
-    assert arrived["api_key_sha256"] == hashlib.sha256(world.upstream_key.encode()).hexdigest()
+    assert arrived["api_key_sha256"] == sha256(world.upstream_key)
     assert key not in json.dumps(created)
     # the key may use only the models it was made for
     status, refused = world.chat(base_url, key, COMPLETION_MODEL)
@@ -458,7 +446,7 @@ def test_a_key_for_a_model_the_proxy_does_not_serve_is_refused_clearly(world: Wo
     assert letter["kind"] == "failed"
     for text in (view["message"], letter["reason"]):
         assert "no-such-model" in text and MODEL in text, text  # names the unknown and the served
-    assert world.secret(world.ns, "team-x-llm") is None  # no key was made, no Secret written
+    assert world.secret(world.ns, "team-x-llm") == {}  # no key was made, no Secret written
     assert pending(world.r) == 0
 
 
@@ -512,10 +500,10 @@ def test_master_key_rotation_keeps_every_model_usable_and_refuses_the_old_key(
 
 
 def test_admin_password_rotation_key_delete_and_model_delete(world: World) -> None:
-    old = (world.secret(world.ns, "litellm-secret") or {})["UI_PASSWORD"]
+    old = world.secret(world.ns, "litellm-secret")["UI_PASSWORD"]
     rotated = world.message("pw-1", "admin_password.rotate", {})
     assert rotated["status"] == "succeeded", rotated  # the playbook logged in with it at /login
-    new = (world.secret(world.ns, "litellm-secret") or {})["UI_PASSWORD"]
+    new = world.secret(world.ns, "litellm-secret")["UI_PASSWORD"]
     world.secrets.update({"old UI password": old, "UI password": new})
     assert new != old
     status, creds = world.api("GET", f"/api/v1/instances/{world.instance}/credentials")
@@ -524,7 +512,7 @@ def test_admin_password_rotation_key_delete_and_model_delete(world: World) -> No
     key, base_url = world.virtual_key("team-a-llm")
     deleted = world.message("key-3", "key.delete", {"alias": "team-a"})
     assert deleted["status"] == "succeeded", deleted
-    assert world.secret(world.ns, "team-a-llm") is None
+    assert world.secret(world.ns, "team-a-llm") == {}
     status, answer = world.chat(base_url, key, MODEL)
     assert status == 401, shown(answer)
 

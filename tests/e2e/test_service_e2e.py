@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sqlite3
@@ -16,6 +15,7 @@ import pytest
 
 from integration.service.procscan import run_pids
 from integration.service.serveproc import ServeProcess
+from kubeobjects import secret_data
 from litemaas_controller.intake.auth import signed_headers
 from sandbox import Sandbox
 
@@ -49,11 +49,6 @@ async def submit(svc: ServeProcess, order: dict) -> tuple[int, dict]:
     return await svc.request("POST", "/api/v1/orders", data=body, headers=headers)
 
 
-def secret_values(sandbox: Sandbox, namespace: str, name: str) -> dict[str, str]:
-    obj = sandbox.kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-    return {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
-
-
 def ledger_text(tmp_path: Path) -> str:
     db = sqlite3.connect(tmp_path / "state" / "ledger.sqlite3")
     try:
@@ -81,7 +76,7 @@ async def test_provision_duplicate_credentials_and_destroy(
 
     status, creds = await svc.request("GET", f"/api/v1/instances/{instance}/credentials")
     assert status == 200, creds
-    stored = secret_values(sandbox_aws, results["namespace"], results["credentials_secret"])
+    stored = secret_data(sandbox_aws.kube(), results["namespace"], results["credentials_secret"])
     assert creds["password"] == stored["UI_PASSWORD"] and creds["username"] == stored["UI_USERNAME"]
     # the real secrets exist only in the cluster and in that one answer
     _, order_view = await svc.request("GET", f"/api/v1/orders/{order['id']}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import sys
 import time
@@ -127,14 +126,6 @@ def remove(sandbox: Sandbox, workdir: Path, **extravars: Any) -> PlayRun:
 
 def assert_ok(run: PlayRun) -> None:
     assert not run.failed, f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
-
-
-def secret_data(sandbox: Sandbox, namespace: str, name: str) -> dict[str, str]:
-    """A Secret's decoded data, or {} when it does not exist."""
-    obj = sandbox.kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-    if obj is None:
-        return {}
-    return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from kubeobjects import secret_data
 from sandbox import Sandbox
 from waiting import wait_until
 
-from .conftest import assert_ok, deploy, remove, secret_data
+from .conftest import assert_ok, deploy, remove
 
 pytestmark = pytest.mark.integration
 
@@ -202,9 +203,9 @@ def test_0_1_2_instance_in_rhpds_is_adopted_in_place(
         assert kube.get("/api/v1/namespaces/litemaas") is None  # no second instance
         assert run.set_stats["litemaas"]["namespace"] == NS
         # The values that work today are kept; the database password is the URL's one everywhere.
-        litellm = secret_data(sandbox_aws, NS, "litellm-secret")
+        litellm = secret_data(sandbox_aws.kube(), NS, "litellm-secret")
         assert litellm == legacy["litellm_secret"]
-        postgres = secret_data(sandbox_aws, NS, "postgres-secret")
+        postgres = secret_data(sandbox_aws.kube(), NS, "postgres-secret")
         assert postgres["POSTGRES_PASSWORD"] == REAL_PASSWORD
         assert urlsplit(postgres["DATABASE_URL"]).password == REAL_PASSWORD
         # The Route keeps its host, the volume (the data) is the same claim.
@@ -226,7 +227,7 @@ def test_0_1_2_instance_in_rhpds_is_adopted_in_place(
         again = deploy(sandbox_aws, module_workdir)
         assert_ok(again)
         assert again.changed == 0, again.changed_tasks()
-        assert secret_data(sandbox_aws, NS, "litellm-secret") == legacy["litellm_secret"]
+        assert secret_data(sandbox_aws.kube(), NS, "litellm-secret") == legacy["litellm_secret"]
     finally:
         assert_ok(remove(sandbox_aws, module_workdir))
     assert kube.get(f"/api/v1/namespaces/{NS}") is None

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from kubeobjects import secret_data
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy, new_namespace, remove, secret_data
+from .conftest import PlayRun, assert_ok, deploy, new_namespace, remove
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,10 @@ def three_runs(sandbox_aws: Sandbox, module_workdir: Path) -> dict[str, Any]:
         assert_ok(run)
         runs.append(run)
         secrets.append(
-            {n: secret_data(sandbox_aws, ns, n) for n in ("litellm-secret", "postgres-secret")}
+            {
+                n: secret_data(sandbox_aws.kube(), ns, n)
+                for n in ("litellm-secret", "postgres-secret")
+            }
         )
     print(
         f"\n[collection] aws deploy: first {runs[0].seconds:.1f}s /"
@@ -156,7 +160,7 @@ def test_a_changed_secret_rolls_litellm_and_nothing_else(
     )
     run = deploy(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=ns)
     assert_ok(run)
-    assert secret_data(sandbox_aws, ns, "litellm-secret")["UI_PASSWORD"] == "rotated-by-test"
+    assert secret_data(sandbox_aws.kube(), ns, "litellm-secret")["UI_PASSWORD"] == "rotated-by-test"
     assert (
         kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")["metadata"]["generation"]
         == 2
@@ -172,7 +176,8 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
 ) -> None:
     first_ns, kube = three_runs["ns"], sandbox_aws.kube()
     first_secrets = {
-        n: secret_data(sandbox_aws, first_ns, n) for n in ("litellm-secret", "postgres-secret")
+        n: secret_data(sandbox_aws.kube(), first_ns, n)
+        for n in ("litellm-secret", "postgres-secret")
     }
     ns = new_namespace()
     run = deploy(
@@ -198,8 +203,8 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     assert client["redirectURIs"] == [
         f"https://litemaas-{ns}.{sandbox_aws.domain}/api/auth/callback"
     ]
-    backend = secret_data(sandbox_aws, ns, "backend-secret")
-    litellm = secret_data(sandbox_aws, ns, "litellm-secret")
+    backend = secret_data(sandbox_aws.kube(), ns, "backend-secret")
+    litellm = secret_data(sandbox_aws.kube(), ns, "litellm-secret")
     assert backend["litellm-api-key"] == litellm["LITELLM_MASTER_KEY"]
     assert backend["oauth-client-secret"] == client["secret"]
     job = kube.list(f"/apis/batch/v1/namespaces/{ns}/jobs")["items"][0]
@@ -247,7 +252,7 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     ):
         assert kube.list(path + selector)["items"] == [], path
     # The other instance is untouched.
-    assert {n: secret_data(sandbox_aws, first_ns, n) for n in first_secrets} == first_secrets
+    assert {n: secret_data(sandbox_aws.kube(), first_ns, n) for n in first_secrets} == first_secrets
     assert (
         kube.get(f"/apis/apps/v1/namespaces/{first_ns}/deployments/litellm")["status"].get(
             "readyReplicas"

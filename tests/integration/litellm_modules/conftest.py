@@ -25,7 +25,7 @@ import yaml
 
 import litellm_local
 from fakes.upstream import FakeUpstream
-from kubeobjects import deployment, make_namespace
+from kubeobjects import deployment, make_namespace, secret_data
 from litellm_local import canary, pod_env
 from litellm_local.proxy import Proxy, Reply, call
 from sandbox import Sandbox
@@ -135,10 +135,7 @@ class Instance:
     canaries: set[str] = field(default_factory=set)
 
     def secret(self, name: str) -> dict[str, str]:
-        obj = self.sandbox.kube().get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")
-        if obj is None:
-            return {}
-        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+        return secret_data(self.sandbox.kube(), self.namespace, name)
 
     def put_secret(self, name: str, data: dict[str, str]) -> None:
         self.canaries.update(v for v in data.values() if v.startswith("sk-"))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kubeobjects import make_namespace
+from kubeobjects import has_ready_endpoints, make_namespace
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from sandbox.real import LABEL
@@ -233,14 +233,7 @@ def test_tls_route_host_and_service_names_answer_through_the_router(sandbox_real
         }[kind]
         kube.create(path, obj)
     host = f"web-{ns}.{sandbox_real.domain}"
-    wait_until(
-        lambda: (
-            (e := kube.get(f"/api/v1/namespaces/{ns}/endpoints/web"))
-            and any(s.get("addresses") for s in e.get("subsets") or [])
-        ),
-        timeout=60,
-        what="a ready web pod",
-    )
+    wait_until(lambda: has_ready_endpoints(kube, ns, "web"), timeout=60, what="a ready web pod")
     env = _only_sandbox_env(sandbox_real)
     curl = subprocess.run(
         ["curl", "-sS", "--max-time", "10", f"https://{host}/"],
@@ -349,14 +342,7 @@ def test_ingress_hosts_answer_through_the_router(sandbox_vanilla: Sandbox) -> No
         plural = {"ConfigMap": "configmaps", "Deployment": "deployments", "Service": "services"}
         group = "/api/v1" if obj["apiVersion"] == "v1" else f"/apis/{obj['apiVersion']}"
         kube.create(f"{group}/namespaces/{ns}/{plural.get(obj['kind'], 'ingresses')}", obj)
-    wait_until(
-        lambda: (
-            (e := kube.get(f"/api/v1/namespaces/{ns}/endpoints/web"))
-            and any(s.get("addresses") for s in e.get("subsets") or [])
-        ),
-        timeout=60,
-        what="a ready web pod",
-    )
+    wait_until(lambda: has_ready_endpoints(kube, ns, "web"), timeout=60, what="a ready web pod")
     env = _only_sandbox_env(sandbox_vanilla)
     for url in (f"https://{secure}/", f"http://{plain}/"):
         curl = subprocess.run(
