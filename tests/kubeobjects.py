@@ -29,6 +29,22 @@ def deployment(name: str, replicas: int = 1, **pod_spec: Any) -> dict[str, Any]:
     }
 
 
+def claim(name: str, size: str = "1Gi", storage_class: str | None = None) -> dict[str, Any]:
+    """A ReadWriteOnce PersistentVolumeClaim (the cluster's default class unless named)."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
 def pods_of(kube: Kube, namespace: str, app: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = kube.list(
         f"/api/v1/namespaces/{namespace}/pods?labelSelector=app%3D{app}"

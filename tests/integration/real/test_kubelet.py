@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kubeobjects import make_namespace
+from kubeobjects import claim, make_namespace
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
@@ -138,18 +138,7 @@ def test_a_startup_probe_holds_liveness_and_readiness_until_the_start_is_done(
     sandbox_real: Sandbox, ns: str
 ) -> None:
     kube = sandbox_real.kube()
-    kube.create(
-        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "marks"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": "1Mi"}},
-            },
-        },
-    )
+    kube.create(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", claim("marks", "1Mi"))
     pod = _pod(
         "slow",
         SLOW_START,
@@ -360,18 +349,7 @@ def test_initdb_scripts_run_once_per_volume(sandbox_real: Sandbox, ns: str) -> N
             "data": {"10-seed.sql": "CREATE TABLE seeded (n int); INSERT INTO seeded VALUES (1);"},
         },
     )
-    kube.create(
-        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "data"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    )
+    kube.create(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", claim("data"))
     # Over TCP: during initialisation the image's temporary server listens on its socket only.
     count = "psql -h 127.0.0.1 -U app -d appdb -Atc 'SELECT count(*) FROM seeded'"
     pod = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubeobjects import deployment, make_namespace, pods_of
+from kubeobjects import claim, deployment, make_namespace, pods_of
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
@@ -80,30 +80,20 @@ def test_statefulset_with_claim_becomes_ready_on_a_provisioned_volume(
         ),
         what="StatefulSet db ready",
     )
-    claim = kube.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data-db-0")
-    assert claim["status"]["phase"] == "Bound"
-    assert claim["spec"]["storageClassName"] == "gp3-csi"  # the profile's default class
-    pv = kube.get(f"/api/v1/persistentvolumes/{claim['spec']['volumeName']}")
-    assert pv["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    pvc = kube.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/data-db-0")
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["storageClassName"] == "gp3-csi"  # the profile's default class
+    pv = kube.get(f"/api/v1/persistentvolumes/{pvc['spec']['volumeName']}")
+    assert pv["spec"]["claimRef"]["uid"] == pvc["metadata"]["uid"]
     assert pv["spec"]["capacity"]["storage"] == "1Gi"
 
 
 def test_claim_for_unknown_storage_class_stays_pending(kube: Kube, namespace_name: str) -> None:
     ns = make_namespace(kube, namespace_name)
-
-    def claim(name: str, sc: str) -> dict:
-        return {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name},
-            "spec": {
-                "storageClassName": sc,
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        }
-
-    kube.create(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", claim("lost", "no-such-class"))
+    kube.create(
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        claim("lost", storage_class="no-such-class"),
+    )
     # The PV controller reports the missing class; the claim never binds.
     event = wait_until(
         lambda: next(
