@@ -97,10 +97,10 @@ class Sandbox:
         return cls(directory)
 
     def running(self) -> bool:
-        pid = self._supervisor_pid()
+        pid = self.supervisor_pid()
         return pid is not None and _alive(pid) and (self.directory / "ready").exists()
 
-    def _supervisor_pid(self) -> int | None:
+    def supervisor_pid(self) -> int | None:
         try:
             return int((self.directory / "supervisor.pid").read_text())
         except (OSError, ValueError):
@@ -108,7 +108,7 @@ class Sandbox:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop everything this sandbox started and remove its state directory."""
-        pid = self._supervisor_pid()
+        pid = self.supervisor_pid()
         if pid is not None and _alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout

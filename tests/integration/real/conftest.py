@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
+from sandbox.real import procfs
 from sandbox.real.network import PodNetwork
 from waiting import wait_until
 
@@ -125,30 +127,36 @@ def pod_processes(box: Sandbox, pod_obj: dict[str, Any]) -> list[int]:
 
 
 def processes_in(target: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.stat(entry / "ns" / "net").st_ino == target:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    """Host PIDs of the processes in the network namespace with inode `target`."""
+    return procfs.sharing("net", target)
 
 
 def identities(pids: list[int]) -> set[tuple[int, int]]:
     """(pid, start time) of the live processes among `pids`: a process's identity even after its
     PID is reused (pid_max is 32768 here). Zombies are dead: only their exit status is left."""
-    found = set()
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            found.add((pid, int(fields[19])))
-    return found
+    return {(pid, int(started)) for pid in pids if (started := procfs.start_time(pid))}
+
+
+def cut_connections(pid: int) -> int:
+    """Abort every established TCP connection of process `pid` (`ss -K`), as a network partition
+    would; returns how many there were."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                sockets.add(target[len("socket:[") : -1])
+    ports = [
+        int(fields[1].rsplit(":", 1)[1], 16)
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[9] in sockets and fields[3] == "01"  # 01: ESTABLISHED
+    ]
+    for port in ports:
+        subprocess.run(
+            ["ss", "-K", "state", "established", "sport", "=", f":{port}"],
+            check=True,
+            capture_output=True,
+        )
+    return len(ports)
 
 
 def comm(pid: int) -> str:

@@ -43,6 +43,22 @@ POSTGRES = {
 }
 
 
+def _running_postgres(box: Sandbox) -> set[tuple[int, int]]:
+    """Start a PostgreSQL pod and wait until it is Ready; the identities of its processes."""
+    kube = box.kube()
+    make_namespace(kube, "leave")
+    wait_for_default_service_account(kube, "leave")
+    kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
+    pod = wait_until(
+        lambda: (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p,
+        timeout=60,
+        what="db Ready",
+    )
+    before = identities(processes_in(netns_inode(box, pod)))
+    assert before
+    return before
+
+
 def _leftovers(directory: Path, before: set[tuple[int, int]]) -> list[str]:
     tag = tag_of(directory)
     found = [
@@ -76,22 +92,12 @@ def test_nothing_is_left_after_the_sandbox_stops(
     directory = tmp_path_factory.mktemp(f"sandbox-gone-{how}")
     box = Sandbox.start(directory, "vanilla", parent=os.getpid(), real=True)
     try:
-        kube = box.kube()
-        make_namespace(kube, "leave")
-        wait_for_default_service_account(kube, "leave")
-        kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
-        pod = wait_until(
-            lambda: (
-                (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p
-            ),
-            timeout=60,
-            what="db Ready",
-        )
-        before = identities(processes_in(netns_inode(box, pod)))
-        assert before
+        before = _running_postgres(box)
         if how == "supervisor-killed":
             # The supervisor dies without cleaning up; `make sandbox-down` must still clean up.
-            os.kill(int((directory / "supervisor.pid").read_text()), signal.SIGKILL)
+            pid = box.supervisor_pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
     finally:
         Sandbox(directory).stop()
     # (A container's /dev/shm and /tmp are tmpfs mounts of its own: the mount check covers them.)
@@ -120,20 +126,10 @@ def test_a_new_sandbox_sweeps_what_a_killed_one_left(
     second: Sandbox | None = None
     try:
         first = Sandbox.start(first_dir, "vanilla", real=True)
-        kube = first.kube()
-        make_namespace(kube, "leave")
-        wait_for_default_service_account(kube, "leave")
-        kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
-        pod = wait_until(
-            lambda: (
-                (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p
-            ),
-            timeout=60,
-            what="db Ready",
-        )
-        before = identities(processes_in(netns_inode(first, pod)))
-        assert before
-        os.kill(int((first_dir / "supervisor.pid").read_text()), signal.SIGKILL)
+        before = _running_postgres(first)
+        pid = first.supervisor_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         second = Sandbox.start(tmp_path_factory.mktemp("sandbox-sweeper"), "vanilla", real=True)
         assert not identities([pid for pid, _ in before]) & before
         tag = tag_of(first_dir)

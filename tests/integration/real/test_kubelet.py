@@ -4,6 +4,8 @@ the pod's environment and volumes, and the PostgreSQL image's run-once initialis
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from waiting import wait_until
 
 from .conftest import (
     condition,
+    cut_connections,
     identities,
     netns_inode,
     processes_in,
@@ -53,6 +56,14 @@ def _pod(name: str, script: str, policy: str = "Always", **container: Any) -> di
             ],
         },
     }
+
+
+def _ready(kube: Kube, ns: str, name: str) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        pod = kube.get(f"/api/v1/namespaces/{ns}/pods/{name}")
+        return pod if pod and condition(pod, "Ready") else None
+
+    return wait_until(ready, what=f"{name} Ready")
 
 
 def _status(kube: Kube, ns: str, name: str) -> dict[str, Any]:
@@ -229,12 +240,7 @@ def test_a_startup_probe_that_gives_up_restarts_the_container(
 def test_crashloop_fault_kills_the_real_process(sandbox_real: Sandbox, ns: str) -> None:
     kube = sandbox_real.kube()
     kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("victim", "exec sleep 600"))
-    pod = wait_until(
-        lambda: (
-            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/victim")) and condition(p, "Ready") and p
-        ),
-        what="Ready",
-    )
+    pod = _ready(kube, ns, "victim")
     netns = netns_inode(sandbox_real, pod)
     first = identities(processes_in(netns))
     sandbox_real.set_fault("pod", ns, "victim", "crashloop")
@@ -413,12 +419,7 @@ def test_init_containers_run_first_and_share_volumes(sandbox_real: Sandbox, ns: 
     ]
     pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
     kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
-    running = wait_until(
-        lambda: (
-            (p := kube.get(f"/api/v1/namespaces/{ns}/pods/ordered")) and condition(p, "Ready") and p
-        ),
-        what="Ready",
-    )
+    running = _ready(kube, ns, "ordered")
     init = running["status"]["initContainerStatuses"][0]["state"]["terminated"]
     main = running["status"]["containerStatuses"][0]
     assert (init["exitCode"], init["reason"]) == (0, "Completed")
@@ -467,3 +468,74 @@ def test_a_rollout_stops_the_old_processes_and_starts_new_ones(
     )
     assert not identities([pid for pid, _ in old_processes]) & old_processes
     assert identities(processes_in(netns_inode(sandbox_real, new)))
+
+
+def _running(pids: list[int], command: str) -> set[tuple[int, int]]:
+    """Identities of the processes among `pids` whose command line is `command`."""
+    found = set()
+    for pid in pids:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b" ".join(a for a in argv if a).decode() == command:
+            found |= identities([pid])
+    return found
+
+
+def test_a_force_deleted_pods_processes_end(sandbox_real: Sandbox, ns: str) -> None:
+    """A pod removed from the API without the node's confirmation (`--grace-period=0 --force`,
+    or the namespace deletion of a 1.20 API server, which can pass one pod's grace 0 on to the
+    next) is stopped all the same, as the kubelet stops a pod it no longer finds."""
+    kube = sandbox_real.kube()
+    kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("forced", "exec sleep 600"))
+    pod = _ready(kube, ns, "forced")
+    processes = identities(processes_in(netns_inode(sandbox_real, pod)))
+    assert processes
+    # The node agent (it runs in the supervisor) is held while the pod goes, and its connections
+    # to the API server are cut: it learns of the removal from a fresh list, never of a deletion
+    # it could confirm, as a kubelet that was partitioned for a moment does.
+    agent = sandbox_real.supervisor_pid()
+    assert agent is not None
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        kube.delete(f"/api/v1/namespaces/{ns}/pods/forced", {"gracePeriodSeconds": 0})
+        assert kube.get(f"/api/v1/namespaces/{ns}/pods/forced") is None  # gone at once
+        assert cut_connections(agent)
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    wait_until(
+        lambda: not identities([pid for pid, _ in processes]) & processes,
+        timeout=30,
+        what="the force-deleted pod's processes gone",
+    )
+
+
+def test_a_containers_processes_end_with_it_even_in_sessions_of_their_own(
+    sandbox_real: Sandbox, ns: str
+) -> None:
+    """PostgreSQL's children call setsid(), so no process group holds them; in a container they
+    die with its PID namespace when the program does. Here too, and the container restarts."""
+    kube = sandbox_real.kube()
+    script = "setsid sleep 601 & exec sleep 602"
+    kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("sessions", script))
+    pod = _ready(kube, ns, "sessions")
+    netns = netns_inode(sandbox_real, pod)
+    helper = wait_until(
+        lambda: _running(processes_in(netns), "sleep 601"), what="the helper in its own session"
+    )
+    ((pid, _),) = helper
+    assert os.getsid(pid) == pid  # a session (and process group) of its own
+    program = _running(processes_in(netns), "sleep 602")
+    assert program
+    os.kill(next(iter(program))[0], signal.SIGKILL)
+    status = wait_until(
+        lambda: (s := _status(kube, ns, "sessions")) and s.get("restartCount", 0) >= 1 and s,
+        what="the container's restart",
+    )
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    wait_until(lambda: not identities([pid]) & helper, timeout=10, what="the helper gone")
+    restarted = wait_until(
+        lambda: _running(processes_in(netns), "sleep 601"), what="the restarted container's helper"
+    )
+    assert not restarted & helper

@@ -197,9 +197,10 @@ def test_namespace_deletion_removes_processes_and_data(
     assert before
     kube.delete(f"/api/v1/namespaces/{ns}")
     wait_until(lambda: not data.exists(), timeout=120, what="the volume's data removed")
-    # The pod's processes end with its deletion. The claim's data can go a moment before they
-    # have (seen once in a CI run: the namespace's PVC deletion raced the pod's teardown), so
-    # this waits for them rather than asserting an order this control plane does not promise.
+    # The pod's processes end with its deletion, but not necessarily before the claim's data
+    # goes: a 1.20 API server deleting a namespace can force-delete the pod (the grace 0 of the
+    # Succeeded job pod before it carries over), which releases the claim at once, while the
+    # node is still stopping the processes. So this waits for them.
     wait_until(
         lambda: not identities([pid for pid, _ in before]) & before,
         timeout=30,

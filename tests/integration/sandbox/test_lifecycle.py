@@ -26,7 +26,7 @@ def test_two_sandboxes_side_by_side_and_clean_teardown(
     assert box.info["server"] != sandbox_aws.info["server"]
     assert box.kube().get("/api/v1/namespaces/default")["metadata"]["name"] == "default"
     pids = [int(line.split()[0]) for line in (box.directory / "pids").read_text().splitlines()]
-    pids.append(int((box.directory / "supervisor.pid").read_text()))
+    pids.append(box.supervisor_pid())
     assert len(pids) == 4 and all(alive(p) for p in pids)
     box.stop()
     assert not any(alive(p) for p in pids)

@@ -180,11 +180,11 @@ class Agent:
         kind, key = item.split("|", 1)
         if kind == "pod":
             pod = self.pods.get(key)
-            if pod is None:
-                return
-            wake = self.pod_reconciler.reconcile(pod)
-            if wake is not None:
-                self.queue.add(item, wake)
+            removed = self.real.release_removed(key, pod["metadata"]["uid"] if pod else None)
+            wake = self.pod_reconciler.reconcile(pod) if pod is not None else None
+            pending = [delay for delay in (removed, wake) if delay is not None]
+            if pending:
+                self.queue.add(item, min(pending))
         elif kind.startswith("owner:"):
             owner = self.owners[kind.split(":", 1)[1]].get(key)
             for pod in self._pods_of(owner) if owner else []:

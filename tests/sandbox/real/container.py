@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..agent.kube import Obj
+from . import procfs
 from .images import Image
 from .probes import Prober
 
@@ -46,6 +48,7 @@ class Container:
     kill_reason: str | None = None  # OOMKilled, when the sandbox ended it for a fault
     kill_deadline: float | None = None  # after a failed liveness probe: SIGKILL at this time
     probes: dict[str, Prober] = field(default_factory=dict)
+    namespace_file: Path | None = None  # where the launcher writes its mount namespace's inode
 
     @property
     def name(self) -> str:
@@ -63,17 +66,31 @@ class Container:
         """The container's main process: the launcher execs all the way to the program."""
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
-    def signal(self, signum: int, group: bool = False) -> None:
-        """Signal the main process, or (`group`) everything it started in its process group."""
+    def signal(self, signum: int) -> None:
+        """Signal the main process."""
         if self.proc is None or self.proc.returncode is not None:
             return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signum)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the container, as a runtime does when the container's PID
+        namespace ends: the program and whatever it started, even in sessions of their own
+        (PostgreSQL's children are). The sandbox has no PID namespace; the container's mount
+        namespace, which its launcher recorded, tells its processes apart."""
+        self.signal(signal.SIGKILL)
+        for pid in self._members():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _members(self) -> list[int]:
         try:
-            if group:
-                os.killpg(self.proc.pid, signum)
-            else:
-                os.kill(self.proc.pid, signum)
-        except ProcessLookupError:
-            return
+            inode = int(self.namespace_file.read_text()) if self.namespace_file else 0
+        except (OSError, ValueError):
+            return []  # the launcher never got as far: nothing was started
+        if inode in (0, procfs.own_namespace("mnt")):
+            return []  # never the machine's own processes
+        return procfs.sharing("mnt", inode)
 
     def ready(self) -> bool:
         if not self.running or not self.started():
@@ -89,9 +106,7 @@ class Container:
         """If the process ended, record its termination and return it."""
         if self.proc is None or (code := self.proc.poll()) is None:
             return None
-        # What the program left behind ends with it, as a container's processes do.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.kill_all()  # what the program left behind ends with it, as in a container
         exit_code = code if code >= 0 else 128 - code
         reason = self.kill_reason or ("Completed" if exit_code == 0 else "Error")
         termination: Obj = {

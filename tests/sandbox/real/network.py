@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import procfs
+
 log = logging.getLogger("sandbox.real")
 # The /16s tried for a sandbox's pods, all private: 10.90-10.249, then 172.16-172.31.
 CANDIDATES = [f"10.{n}.0.0/16" for n in range(90, 250)] + [f"172.{n}.0.0/16" for n in range(16, 32)]
@@ -63,16 +65,9 @@ def _used_networks() -> list[ipaddress.IPv4Network]:
 def processes_in(path: Path) -> list[int]:
     """PIDs of the processes whose network namespace is the one pinned at `path`."""
     try:
-        target = path.stat().st_ino
+        return procfs.sharing("net", path.stat().st_ino)
     except OSError:
         return []
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "ns" / "net").stat().st_ino == target:
-                    found.append(int(entry.name))
-    return found
 
 
 def _unpin(path: Path) -> None:
@@ -98,21 +93,11 @@ def _unpin(path: Path) -> None:
 ALIAS = "litemaas-sandbox"
 
 
-def _start_time(pid: int) -> str | None:
-    """The start time of a live process; None for a gone one or a zombie (a supervisor killed
-    with SIGKILL stays a zombie until whoever started it reaps it: it is dead all the same)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
-
-
 def owner_alias(state_dir: Path) -> str:
     """Written on the bridge: which process owns it, so a later sandbox can sweep what a killed
     one left (its pid with its start time: pids are reused quickly here)."""
     pid = os.getpid()
-    return f"{ALIAS} {pid} {_start_time(pid)} {state_dir}"
+    return f"{ALIAS} {pid} {procfs.start_time(pid)} {state_dir}"
 
 
 def sweep_orphans() -> list[str]:
@@ -124,7 +109,7 @@ def sweep_orphans() -> list[str]:
         words = str(link.get("ifalias", "")).split(" ", 3)
         if len(words) != 4 or words[0] != ALIAS or not words[1].isdigit():
             continue
-        if _start_time(int(words[1])) == words[2]:
+        if procfs.start_time(int(words[1])) == words[2]:
             continue  # its supervisor still runs
         removed += teardown(Path(words[3]))
     return removed

@@ -188,7 +188,7 @@ class PodWorker:
             c.kill_reason = "OOMKilled" if self.fault == "oomkilled" else None
             c.signal(signal.SIGKILL)
         if c.kill_deadline is not None and now >= c.kill_deadline:
-            c.signal(signal.SIGKILL, group=True)
+            c.kill_all()
 
     def _start(self, c: Container, now: float) -> None:
         meta = self.pod["metadata"]
@@ -214,6 +214,8 @@ class PodWorker:
         root = self.dir / "root" / c.name
         root.mkdir(parents=True, exist_ok=True)
         script = self.dir / f"{c.name}.sh"
+        c.namespace_file = self.dir / f"{c.name}.mntns"
+        c.namespace_file.unlink(missing_ok=True)  # the previous instance's namespace is gone
         script.write_text(
             setup_script(
                 root,
@@ -224,6 +226,7 @@ class PodWorker:
                 c.image,
                 c.spec.get("workingDir") or "/",
                 user,
+                c.namespace_file,
             )
         )
         log_path = self.logs / f"{meta['namespace']}_{meta['name']}_{c.name}.log"
@@ -298,7 +301,7 @@ class PodWorker:
         while any(c.proc is not None and c.proc.poll() is None for c in running):
             if time.time() >= deadline:
                 for c in running:
-                    c.signal(signal.SIGKILL, group=True)
+                    c.kill_all()
                 break
             time.sleep(0.05)
         for c in running:

@@ -24,6 +24,7 @@ from .volumes import ClaimPath
 
 log = logging.getLogger("sandbox.real")
 LABEL = "sandbox.litemaas.io/real"
+REMOVED_GRACE = 2.0  # the kubelet's minimum grace, used for pods already gone from the API
 
 
 TOOLS = ("ip", "nsenter", "unshare", "mount", "umount", "pivot_root", "setpriv")
@@ -109,6 +110,24 @@ class RealRuntime:
             self.workers.pop(uid, None)
             self._gone.add(uid)
         return None
+
+    def release_removed(self, key: str, live_uid: str | None) -> float | None:
+        """Stop the containers of pods named `key` that left the API without this node confirming
+        their deletion (force deletion, or an API server that force-deletes: 1.20's namespace
+        deletion can), as the kubelet does for a removed pod: at once, with its minimum grace.
+        `live_uid` is the pod that has the name now, if any. Until they are gone, ask again."""
+        pending = False
+        for uid, worker in list(self.workers.items()):
+            if worker.key != key or uid == live_uid:
+                continue
+            worker.request_stop(REMOVED_GRACE)
+            if not worker.done.is_set():
+                pending = True
+                continue
+            with self._lock:
+                self.workers.pop(uid, None)
+                self._gone.add(uid)
+        return 0.2 if pending else None
 
     # -- cluster lookups -----------------------------------------------------------------------
     def _fetch_for(self, namespace: str) -> Fetch:
