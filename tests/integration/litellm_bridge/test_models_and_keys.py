@@ -18,8 +18,9 @@ import pytest
 from fakes.upstream import FakeUpstream
 from litellm_local import canary
 from litellm_local.pg import ThrowawayPostgres
-from litellm_local.proxy import Proxy, rss_kib
+from litellm_local.proxy import Proxy
 from sandbox.litellm import runtime
+from sandbox.real.procfs import rss_kib
 
 pytestmark = pytest.mark.integration
 
@@ -39,8 +40,8 @@ def proxy(start_proxy: Callable[..., Proxy], database_url: str, trace: Path) -> 
     started = start_proxy(database_url, canary("master"), trace=trace, entrypoint=True)
     print(
         f"\nproxy ready in {started.ready_seconds:.1f}s; RSS proxy "
-        f"{rss_kib(started.process.pid) // 1024} MiB, engine stand-in "
-        f"{rss_kib(started.engine_pid()) // 1024} MiB"
+        f"{rss_kib([started.process.pid]) // 1024} MiB, engine stand-in "
+        f"{rss_kib([started.engine_pid()]) // 1024} MiB"
     )
     yield started
 

@@ -20,7 +20,8 @@ import pytest
 from fakes.upstream import FakeUpstream
 from litellm_local import canary
 from litellm_local.pg import ThrowawayPostgres
-from litellm_local.proxy import Proxy, Reply, call, rss_kib
+from litellm_local.proxy import Proxy, Reply, call
+from sandbox.real.procfs import rss_kib
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +76,8 @@ def lifecycle(
     second = start_proxy(database_url, new_key)
     print(
         f"\nrestart: ready in {second.ready_seconds:.1f}s (first start "
-        f"{first.ready_seconds:.1f}s); RSS proxy {rss_kib(second.process.pid) // 1024} MiB, "
-        f"engine stand-in {rss_kib(second.engine_pid()) // 1024} MiB"
+        f"{first.ready_seconds:.1f}s); RSS proxy {rss_kib([second.process.pid]) // 1024} MiB, "
+        f"engine stand-in {rss_kib([second.engine_pid()]) // 1024} MiB"
     )
     return Lifecycle(
         first=first,

@@ -24,6 +24,7 @@ from integration.real.conftest import assert_ok, condition, deploy, memory_mib, 
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from sandbox.real.network import PodNetwork
+from sandbox.real.procfs import rss_kib
 
 # A cold proxy start on two busy cores can take minutes; the role's own wait is the judge.
 WAIT = 480
@@ -77,21 +78,9 @@ class Instance:
             found[p["metadata"]["name"]] = {
                 "processes": len(pids),
                 "pss": round(memory_mib(pids), 1),
-                "rss": round(rss_mib(pids), 1),
+                "rss": round(rss_kib(pids) / 1024, 1),
             }
         return found
-
-
-def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def shown(body: Any) -> str:

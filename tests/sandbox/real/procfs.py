@@ -1,9 +1,10 @@
-"""What /proc says about processes: their start time (identity across PID reuse) and which of them
-share a namespace."""
+"""What /proc says about processes: their start time (identity across PID reuse), which of them
+share a namespace, and their resident memory."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -31,3 +32,14 @@ def sharing(kind: str, inode: int) -> list[int]:
 def own_namespace(kind: str) -> int:
     """The inode of this process's own `kind` namespace (the machine's, for the agent)."""
     return Path(f"/proc/self/ns/{kind}").stat().st_ino
+
+
+def rss_kib(pids: Iterable[int]) -> int:
+    """Resident memory of the live processes among `pids` in KiB (shared pages in each)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
