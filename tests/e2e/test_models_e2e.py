@@ -21,8 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ import redis
 
 from fakes.upstream import RECEIVED_PATH, sha256
 from integration.real_litellm.conftest import curl, shown
-from integration.service.conftest import SECRET, TOKEN
+from integration.service.conftest import SECRET
 from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
 from integration.service.redisproc import PASSWORD, RedisServer
 from integration.service.serveproc import ServeProcess
@@ -53,7 +51,6 @@ MODEL = "granite-3-8b"  # the public name in LiteLLM
 COMPLETION_MODEL = "granite-3-8b-text"
 #: seconds a playbook run, or an instance's deploy, may take on two busy cores
 LONG = 600
-TERMINAL = {"succeeded", "failed", "cancelled", "superseded"}
 
 
 class ArtifactWatch:
@@ -111,37 +108,12 @@ class World:
     def api_base(self) -> str:
         return f"http://vllm.{self.models_ns}.svc:8000/v1"
 
-    def api(self, method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
-        request = urllib.request.Request(
-            self.svc.url + path,
-            data=body,
-            method=method,
-            headers={"Authorization": f"Bearer {TOKEN}", **headers},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
-
-    def order(self, order_id: str) -> dict[str, Any] | None:
-        status, view = self.api("GET", f"/api/v1/orders/{order_id}")
-        return view if status == 200 else None
-
-    def finished(self, order_id: str, timeout: float = LONG) -> dict[str, Any]:
-        view: dict[str, Any] = wait_until(
-            lambda: (o := self.order(order_id)) and o["status"] in TERMINAL and o,
-            timeout=timeout,
-            what=f"order {order_id} to end",
-        )
-        return view
-
     def message(
         self, message_id: str, kind: str, body: Any, timeout: float = LONG
     ) -> dict[str, Any]:
         """XADD a message, wait for its order to end; record XADD → run end and the run time."""
         _, sent = send(self.r, message_id, kind, self.instance, body)
-        view = self.finished(f"msg:{message_id}", timeout)
+        view = self.svc.finished(f"msg:{message_id}", timeout)
         last = view["runs"][-1]
         self.latency[f"{message_id} ({kind})"] = last["finished_at"] - sent
         self.run_times.setdefault(last["playbook"], []).append(
@@ -313,10 +285,10 @@ def provision(world: World) -> None:
     }
     body = json.dumps(order).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    status, accepted = world.api("POST", "/api/v1/orders", body, **headers)
+    status, accepted = world.svc.request("POST", "/api/v1/orders", body, **headers)
     assert status == 202, accepted
     started = time.monotonic()
-    final = world.finished(order["id"], timeout=LONG)
+    final = world.svc.finished(order["id"], timeout=LONG)
     assert final["status"] == "succeeded", final
     world.run_times.setdefault("deploy_litemaas.yml", []).append(time.monotonic() - started)
     route = kube.get(f"/apis/route.openshift.io/v1/namespaces/{world.ns}/routes/litellm")
@@ -371,7 +343,7 @@ def test_a_model_upsert_registers_the_model_once_and_a_repeat_changes_nothing(
     entries = world.r.xlen(STREAM)
     send(world.r, "up-1", "model.upsert", world.instance, body)  # the same message again
     wait_until(lambda: world.r.xlen(STREAM) == entries + 1 and pending(world.r) == 0, timeout=60)
-    again = world.order("msg:up-1")
+    again = world.svc.order("msg:up-1")
     assert again is not None and len(again["runs"]) == 1  # acknowledged, not run again
 
     repeat = world.message("up-2", "model.upsert", body)  # a new id, the same content
@@ -441,7 +413,7 @@ def test_a_key_for_a_model_the_proxy_does_not_serve_is_refused_clearly(world: Wo
         timeout=LONG,
         what="the refused key's dead letter",
     )
-    view = world.order("msg:key-bad")
+    view = world.svc.order("msg:key-bad")
     assert view is not None and view["status"] == "failed"
     assert letter["kind"] == "failed"
     for text in (view["message"], letter["reason"]):
@@ -453,7 +425,7 @@ def test_a_key_for_a_model_the_proxy_does_not_serve_is_refused_clearly(world: Wo
 def test_a_malformed_message_lands_in_the_dead_letter_stream_and_nothing_else_happens(
     world: World,
 ) -> None:
-    status, before = world.api("GET", "/api/v1/orders?limit=1000")
+    status, before = world.svc.request("GET", "/api/v1/orders?limit=1000")
     assert status == 200
     dead_before = world.r.xlen(DEAD)
     world.r.xadd(STREAM, {"id": "bad-1", "type": "model.upsert", "instance": world.instance,
@@ -467,8 +439,8 @@ def test_a_malformed_message_lands_in_the_dead_letter_stream_and_nothing_else_ha
     assert {d["kind"] for d in letters} <= {"malformed", "invalid"}
     assert all(d["reason"] for d in letters)
     assert world.upstream_key not in json.dumps(letters)  # the raw secret is withheld
-    assert world.order("msg:bad-1") is None and world.order("msg:bad-2") is None
-    _, after = world.api("GET", "/api/v1/orders?limit=1000")
+    assert world.svc.order("msg:bad-1") is None and world.svc.order("msg:bad-2") is None
+    _, after = world.svc.request("GET", "/api/v1/orders?limit=1000")
     assert len(after["items"]) == len(before["items"])  # nothing recorded, nothing ran
     assert pending(world.r) == 0  # acknowledged: they are not delivered again
 
@@ -506,7 +478,7 @@ def test_admin_password_rotation_key_delete_and_model_delete(world: World) -> No
     new = world.secret(world.ns, "litellm-secret")["UI_PASSWORD"]
     world.secrets.update({"old UI password": old, "UI password": new})
     assert new != old
-    status, creds = world.api("GET", f"/api/v1/instances/{world.instance}/credentials")
+    status, creds = world.svc.request("GET", f"/api/v1/instances/{world.instance}/credentials")
     assert status == 200 and creds["password"] == new  # the controller hands out the new one
 
     key, base_url = world.virtual_key("team-a-llm")
@@ -529,7 +501,7 @@ def test_a_redis_restart_mid_stream_loses_no_message(world: World) -> None:
              {"alias": alias, "user_id": "carol", "models": [MODEL],
               "secret": {"name": f"{alias}-llm"}})  # fmt: skip
     wait_until(
-        lambda: (o := world.order(f"msg:rs-{aliases[0]}")) and o["status"] == "running",
+        lambda: (o := world.svc.order(f"msg:rs-{aliases[0]}")) and o["status"] == "running",
         timeout=LONG,
         what="the first message's run",
     )
@@ -540,7 +512,7 @@ def test_a_redis_restart_mid_stream_loses_no_message(world: World) -> None:
              {"alias": alias, "user_id": "carol", "models": [MODEL],
               "secret": {"name": f"{alias}-llm"}})  # fmt: skip
     for alias in aliases:
-        view = world.finished(f"msg:rs-{alias}")
+        view = world.svc.finished(f"msg:rs-{alias}", LONG)
         assert view["status"] == "succeeded", view
         assert len(view["runs"]) == 1, view["runs"]
         key, base_url = world.virtual_key(f"{alias}-llm")
@@ -571,8 +543,8 @@ def test_no_secret_appears_in_the_ledger_runner_artifacts_or_logs(world: World) 
               enumerate(world.artifacts.seen.items())}  # fmt: skip
     assert any("/artifacts/" in name for name in copies), sorted(copies)[:20]
     texts.update(copies)
-    _, orders = world.api("GET", "/api/v1/orders?limit=1000")
-    _, audit = world.api("GET", "/api/v1/audit")
+    _, orders = world.svc.request("GET", "/api/v1/orders?limit=1000")
+    _, audit = world.svc.request("GET", "/api/v1/audit")
     texts["API orders"] = json.dumps(orders).encode()
     texts["API audit"] = json.dumps(audit).encode()
     found = [

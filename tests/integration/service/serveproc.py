@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+from waiting import wait_until
 
-from .conftest import BEARER, SECRET, TOKEN
+from .conftest import BEARER, SECRET, TERMINAL, TOKEN
 
 CLI = str(Path(sys.executable).parent / "litemaas-controller")
 
@@ -60,34 +63,28 @@ class ServeProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.terminate()
 
-    async def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    def request(
+        self, method: str, path: str, body: bytes | None = None, **headers: str
     ) -> tuple[int, Any]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                method, self.url + path, headers=headers or BEARER, **kwargs
-            ) as response,
-        ):
-            return response.status, await response.json(content_type=None)
+        """(status, decoded JSON) of one API call, with the read-side bearer token."""
+        request = urllib.request.Request(
+            self.url + path, data=body, method=method, headers={**BEARER, **headers}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
 
-    async def finished(self, order_id: str) -> dict[str, Any]:
-        """Follow the order's server-sent events until the `end` event; return its data."""
-        import json
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        status, view = self.request("GET", f"/api/v1/orders/{order_id}")
+        return view if status == 200 else None
 
-        last: dict[str, Any] = {}
-        kind = ""
-        timeout = aiohttp.ClientTimeout(total=None)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(
-                f"{self.url}/api/v1/orders/{order_id}/events?follow=1", headers=BEARER
-            ) as response,
-        ):
-            async for raw in response.content:
-                line = raw.decode().strip()
-                if line.startswith("event:"):
-                    kind = line[6:].strip()
-                elif line.startswith("data:") and kind == "end":
-                    last = json.loads(line[5:])
-        return last
+    def finished(self, order_id: str, timeout: float = 120) -> dict[str, Any]:
+        """The order's view once it has ended."""
+        view: dict[str, Any] = wait_until(
+            lambda: (o := self.order(order_id)) and o["status"] in TERMINAL and o,
+            timeout=timeout,
+            what=f"order {order_id} to end",
+        )
+        return view

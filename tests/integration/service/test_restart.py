@@ -35,15 +35,15 @@ def serve(tmp_path: Path, started: list[ServeProcess], **env: str) -> ServeProce
     return svc.start()
 
 
-async def submit(svc: ServeProcess, order: dict | None = None) -> int:
+def submit(svc: ServeProcess, order: dict | None = None) -> int:
     body = json.dumps(order or ORDER).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    status, _ = await svc.request("POST", "/api/v1/orders", data=body, headers=headers)
+    status, _ = svc.request("POST", "/api/v1/orders", body, **headers)
     return status
 
 
-async def current_run(svc: ServeProcess) -> dict:
-    _, order = await svc.request("GET", f"/api/v1/orders/{ORDER['id']}")
+def current_run(svc: ServeProcess) -> dict:
+    _, order = svc.request("GET", f"/api/v1/orders/{ORDER['id']}")
     return next(r for r in order["runs"] if r["status"] in ("queued", "running"))
 
 
@@ -51,11 +51,11 @@ async def test_kill_9_mid_run_then_restart_runs_the_order_once_more_never_twice_
     tmp_path: Path, run_env: Evidence, services: list[ServeProcess]
 ) -> None:
     first = serve(tmp_path, services)
-    assert await submit(first) == 202
+    assert submit(first) == 202
     await run_env.started(1)
     queued = {"id": "o-queued", "action": "update", "instance": "demo"}
-    assert await submit(first, queued) == 202  # waits behind the running order
-    orphan_run = (await current_run(first))["id"]
+    assert submit(first, queued) == 202  # waits behind the running order
+    orphan_run = current_run(first)["id"]
     [orphan_shell] = run_env.pids("start")
 
     first.kill9()
@@ -68,11 +68,11 @@ async def test_kill_9_mid_run_then_restart_runs_the_order_once_more_never_twice_
     await run_env.started(2)
     assert run_env.count("conflict") == 0
     run_env.release()
-    final = await second.finished(ORDER["id"])
+    final = second.finished(ORDER["id"])
     assert final["status"] == "succeeded"
-    assert (await second.finished("o-queued"))["status"] == "succeeded"  # nothing lost
+    assert second.finished("o-queued")["status"] == "succeeded"  # nothing lost
 
-    _, order = await second.request("GET", f"/api/v1/orders/{ORDER['id']}")
+    _, order = second.request("GET", f"/api/v1/orders/{ORDER['id']}")
     statuses = [r["status"] for r in order["runs"]]
     assert statuses == ["failed", "succeeded"]
     assert "interrupted" in order["runs"][0]["reason"]
@@ -89,20 +89,20 @@ async def test_sigterm_drains_cancels_the_late_run_and_the_next_start_runs_it(
     tmp_path: Path, run_env: Evidence, services: list[ServeProcess]
 ) -> None:
     first = serve(tmp_path, services, LITEMAAS_DRAIN_GRACE="0.5")
-    assert await submit(first) == 202
+    assert submit(first) == 202
     await run_env.started(1)
-    run = await current_run(first)
+    run = current_run(first)
     assert first.terminate() == 0
     assert run_pids(run["id"]) == []
     assert not alive(run_env.pids("start")[0])
 
     second = serve(tmp_path, services)
-    _, order = await second.request("GET", f"/api/v1/orders/{ORDER['id']}")
+    _, order = second.request("GET", f"/api/v1/orders/{ORDER['id']}")
     assert order["runs"][0]["status"] == "cancelled"  # oldest first: the drained run
     assert "shut down" in order["runs"][0]["reason"]
     await run_env.started(2)
     run_env.release()
-    assert (await second.finished(ORDER["id"]))["status"] == "succeeded"
+    assert second.finished(ORDER["id"])["status"] == "succeeded"
     assert second.terminate() == 0
 
 
@@ -110,12 +110,12 @@ async def test_sigterm_lets_a_run_finish_within_the_grace(
     tmp_path: Path, run_env: Evidence, services: list[ServeProcess]
 ) -> None:
     svc = serve(tmp_path, services, LITEMAAS_DRAIN_GRACE="120")
-    assert await submit(svc) == 202
+    assert submit(svc) == 202
     await run_env.started(1)
     assert svc.proc is not None
     svc.proc.send_signal(15)
     run_env.release()  # the run ends by itself while the service drains
     assert svc.proc.wait(120) == 0
     again = serve(tmp_path, services)
-    _, order = await again.request("GET", f"/api/v1/orders/{ORDER['id']}")
+    _, order = again.request("GET", f"/api/v1/orders/{ORDER['id']}")
     assert order["status"] == "succeeded" and len(order["runs"]) == 1
