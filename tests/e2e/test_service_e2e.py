@@ -43,10 +43,10 @@ def serve(sandbox: Sandbox, tmp_path: Path, started: list[ServeProcess]) -> Serv
     return svc.start()
 
 
-async def submit(svc: ServeProcess, order: dict) -> tuple[int, dict]:
+def submit(svc: ServeProcess, order: dict) -> tuple[int, dict]:
     body = json.dumps(order).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    return await svc.request("POST", "/api/v1/orders", data=body, headers=headers)
+    return svc.request("POST", "/api/v1/orders", body, **headers)
 
 
 def ledger_text(tmp_path: Path) -> str:
@@ -63,24 +63,24 @@ async def test_provision_duplicate_credentials_and_destroy(
     svc = serve(sandbox_aws, tmp_path, controller)
     instance = f"e2e-{uuid.uuid4().hex[:6]}"
     order = {"id": f"{instance}-p", "action": "provision", "instance": instance}
-    status, record = await submit(svc, order)
+    status, record = submit(svc, order)
     assert status == 202, record
-    final = await svc.finished(order["id"])
+    final = svc.finished(order["id"])
     assert final["status"] == "succeeded", final
     results = final["results"]
     assert results["namespace"] == f"litemaas-{instance}" and results["instance"] == instance
     assert results["credentials_secret"]
-    assert (await submit(svc, order))[0] == 200  # duplicate: nothing runs again
-    _, runs = await svc.request("GET", f"/api/v1/runs?order={order['id']}")
+    assert (submit(svc, order))[0] == 200  # duplicate: nothing runs again
+    _, runs = svc.request("GET", f"/api/v1/runs?order={order['id']}")
     assert len(runs["items"]) == 1
 
-    status, creds = await svc.request("GET", f"/api/v1/instances/{instance}/credentials")
+    status, creds = svc.request("GET", f"/api/v1/instances/{instance}/credentials")
     assert status == 200, creds
     stored = secret_data(sandbox_aws.kube(), results["namespace"], results["credentials_secret"])
     assert creds["password"] == stored["UI_PASSWORD"] and creds["username"] == stored["UI_USERNAME"]
     # the real secrets exist only in the cluster and in that one answer
-    _, order_view = await svc.request("GET", f"/api/v1/orders/{order['id']}")
-    _, events = await svc.request("GET", f"/api/v1/orders/{order['id']}/events")
+    _, order_view = svc.request("GET", f"/api/v1/orders/{order['id']}")
+    _, events = svc.request("GET", f"/api/v1/orders/{order['id']}/events")
     ledger = ledger_text(tmp_path)
     log = (tmp_path / "serve.log").read_text()
     for value in (stored["UI_PASSWORD"], stored["LITELLM_MASTER_KEY"], SECRET):
@@ -88,9 +88,9 @@ async def test_provision_duplicate_credentials_and_destroy(
         assert value not in json.dumps(order_view) and value not in json.dumps(events)
 
     destroy = {"id": f"{instance}-d", "action": "destroy", "instance": instance}
-    assert (await submit(svc, destroy))[0] == 202
-    assert (await svc.finished(destroy["id"]))["status"] == "succeeded"
-    _, inst = await svc.request("GET", f"/api/v1/instances/{instance}")
+    assert (submit(svc, destroy))[0] == 202
+    assert svc.finished(destroy["id"])["status"] == "succeeded"
+    _, inst = svc.request("GET", f"/api/v1/instances/{instance}")
     assert inst["status"] == "destroyed"
     assert svc.terminate() == 0
 
@@ -101,14 +101,14 @@ async def test_kill_9_during_a_real_deploy_then_restart(
     svc = serve(sandbox_aws, tmp_path, controller)
     instance = f"e2e-{uuid.uuid4().hex[:6]}"
     order = {"id": f"{instance}-p", "action": "provision", "instance": instance}
-    assert (await submit(svc, order))[0] == 202
+    assert (submit(svc, order))[0] == 202
 
     async def running_run() -> str | None:
-        _, view = await svc.request("GET", f"/api/v1/orders/{order['id']}")
+        _, view = svc.request("GET", f"/api/v1/orders/{order['id']}")
         running = [r for r in view["runs"] if r["status"] == "running"]
         if not running:
             return None
-        _, events = await svc.request("GET", f"/api/v1/runs/{running[0]['id']}/events")
+        _, events = svc.request("GET", f"/api/v1/runs/{running[0]['id']}/events")
         started = [e for e in events["items"] if e["event"] == "playbook_on_task_start"]
         return str(running[0]["id"]) if len(started) >= 3 else None
 
@@ -118,8 +118,8 @@ async def test_kill_9_during_a_real_deploy_then_restart(
     svc.kill9()
     again = serve(sandbox_aws, tmp_path, controller)
     assert run_pids(orphan) == []  # ended before anything ran for the instance again
-    final = await again.finished(order["id"])
+    final = again.finished(order["id"])
     assert final["status"] == "succeeded", final
-    _, view = await again.request("GET", f"/api/v1/orders/{order['id']}")
+    _, view = again.request("GET", f"/api/v1/orders/{order['id']}")
     assert [r["status"] for r in view["runs"]] == ["failed", "succeeded"]
     assert again.terminate() == 0

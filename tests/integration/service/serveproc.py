@@ -80,7 +80,7 @@ class ServeProcess:
         status, view = self.request("GET", f"/api/v1/orders/{order_id}")
         return view if status == 200 else None
 
-    def finished(self, order_id: str, timeout: float = 120) -> dict[str, Any]:
+    def finished(self, order_id: str, timeout: float = 600) -> dict[str, Any]:
         """The order's view once it has ended."""
         view: dict[str, Any] = wait_until(
             lambda: (o := self.order(order_id)) and o["status"] in TERMINAL and o,

@@ -63,8 +63,8 @@ async def test_pending_messages_of_a_killed_service_are_claimed_and_completed_by
     first = serve(tmp_path, services, redis_server, "pod-a")
     body = json.dumps({"id": "p-demo", "action": "provision", "instance": "demo"}).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    assert (await first.request("POST", "/api/v1/orders", data=body, headers=headers))[0] == 202
-    assert (await first.finished("p-demo"))["status"] == "succeeded"
+    assert first.request("POST", "/api/v1/orders", body, **headers)[0] == 202
+    assert first.finished("p-demo")["status"] == "succeeded"
     send(r, "k-1", "model.upsert", "demo", {**UPSERT, "name": "hold-k1"})
     send(r, "k-2", "key.rotate", "demo", {"alias": "team-a"})
     await wait_for(timeout=LONG, probe=lambda: run_env.count("start") == 2, what="k-1 running")
@@ -89,7 +89,7 @@ async def test_pending_messages_of_a_killed_service_are_claimed_and_completed_by
         ("start", "present:hold-k1"), ("end", "present:hold-k1"),
         ("start", "key.rotate:team-a"), ("end", "key.rotate:team-a"),
     ]  # fmt: skip
-    _, order = await second.request("GET", "/api/v1/orders/msg:k-1")
+    _, order = second.request("GET", "/api/v1/orders/msg:k-1")
     assert order["status"] == "succeeded"
     assert [run["status"] for run in order["runs"]] == ["failed", "succeeded"]
     assert dead_letters(r) == []
