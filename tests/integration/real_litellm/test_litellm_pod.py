@@ -135,9 +135,9 @@ def test_killing_the_proxy_is_a_crash_and_the_pod_comes_back_ready(instance: Ins
         current = instance.ready_pod()
         return current if current and current["metadata"]["name"] == name else None
 
-    wait_until(ready_again, timeout=WAIT, what="the same pod Ready again after the crash")
+    back = wait_until(ready_again, timeout=WAIT, what="the same pod Ready again after the crash")
     instance.timings["crash_ready"] = time.monotonic() - started
-    assert proxy_pid(instance, instance.ready_pod() or {}) != pid
+    assert proxy_pid(instance, back) != pid
     status, _ = curl(instance.box, "GET", f"{instance.url}/health/readiness")
     assert status == 200, f"/health/readiness answered {status} after the crash"
 

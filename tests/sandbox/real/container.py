@@ -7,8 +7,8 @@ import datetime as dt
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..agent.kube import Obj
@@ -48,7 +48,7 @@ class Container:
     kill_reason: str | None = None  # OOMKilled, when the sandbox ended it for a fault
     kill_deadline: float | None = None  # after a failed liveness probe: SIGKILL at this time
     probes: dict[str, Prober] = field(default_factory=dict)
-    namespace_file: Path | None = None  # where the launcher writes its mount namespace's inode
+    namespace: int | None = None  # an open descriptor of the container's mount namespace
 
     @property
     def name(self) -> str:
@@ -73,24 +73,33 @@ class Container:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.proc.pid, signum)
 
+    def hold_namespace(self, wait: float = 0.0) -> None:
+        """Open the container's mount namespace once its launcher has entered it (waiting up to
+        `wait` seconds for that). Every process of the container shares it, in whatever session;
+        holding it keeps its inode from naming another container's namespace once this one's
+        processes are gone (the kernel reuses the number at once)."""
+        deadline = time.monotonic() + wait
+        while self.namespace is None and (pid := self.pid()) is not None:
+            with contextlib.suppress(OSError):
+                fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+                if os.fstat(fd).st_ino != procfs.own_namespace("mnt"):
+                    self.namespace = fd
+                    return
+                os.close(fd)  # still the launcher, before its unshare
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
     def kill_all(self) -> None:
         """SIGKILL every process of the container, as a runtime does when the container's PID
         namespace ends: the program and whatever it started, even in sessions of their own
         (PostgreSQL's children are). The sandbox has no PID namespace; the container's mount
-        namespace, which its launcher recorded, tells its processes apart."""
+        namespace tells its processes apart."""
         self.signal(signal.SIGKILL)
-        for pid in self._members():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def _members(self) -> list[int]:
-        try:
-            inode = int(self.namespace_file.read_text()) if self.namespace_file else 0
-        except (OSError, ValueError):
-            return []  # the launcher never got as far: nothing was started
-        if inode in (0, procfs.own_namespace("mnt")):
-            return []  # never the machine's own processes
-        return procfs.sharing("mnt", inode)
+        if self.namespace is not None:
+            for pid in procfs.sharing("mnt", os.fstat(self.namespace).st_ino):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def ready(self) -> bool:
         if not self.running or not self.started():
@@ -107,6 +116,9 @@ class Container:
         if self.proc is None or (code := self.proc.poll()) is None:
             return None
         self.kill_all()  # what the program left behind ends with it, as in a container
+        if self.namespace is not None:
+            os.close(self.namespace)
+            self.namespace = None
         exit_code = code if code >= 0 else 128 - code
         reason = self.kill_reason or ("Completed" if exit_code == 0 else "Error")
         termination: Obj = {

@@ -178,6 +178,7 @@ class PodWorker:
                 c.waiting = (reason, f'Back-off pulling image "{c.spec["image"]}"')
             return
         if c.running:
+            c.hold_namespace()
             self._apply_fault(c, now)
             return
         if c.terminated is None and now >= c.next_start:
@@ -214,8 +215,6 @@ class PodWorker:
         root = self.dir / "root" / c.name
         root.mkdir(parents=True, exist_ok=True)
         script = self.dir / f"{c.name}.sh"
-        c.namespace_file = self.dir / f"{c.name}.mntns"
-        c.namespace_file.unlink(missing_ok=True)  # the previous instance's namespace is gone
         script.write_text(
             setup_script(
                 root,
@@ -226,7 +225,6 @@ class PodWorker:
                 c.image,
                 c.spec.get("workingDir") or "/",
                 user,
-                c.namespace_file,
             )
         )
         log_path = self.logs / f"{meta['namespace']}_{meta['name']}_{c.name}.log"
@@ -239,6 +237,7 @@ class PodWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        c.hold_namespace(wait=2.0)  # once the launcher enters it: normally before the program
         c.started_at, c.env, c.user, c.waiting = now, env, user, None
         for kind in ("readiness", "liveness", "startup"):
             if spec := c.spec.get(f"{kind}Probe"):

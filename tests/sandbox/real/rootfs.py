@@ -51,14 +51,10 @@ def setup_script(
     image: Image,
     workdir: str,
     user: tuple[int, int] | None,
-    namespace_file: Path,
 ) -> str:
-    """The script that builds the container's root and execs its program (argv follows as "$@").
-    Before anything else it writes the inode of the container's mount namespace to
-    `namespace_file`: every process of the container, in whatever session, shares it."""
+    """The script that builds the container's root and execs its program (argv follows as "$@")."""
     lines = [
         "set -eu",
-        f"/usr/bin/stat -L -c %i /proc/$$/ns/mnt > {_q(namespace_file)}",
         f"R={_q(root)}",
         '/usr/bin/mount -t tmpfs -o mode=0755 sandbox-root "$R"',
         'cd "$R"',
