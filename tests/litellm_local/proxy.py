@@ -70,8 +70,8 @@ def call(
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(p) for p in text)
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            found.extend(int(p) for p in (task / "children").read_text().split())
     return found
 
 
@@ -148,7 +148,10 @@ class Proxy:
     def engine_pid(self) -> int:
         assert self.process is not None
         for pid in children(self.process.pid):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # a child that was reaped after it was listed (a killed engine)
             if any(part.endswith(b"main.mjs") for part in cmdline):
                 return pid
         raise LookupError("no query-engine stand-in under the proxy")
