@@ -83,6 +83,16 @@ def pod(kube: Kube, ns: str, name: str) -> dict[str, Any] | None:
     return kube.get(f"/api/v1/namespaces/{ns}/pods/{name}")
 
 
+def ready(kube: Kube, ns: str, name: str, timeout: float = 30) -> dict[str, Any]:
+    """The pod once it is Ready."""
+    found: dict[str, Any] = wait_until(
+        lambda: (p := pod(kube, ns, name)) and condition(p, "Ready") and p,
+        timeout=timeout,
+        what=f"{name} Ready",
+    )
+    return found
+
+
 def postgres_login(kube: Kube, ns: str) -> tuple[str, str]:
     """(user, password) the role gave its PostgreSQL, read from the cluster."""
     import base64

@@ -12,13 +12,12 @@ import pytest
 from kubeobjects import make_namespace
 from sandbox import Sandbox
 from sandbox.real.network import tag_of
-from waiting import wait_until
 
 from .conftest import (
-    condition,
     identities,
     netns_inode,
     processes_in,
+    ready,
     wait_for_default_service_account,
 )
 
@@ -49,12 +48,7 @@ def _running_postgres(box: Sandbox) -> set[tuple[int, int]]:
     make_namespace(kube, "leave")
     wait_for_default_service_account(kube, "leave")
     kube.create("/api/v1/namespaces/leave/pods", POSTGRES)
-    pod = wait_until(
-        lambda: (p := kube.get("/api/v1/namespaces/leave/pods/db")) and condition(p, "Ready") and p,
-        timeout=60,
-        what="db Ready",
-    )
-    before = identities(processes_in(netns_inode(box, pod)))
+    before = identities(processes_in(netns_inode(box, ready(kube, "leave", "db", timeout=60))))
     assert before
     return before
 

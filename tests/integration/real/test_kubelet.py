@@ -24,6 +24,7 @@ from .conftest import (
     identities,
     netns_inode,
     processes_in,
+    ready,
     wait_for_default_service_account,
 )
 
@@ -56,14 +57,6 @@ def _pod(name: str, script: str, policy: str = "Always", **container: Any) -> di
             ],
         },
     }
-
-
-def _ready(kube: Kube, ns: str, name: str) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        pod = kube.get(f"/api/v1/namespaces/{ns}/pods/{name}")
-        return pod if pod and condition(pod, "Ready") else None
-
-    return wait_until(ready, what=f"{name} Ready")
 
 
 def _status(kube: Kube, ns: str, name: str) -> dict[str, Any]:
@@ -240,7 +233,7 @@ def test_a_startup_probe_that_gives_up_restarts_the_container(
 def test_crashloop_fault_kills_the_real_process(sandbox_real: Sandbox, ns: str) -> None:
     kube = sandbox_real.kube()
     kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("victim", "exec sleep 600"))
-    pod = _ready(kube, ns, "victim")
+    pod = ready(kube, ns, "victim")
     netns = netns_inode(sandbox_real, pod)
     first = identities(processes_in(netns))
     sandbox_real.set_fault("pod", ns, "victim", "crashloop")
@@ -419,7 +412,7 @@ def test_init_containers_run_first_and_share_volumes(sandbox_real: Sandbox, ns: 
     ]
     pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
     kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
-    running = _ready(kube, ns, "ordered")
+    running = ready(kube, ns, "ordered")
     init = running["status"]["initContainerStatuses"][0]["state"]["terminated"]
     main = running["status"]["containerStatuses"][0]
     assert (init["exitCode"], init["reason"]) == (0, "Completed")
@@ -489,7 +482,7 @@ def test_a_force_deleted_pods_processes_end(sandbox_real: Sandbox, ns: str) -> N
     next) is stopped all the same, as the kubelet stops a pod it no longer finds."""
     kube = sandbox_real.kube()
     kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("forced", "exec sleep 600"))
-    pod = _ready(kube, ns, "forced")
+    pod = ready(kube, ns, "forced")
     processes = identities(processes_in(netns_inode(sandbox_real, pod)))
     assert processes
     # The node agent (it runs in the supervisor) is held while the pod goes, and its connections
@@ -519,7 +512,7 @@ def test_a_containers_processes_end_with_it_even_in_sessions_of_their_own(
     kube = sandbox_real.kube()
     script = "setsid sleep 601 & exec sleep 602"
     kube.create(f"/api/v1/namespaces/{ns}/pods", _pod("sessions", script))
-    pod = _ready(kube, ns, "sessions")
+    pod = ready(kube, ns, "sessions")
     netns = netns_inode(sandbox_real, pod)
     helper = wait_until(
         lambda: _running(processes_in(netns), "sleep 601"), what="the helper in its own session"

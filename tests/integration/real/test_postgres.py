@@ -31,6 +31,7 @@ from .conftest import (
     postgres_login,
     processes_in,
     psql,
+    ready,
 )
 
 pytestmark = pytest.mark.integration
@@ -179,7 +180,7 @@ def test_killing_postgres_is_a_crash_and_the_pod_recovers(
     )
     last = crashed["status"]["containerStatuses"][0]["lastState"]["terminated"]
     assert (last["exitCode"], last["reason"]) == (137, "Error")
-    wait_until(lambda: condition(pod(kube, ns, "postgres-0"), "Ready"), timeout=90, what="Ready")
+    ready(kube, ns, "postgres-0", timeout=90)
     assert psql(kube, ns, "SELECT v FROM kept", "litellm_db") == "before"
 
 

@@ -103,31 +103,31 @@ class RealRuntime:
             if worker is None:
                 self._gone.add(uid)
                 return None
-        worker.request_stop(pod["metadata"].get("deletionGracePeriodSeconds"))
-        if not worker.done.wait(0.2):
-            return 0.2
-        with self._lock:
-            self.workers.pop(uid, None)
-            self._gone.add(uid)
-        return None
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        return None if self._stopped(uid, worker, grace, wait=0.2) else 0.2
 
     def release_removed(self, key: str, live_uid: str | None) -> float | None:
         """Stop the containers of pods named `key` that left the API without this node confirming
         their deletion (force deletion, or an API server that force-deletes: 1.20's namespace
         deletion can), as the kubelet does for a removed pod: at once, with its minimum grace.
         `live_uid` is the pod that has the name now, if any. Until they are gone, ask again."""
-        pending = False
-        for uid, worker in list(self.workers.items()):
-            if worker.key != key or uid == live_uid:
-                continue
-            worker.request_stop(REMOVED_GRACE)
-            if not worker.done.is_set():
-                pending = True
-                continue
-            with self._lock:
-                self.workers.pop(uid, None)
-                self._gone.add(uid)
-        return 0.2 if pending else None
+        stopped = [
+            self._stopped(uid, worker, REMOVED_GRACE)
+            for uid, worker in list(self.workers.items())
+            if worker.key == key and uid != live_uid
+        ]
+        return None if all(stopped) else 0.2
+
+    def _stopped(self, uid: str, worker: PodWorker, grace: float | None, wait: float = 0) -> bool:
+        """Ask the pod's worker to stop; True, and the pod forgotten for good, once its processes
+        are gone (waiting up to `wait` seconds for that)."""
+        worker.request_stop(grace)
+        if not worker.done.wait(wait):
+            return False
+        with self._lock:
+            self.workers.pop(uid, None)
+            self._gone.add(uid)
+        return True
 
     # -- cluster lookups -----------------------------------------------------------------------
     def _fetch_for(self, namespace: str) -> Fetch:
