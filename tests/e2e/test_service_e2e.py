@@ -70,7 +70,7 @@ async def test_provision_duplicate_credentials_and_destroy(
     results = final["results"]
     assert results["namespace"] == f"litemaas-{instance}" and results["instance"] == instance
     assert results["credentials_secret"]
-    assert (submit(svc, order))[0] == 200  # duplicate: nothing runs again
+    assert submit(svc, order)[0] == 200  # duplicate: nothing runs again
     _, runs = svc.request("GET", f"/api/v1/runs?order={order['id']}")
     assert len(runs["items"]) == 1
 
@@ -88,7 +88,7 @@ async def test_provision_duplicate_credentials_and_destroy(
         assert value not in json.dumps(order_view) and value not in json.dumps(events)
 
     destroy = {"id": f"{instance}-d", "action": "destroy", "instance": instance}
-    assert (submit(svc, destroy))[0] == 202
+    assert submit(svc, destroy)[0] == 202
     assert svc.finished(destroy["id"])["status"] == "succeeded"
     _, inst = svc.request("GET", f"/api/v1/instances/{instance}")
     assert inst["status"] == "destroyed"
@@ -101,7 +101,7 @@ async def test_kill_9_during_a_real_deploy_then_restart(
     svc = serve(sandbox_aws, tmp_path, controller)
     instance = f"e2e-{uuid.uuid4().hex[:6]}"
     order = {"id": f"{instance}-p", "action": "provision", "instance": instance}
-    assert (submit(svc, order))[0] == 202
+    assert submit(svc, order)[0] == 202
 
     async def running_run() -> str | None:
         _, view = svc.request("GET", f"/api/v1/orders/{order['id']}")
