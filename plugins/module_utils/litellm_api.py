@@ -75,6 +75,8 @@ class HttpClient:
     """JSON over HTTP with a bearer key; ``base_url`` without a trailing slash."""
 
     auth_hint = " The key was refused: check the master key (or the Secret it is read from)."
+    #: ansible's open_url: "safe" follows redirects of GET and HEAD
+    follow_redirects = "safe"
 
     def __init__(self, base_url, key=None, validate_certs=True, ca_path=None, timeout=None):
         self.base_url = base_url.rstrip("/")
@@ -106,7 +108,7 @@ class HttpClient:
                 validate_certs=self.validate_certs,
                 ca_path=self.ca_path,
                 timeout=self.timeout,
-                follow_redirects="safe",
+                follow_redirects=self.follow_redirects,
             )
             return Reply(response.getcode(), _parse(response.read()))
         except HTTPError as exc:
@@ -126,6 +128,11 @@ class HttpClient:
         hint = ""
         if reply.status == 401:
             hint = self.auth_hint
+        elif 300 <= reply.status < 400:
+            hint = (
+                " Redirects are not followed, so the key goes only to the URL given: use the URL "
+                "it redirects to."
+            )
         raise LiteLLMError(
             "%s failed with HTTP %s%s: %s.%s"
             % (
@@ -157,6 +164,9 @@ class Upstream(HttpClient):
     """An OpenAI-compatible model server (``base_url`` ends in ``/v1``)."""
 
     auth_hint = " The upstream refused the key: check api_key (or the Secret it comes from)."
+    #: the key goes to api_base and nowhere else: a redirect (which would carry the bearer key to
+    #: whatever host it names, even for "safe") is an answer, not followed
+    follow_redirects = "none"
 
 
 class LiteLLM(HttpClient):

@@ -43,6 +43,8 @@ def _import_kubernetes():
 LITELLM_SECRET = "litellm-secret"  # noqa: S105 (a Secret name, not a secret)
 MASTER_KEY_FIELD = "LITELLM_MASTER_KEY"
 ROUTE_NAME = "litellm"
+#: reads, checks and writes of one Secret tried before giving up when it keeps changing
+CONFLICT_RETRIES = 5
 
 CONNECTION_ARGS = dict(
     url=dict(type="str", fallback=(env_fallback, ["LITELLM_URL"])),
@@ -86,59 +88,82 @@ class Kube:
         self.custom = k8s_client.CustomObjectsApi(api)
         self.networking = k8s_client.NetworkingV1Api(api)
 
-    def read_secret(self, namespace, name):
-        """The Secret's data decoded to text, or ``None`` when it does not exist."""
+    def get_secret(self, namespace, name):
+        """The Secret as the API server has it (``V1Secret``), or ``None`` when it does not
+        exist."""
         try:
-            secret = self.core.read_namespaced_secret(name, namespace)
+            return self.core.read_namespaced_secret(name, namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise ConnectionError_(
                 _api_error("reading Secret %s/%s" % (namespace, name), exc)
             ) from None
-        return dict(
-            (k, base64.b64decode(v).decode("utf-8")) for k, v in (secret.data or {}).items()
-        )
 
-    def write_secret(self, namespace, name, data, labels=None, check_mode=False):
-        """Make the Secret hold exactly ``data``; True when something changed (or would)."""
-        current = self.read_secret(namespace, name)
-        if current == data:
-            return False
-        if check_mode:
-            return True
-        body = k8s_client.V1Secret(
-            metadata=k8s_client.V1ObjectMeta(name=name, namespace=namespace, labels=labels or None),
-            type="Opaque",
-            data=dict(
-                (k, base64.b64encode(v.encode("utf-8")).decode("ascii")) for k, v in data.items()
-            ),
-        )
-        try:
-            if current is None:
-                self.core.create_namespaced_secret(namespace, body)
-            else:
-                self.core.replace_namespaced_secret(name, namespace, body)
-        except ApiException as exc:
-            raise ConnectionError_(
-                _api_error("writing Secret %s/%s" % (namespace, name), exc)
-            ) from None
-        return True
+    def read_secret(self, namespace, name):
+        """The Secret's data decoded to text, or ``None`` when it does not exist."""
+        secret = self.get_secret(namespace, name)
+        return None if secret is None else secret_text(secret)
 
-    def delete_secret(self, namespace, name, check_mode=False):
-        if self.read_secret(namespace, name) is None:
-            return False
-        if check_mode:
-            return True
-        try:
-            self.core.delete_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
+    def write_secret(
+        self, namespace, name, data, labels=None, annotations=None, check_mode=False, check=None
+    ):
+        """Make the Secret hold exactly ``data`` and carry ``labels`` and ``annotations`` (its
+        other labels and annotations stay); True when something changed (or would).
+
+        ``check(secret)`` sees an existing Secret first and raises to leave it alone. The write is
+        optimistic: the replace carries the resourceVersion that was checked, so an edit made
+        meanwhile (409 Conflict) is never overwritten; the module reads, checks and tries again.
+        """
+        for _ in range(CONFLICT_RETRIES):
+            current = self.get_secret(namespace, name)
+            if current is not None and check is not None:
+                check(current)
+            if current is not None and _holds(current, data, labels, annotations):
                 return False
-            raise ConnectionError_(
-                _api_error("deleting Secret %s/%s" % (namespace, name), exc)
-            ) from None
-        return True
+            if check_mode:
+                return True
+            body = _secret_body(namespace, name, data, labels, annotations, current)
+            try:
+                if current is None:
+                    self.core.create_namespaced_secret(namespace, body)
+                else:
+                    self.core.replace_namespaced_secret(name, namespace, body)
+                return True
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise ConnectionError_(
+                        _api_error("writing Secret %s/%s" % (namespace, name), exc)
+                    ) from None
+        raise ConnectionError_(_kept_changing("writing", namespace, name))
+
+    def delete_secret(self, namespace, name, check_mode=False, check=None):
+        """Delete the Secret; True when it was deleted (or would be). ``check(secret)`` returns
+        False to leave an existing Secret alone. The delete has the checked uid and
+        resourceVersion as preconditions, so a Secret changed or replaced meanwhile is checked
+        again, never deleted unseen."""
+        for _ in range(CONFLICT_RETRIES):
+            current = self.get_secret(namespace, name)
+            if current is None or (check is not None and not check(current)):
+                return False
+            if check_mode:
+                return True
+            seen = k8s_client.V1Preconditions(
+                uid=current.metadata.uid, resource_version=current.metadata.resource_version
+            )
+            try:
+                self.core.delete_namespaced_secret(
+                    name, namespace, body=k8s_client.V1DeleteOptions(preconditions=seen)
+                )
+                return True
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                if exc.status != 409:
+                    raise ConnectionError_(
+                        _api_error("deleting Secret %s/%s" % (namespace, name), exc)
+                    ) from None
+        raise ConnectionError_(_kept_changing("deleting", namespace, name))
 
     def litellm_url(self, namespace):
         """``https://host`` of Route ``litellm`` (OpenShift), else ``http(s)://host`` of Ingress
@@ -174,6 +199,57 @@ class Kube:
             "no Route or Ingress named litellm with a host in namespace %s: is LiteMaaS deployed "
             "there? Pass url to reach LiteLLM another way." % namespace
         )
+
+
+def secret_text(secret):
+    """A ``V1Secret``'s data decoded to text."""
+    return dict((k, base64.b64decode(v).decode("utf-8")) for k, v in (secret.data or {}).items())
+
+
+def _holds(secret, data, labels, annotations):
+    meta = secret.metadata
+    return (
+        secret_text(secret) == data
+        and _includes(meta.labels, labels)
+        and _includes(meta.annotations, annotations)
+    )
+
+
+def _includes(present, wanted):
+    present = present or {}
+    return all(present.get(k) == v for k, v in (wanted or {}).items())
+
+
+def _secret_body(namespace, name, data, labels, annotations, current):
+    """The Secret to create, or to replace ``current`` with (at its resourceVersion)."""
+    meta = current.metadata if current is not None else None
+    return k8s_client.V1Secret(
+        metadata=k8s_client.V1ObjectMeta(
+            name=name,
+            namespace=namespace,
+            labels=_merged(meta.labels if meta else None, labels),
+            annotations=_merged(meta.annotations if meta else None, annotations),
+            resource_version=meta.resource_version if meta else None,
+        ),
+        type=current.type if current is not None else "Opaque",
+        data=dict(
+            (k, base64.b64encode(v.encode("utf-8")).decode("ascii")) for k, v in data.items()
+        ),
+    )
+
+
+def _merged(present, wanted):
+    merged = dict(present or {})
+    merged.update(wanted or {})
+    return merged or None
+
+
+def _kept_changing(what, namespace, name):
+    return (
+        "%s Secret %s/%s: it changed under the module %d times in a row (409 Conflict); "
+        "something else keeps writing it. Run again once it is quiet."
+        % (what, namespace, name, CONFLICT_RETRIES)
+    )
 
 
 def _api_error(what, exc):

@@ -22,6 +22,16 @@ __metaclass__ = type
 import hashlib
 import time
 
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection import (
+    secret_text,
+)
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_secret_refs import (
+    OWNER_ANNOTATION,
+    owned_by,
+    owner_annotations,
+    refuse_reserved,
+)
+
 ROTATING_SUFFIX = ".rotating"
 MANAGED_TAG = "litemaas_managed"
 SECRET_TAG = "litemaas_secret"  # noqa: S105 (a metadata field name)
@@ -82,12 +92,40 @@ class KeyManager:
             self.alias + ROTATING_SUFFIX
         )
 
-    def _secret(self):
+    def _check_secret_ref(self):
+        """Before anything changes: the key's Secret is named, and not one of the instance's."""
         if not self.secret_name:
-            return None
+            return
+        refuse_reserved(self.secret_name, "secret_name")
         if not self.secret_namespace:
             raise KeyError_("secret_namespace (or namespace) is required with secret_name")
-        return self.kube.read_secret(self.secret_namespace, self.secret_name)
+
+    def _secret(self):
+        """The data of the key's Secret ({} while it does not exist); only a Secret this module
+        created for this alias is used."""
+        secret = self.kube.get_secret(self.secret_namespace, self.secret_name)
+        if secret is None:
+            return {}
+        self._check_owned(secret)
+        return secret_text(secret)
+
+    def _check_owned(self, secret):
+        if not owned_by(secret, self.alias):
+            raise KeyError_(
+                "the Secret secret_name names in namespace %s exists and was not created by "
+                "litellm_key for key %s (it lacks the annotation %s: %s), so it is neither "
+                "replaced nor used; name a Secret that does not exist yet"
+                % (self.secret_namespace, self.alias, OWNER_ANNOTATION, self.alias)
+            )
+
+    def _may_delete(self, secret):
+        if owned_by(secret, self.alias):
+            return True
+        self.warnings.append(
+            "the Secret secret_name names in namespace %s was not created by litellm_key for key "
+            "%s, so it was not deleted" % (self.secret_namespace, self.alias)
+        )
+        return False
 
     def _check_models(self):
         if not self.p.get("check_models"):
@@ -146,7 +184,9 @@ class KeyManager:
             self.secret_name,
             self._secret_data(value),
             labels=SECRET_LABELS,
+            annotations=owner_annotations(self.alias),
             check_mode=self.check_mode,
+            check=self._check_owned,
         )
 
     def _result(self, changed, action, key, **extra):
@@ -167,7 +207,8 @@ class KeyManager:
                 "secret_name is required to create key %s: its value is written only there"
                 % self.alias
             )
-        secret = self._secret() or {}
+        self._check_secret_ref()
+        secret = self._secret()
         value = secret.get(API_KEY_FIELD)
         ours = [k for k in candidates if value and k.get("token") == hash_token(value)]
         if not candidates:
@@ -264,15 +305,17 @@ class KeyManager:
     def absent(self):
         candidates = self._candidates()
         self._adopt_secret_ref(candidates)
+        self._check_secret_ref()
         tokens = [k["token"] for k in candidates]
         if tokens and not self.check_mode:
             self.api.delete_keys(tokens)
         secret_deleted = False
         if self.secret_name:
-            if not self.secret_namespace:
-                raise KeyError_("secret_namespace (or namespace) is required with secret_name")
             secret_deleted = self.kube.delete_secret(
-                self.secret_namespace, self.secret_name, check_mode=self.check_mode
+                self.secret_namespace,
+                self.secret_name,
+                check_mode=self.check_mode,
+                check=self._may_delete,
             )
         return self._result(
             bool(tokens) or secret_deleted,

@@ -41,7 +41,7 @@ options:
   state:
     description:
       - V(present) makes sure the key exists (and matches O(models), O(max_budget), O(user_id)) and its
-        value is in the Secret; V(absent) deletes the key and the Secret.
+        value is in the Secret; V(absent) deletes the key and the Secret (only a Secret it created).
     type: str
     choices: [present, absent]
     default: present
@@ -76,7 +76,14 @@ options:
         Required to create a key; with O(state=absent) the Secret is deleted too.
       - The key records it (C(metadata.litemaas_secret)), so a later rotation or deletion may give only
         O(alias).
-      - The module owns this Secret's data.
+      - The module creates this Secret and marks it as its own with the annotation
+        C(litemaas.rhpds.io/virtual-key=<alias>). It never replaces, uses or deletes a Secret it did
+        not create for this alias: naming an existing Secret without that annotation fails and leaves
+        the Secret as it was (with O(state=absent) the key is deleted, the Secret is left and a
+        warning says so). The instance's own Secrets (C(litellm-secret), C(postgres-secret),
+        C(backend-secret), C(litellm-master-key-rotation)) are refused outright.
+      - Writes are optimistic (the replace carries the resourceVersion that was checked; a 409
+        Conflict makes the module read, check and try again), so a concurrent edit is never lost.
     type: str
   secret_namespace:
     description:
@@ -178,6 +185,9 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_keys import
     KeyError_,
     KeyManager,
 )
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_secret_refs import (
+    SecretRefError,
+)
 
 
 def main():
@@ -209,7 +219,7 @@ def main():
             connection.url,
         )
         result = manager.present() if module.params["state"] == "present" else manager.absent()
-    except (ConnectionError_, LiteLLMError, KeyError_) as exc:
+    except (ConnectionError_, LiteLLMError, KeyError_, SecretRefError) as exc:
         module.fail_json(msg=str(exc))
     for warning in manager.warnings:
         module.warn(warning)

@@ -55,6 +55,10 @@ options:
     description:
       - Read the upstream's API key from a Kubernetes Secret instead of passing it (the way messages
         and playbooks pass secrets, by reference). Mutually exclusive with O(api_key).
+      - The Secret must carry the label C(litemaas.rhpds.io/allow-message-ref=true) (whoever hands
+        out the upstream's key labels its Secret), and may never be one of the instance's own
+        (C(litellm-secret), C(postgres-secret), C(backend-secret), C(litellm-master-key-rotation)):
+        a name alone never makes the module send another Secret's value to an upstream.
     type: dict
     suboptions:
       name:
@@ -114,6 +118,18 @@ options:
     description:
       - CA bundle for the upstream's certificate.
     type: path
+  upstream_allow:
+    description:
+      - Hosts O(api_base) may point at; the module refuses any other before it reads or sends the
+        upstream's key. Entries are host names (exact), domains (C(*.example.com) or
+        C(.example.com): any name under it), IP addresses and CIDR networks (C(10.0.0.0/8),
+        C(fd00::/8)). Names are not resolved, so a network admits only an O(api_base) written
+        with an IP address.
+      - Empty (the default) admits any host. The controller passes its C(LITEMAAS_UPSTREAM_ALLOW).
+      - Redirects from the upstream are never followed, so the key goes only to O(api_base).
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: rhpds.litemaas.litellm_key
   - module: rhpds.litemaas.litellm_info
@@ -197,11 +213,34 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection 
     Connection,
     ConnectionError_,
     connection_args,
+    secret_text,
 )
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
     ModelError,
     ModelManager,
 )
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_secret_refs import (
+    SecretRefError,
+    check_readable,
+    refuse_reserved,
+)
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_upstream_allow import (
+    allowed,
+)
+
+
+def check_references(module):
+    """Before anything is read or sent: the Secret named is not one of the instance's own, and
+    api_base is on a host upstream_allow admits (api_base is not repeated: it came from
+    outside)."""
+    p = module.params
+    if p["api_key_secret"]:
+        refuse_reserved(p["api_key_secret"]["name"], "api_key_secret.name")
+    if p["state"] == "present" and not allowed(p["api_base"], p["upstream_allow"]):
+        module.fail_json(
+            msg="api_base: its host is not one upstream_allow admits (%s), so the upstream's key "
+            "is not sent there and the model is not registered" % ", ".join(p["upstream_allow"])
+        )
 
 
 def read_api_key(module, connection):
@@ -209,7 +248,10 @@ def read_api_key(module, connection):
     namespace = ref.get("namespace") or connection.namespace
     if not namespace:
         module.fail_json(msg="api_key_secret needs a namespace (or the module's namespace option)")
-    data = connection.kube.read_secret(namespace, ref["name"]) or {}
+    secret = connection.kube.get_secret(namespace, ref["name"])
+    if secret is not None:
+        check_readable(secret, namespace, "api_key_secret")
+    data = secret_text(secret) if secret is not None else {}
     if not data.get(ref["key"]):
         module.fail_json(
             msg="Secret %s/%s has no key %s for the upstream's API key"
@@ -244,18 +286,20 @@ def main():
             replace_unmanaged=dict(type="bool", default=False),
             upstream_validate_certs=dict(type="bool", default=True),
             upstream_ca_path=dict(type="path"),
+            upstream_allow=dict(type="list", elements="str", default=[]),
         ),
         required_if=[("state", "present", ["api_base"])],
         mutually_exclusive=[("api_key", "api_key_secret")],
         supports_check_mode=True,
     )
     try:
+        check_references(module)
         connection = Connection(module.params)
         if module.params["api_key_secret"] and module.params["state"] == "present":
             module.params["api_key"] = read_api_key(module, connection)
         manager = ModelManager(connection.api, module.params, module.check_mode)
         result = manager.present() if module.params["state"] == "present" else manager.absent()
-    except (ConnectionError_, LiteLLMError, ModelError) as exc:
+    except (ConnectionError_, LiteLLMError, ModelError, SecretRefError) as exc:
         module.fail_json(msg=str(exc))
     for warning in manager.warnings:
         module.warn(warning)

@@ -145,6 +145,15 @@ class Settings:
             "it is delivered again (claimed from a dead consumer, or retried after a failed run)."
         ),
     )
+    upstream_allow: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Where a model.upsert's api_base may point, comma-separated: host names, domains "
+            "(*.example.com or .example.com: any name under it), IP addresses or CIDR networks "
+            "(names are not resolved). A message outside it is dead-lettered and the module "
+            "refuses it too. Unset: any host."
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("Python log level."))
 
     def validate(self) -> Settings:

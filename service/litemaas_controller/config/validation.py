@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from litemaas_controller.config.upstream_allow import check_entry
 from litemaas_controller.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -110,9 +111,18 @@ def _check_log_level(s: Settings) -> None:
         )
 
 
+def _check_upstream_allow(s: Settings) -> None:
+    for entry in s.upstream_allow:
+        try:
+            check_entry(entry)
+        except ValueError as exc:
+            raise ConfigError(f"LITEMAAS_UPSTREAM_ALLOW: {exc}") from exc
+
+
 def validate_settings(s: Settings) -> None:
     _check_listen(s)
     _check_positive(s)
     _check_auth(s)
     _check_paths(s)
     _check_log_level(s)
+    _check_upstream_allow(s)

@@ -26,8 +26,9 @@ PLAYBOOKS = {action: playbook for action, (playbook, _) in CHANGES.items()}
 RESULTS = {action: stats for action, (_, stats) in CHANGES.items()}
 
 
-def extravars(order: OrderRecord) -> dict[str, Any]:
-    """The run's extra vars for a change: the role's variables, filled from the body."""
+def extravars(order: OrderRecord, upstream_allow: tuple[str, ...]) -> dict[str, Any]:
+    """The run's extra vars for a change: the role's variables, filled from the body; a model
+    change also gets the operator's ``LITEMAAS_UPSTREAM_ALLOW``, which the module enforces too."""
     body = dict(order.vars)
     if order.action in (Action.MODEL_UPSERT, Action.MODEL_DELETE):
         state = "absent" if order.action == Action.MODEL_DELETE else "present"
@@ -35,6 +36,7 @@ def extravars(order: OrderRecord) -> dict[str, Any]:
             "litellm_models_namespace": order.namespace,
             "litellm_models_model": body,
             "litellm_models_state": state,
+            "litellm_models_upstream_allow": list(upstream_allow),
         }
     return {
         "litellm_keys_namespace": order.namespace,

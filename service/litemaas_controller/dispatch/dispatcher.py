@@ -100,7 +100,7 @@ class Dispatcher:
 
     async def _run_order(self, order: OrderRecord) -> None:
         instance = await self._store.get_instance(order.instance)
-        extravars = plans.extravars(order, instance)
+        extravars = plans.extravars(order, instance, self._settings.upstream_allow)
         run = await self._store.create_run(order.id, plans.playbook(order), extravars)
         async with self._slots:
             current = await self._store.get_run(run.id)

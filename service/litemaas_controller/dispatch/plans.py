@@ -39,10 +39,13 @@ _ORDER_STATUS = {
 }
 
 
-def extravars(order: OrderRecord, instance: InstanceRecord | None) -> dict[str, Any]:
-    """The run's extra vars: recorded vars (update, destroy) < the order's vars < decided ones."""
+def extravars(
+    order: OrderRecord, instance: InstanceRecord | None, upstream_allow: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The run's extra vars: recorded vars (update, destroy) < the order's vars < decided ones.
+    ``upstream_allow`` (``LITEMAAS_UPSTREAM_ALLOW``) goes to model changes."""
     if order.action in CHANGE_ACTIONS:
-        return changes.extravars(order)
+        return changes.extravars(order, upstream_allow)
     recorded = {} if order.action == Action.PROVISION or instance is None else instance.vars
     merged = {k: v for k, v in recorded.items() if k not in DECIDED}
     merged.update(order.vars)

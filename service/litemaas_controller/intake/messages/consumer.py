@@ -60,7 +60,9 @@ class MessageConsumer:
             settings.redis_group,
             settings.redis_consumer,
         )
-        self._handler = Handler(orders, self._stream, metrics, settings.redis_max_deliveries)
+        self._handler = Handler(
+            orders, self._stream, metrics, settings.redis_max_deliveries, settings.upstream_allow
+        )
         self._state = state
         self._followed: dict[str, asyncio.Task[None]] = {}
         self._backoff = BACKOFF[0]

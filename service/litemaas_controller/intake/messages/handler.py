@@ -41,12 +41,18 @@ class Admitted:
 
 class Handler:
     def __init__(
-        self, orders: OrderIntake, stream: Stream, metrics: MessageMetrics, max_deliveries: int
+        self,
+        orders: OrderIntake,
+        stream: Stream,
+        metrics: MessageMetrics,
+        max_deliveries: int,
+        upstream_allow: tuple[str, ...],
     ) -> None:
         self._orders = orders
         self._stream = stream
         self._metrics = metrics
         self._max = max_deliveries
+        self._upstream_allow = upstream_allow
 
     # --- in stream order ------------------------------------------------------------------------
     async def admit(self, entry: Entry) -> Admitted | None:
@@ -56,7 +62,7 @@ class Handler:
             await self._stream.ack(entry.id)
             return None
         try:
-            message = parse(entry.id, entry.fields)
+            message = parse(entry.id, entry.fields, self._upstream_allow)
         except BadInputError as exc:
             await self._dead(entry, _type_of(entry), exc.kind, exc.message, valid=False)
             return None

@@ -8,13 +8,14 @@ copied into a second stream.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
 from litemaas_controller.errors import InvalidError, MalformedError
+from litemaas_controller.intake.messages import references
 from litemaas_controller.intake.messages.schema import BODIES, ENVELOPE, SECRET_FIELDS, schema_id
 
 _ENVELOPE = jsonschema.Draft202012Validator(ENVELOPE)
@@ -88,8 +89,11 @@ def secret_free(body: Any) -> bool:
     return next(_secret_paths(body), None) is None
 
 
-def parse(entry_id: str, fields: Mapping[bytes, bytes]) -> Message:
-    """The entry as a ``Message``; ``MalformedError``/``InvalidError`` say what to fix."""
+def parse(
+    entry_id: str, fields: Mapping[bytes, bytes], upstream_allow: Iterable[str] = ()
+) -> Message:
+    """The entry as a ``Message``; ``MalformedError``/``InvalidError`` say what to fix.
+    ``upstream_allow`` is ``LITEMAAS_UPSTREAM_ALLOW`` (empty: any model endpoint)."""
     text = decode(fields)
     _check(_ENVELOPE, text, "(fields)", "the entry's fields do not match the message envelope")
     body = parse_body(text["body"])
@@ -101,4 +105,5 @@ def parse(entry_id: str, fields: Mapping[bytes, bytes]) -> Message:
         )
     kind = text["type"]
     _check(_BODIES[kind], body, "body", f"the body does not match {schema_id(kind)}")
+    references.check(kind, body, upstream_allow)
     return Message(entry_id, text["id"], kind, text["instance"], body)
