@@ -78,7 +78,7 @@ options:
         O(alias).
       - The module creates this Secret and marks it as its own with the annotation
         C(litemaas.rhpds.io/virtual-key=<alias>). It never replaces, uses or deletes a Secret it did
-        not create for this alias: naming an existing Secret without that annotation fails and leaves
+        not create for this alias; naming an existing Secret without that annotation fails and leaves
         the Secret as it was (with O(state=absent) the key is deleted, the Secret is left and a
         warning says so). The instance's own Secrets (C(litellm-secret), C(postgres-secret),
         C(backend-secret), C(litellm-master-key-rotation)) are refused outright.

@@ -57,7 +57,7 @@ options:
         and playbooks pass secrets, by reference). Mutually exclusive with O(api_key).
       - The Secret must carry the label C(litemaas.rhpds.io/allow-message-ref=true) (whoever hands
         out the upstream's key labels its Secret), and may never be one of the instance's own
-        (C(litellm-secret), C(postgres-secret), C(backend-secret), C(litellm-master-key-rotation)):
+        (C(litellm-secret), C(postgres-secret), C(backend-secret), C(litellm-master-key-rotation));
         a name alone never makes the module send another Secret's value to an upstream.
     type: dict
     suboptions:
@@ -122,7 +122,7 @@ options:
     description:
       - Hosts O(api_base) may point at; the module refuses any other before it reads or sends the
         upstream's key. Entries are host names (exact), domains (C(*.example.com) or
-        C(.example.com): any name under it), IP addresses and CIDR networks (C(10.0.0.0/8),
+        C(.example.com), any name under it), IP addresses and CIDR networks (C(10.0.0.0/8),
         C(fd00::/8)). Names are not resolved, so a network admits only an O(api_base) written
         with an IP address.
       - Empty (the default) admits any host. The controller passes its C(LITEMAAS_UPSTREAM_ALLOW).

@@ -295,13 +295,16 @@ def provision(world: World) -> None:
     assert route is not None
     world.host = route["spec"]["host"]
     # The platform team's Secret with the model server's key, in the instance's namespace: the
-    # message names it, never carries the key.
+    # message names it, never carries the key; the label lets model changes read it.
     kube.create(
         f"/api/v1/namespaces/{world.ns}/secrets",
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "granite-creds"},
+            "metadata": {
+                "name": "granite-creds",
+                "labels": {"litemaas.rhpds.io/allow-message-ref": "true"},
+            },
             "stringData": {"token": world.upstream_key},
         },
     )

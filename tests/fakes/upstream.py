@@ -7,9 +7,11 @@ It serves what LiteLLM and the collection's modules call on an upstream:
 
 Like a real model server behind an API key it answers 401 without ``Authorization: Bearer <key>``,
 and it answers 404 ``model_not_found`` for a model id it does not serve (vLLM does both). Every
-request is recorded (path, the bearer key presented, the JSON body), so a test can prove that a
-completion through the proxy arrived carrying the upstream's own key. Usage is non-zero, so the
-proxy records spend.
+completion request is recorded (path, the bearer key presented, the JSON body), so a test can
+prove that a completion through the proxy arrived carrying the upstream's own key; and every
+request of any kind, refused ones included, is logged in ``presented`` (method, path, the bearer
+key), so a test can prove that a key was never sent here. Usage is non-zero, so the proxy records
+spend.
 
 The standard library only, so the very same file also runs inside a sandbox pod (image
 ``python:*``, the machine's bare ``/usr/bin/python3``) where the instance's LiteLLM reaches it by
@@ -20,8 +22,8 @@ its Service name. Three ways to run it:
 - as a process: ``FAKE_UPSTREAM_API_KEY=sk-... python3 upstream.py --port 8000`` (the key comes
   from the environment, never the command line, so it is not visible in ``ps``);
 - from outside its process: ``GET /_fake/received`` (with the same bearer key) lists what was
-  received, with ``api_key_sha256`` in place of the key presented, so a test can compare keys
-  without ever printing one.
+  received (``items``) and every key presented (``presented``), with ``api_key_sha256`` in place
+  of the key, so a test can compare keys without ever printing one.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ class Received:
 
 
 @dataclass
+class Presented:
+    """One request of any kind, accepted or refused: who presented which key."""
+
+    method: str
+    path: str
+    api_key: str | None
+
+    def shown(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "api_key_sha256": sha256(self.api_key)}
+
+
+@dataclass
 class UpstreamState:
     api_key: str
     model_id: str = DEFAULT_MODEL_ID
@@ -67,12 +81,21 @@ class UpstreamState:
         default_factory=lambda: {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     )
     received: list[Received] = field(default_factory=list)
+    presented: list[Presented] = field(default_factory=list)
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def calls(self, path: str) -> list[Received]:
         with self.lock:
             return [r for r in self.received if r.path == path]
+
+    def saw(self, method: str, path: str, api_key: str | None) -> None:
+        with self.lock:
+            self.presented.append(Presented(method, path, api_key))
+
+    def keys_presented(self) -> set[str | None]:
+        with self.lock:
+            return {p.api_key for p in self.presented}
 
     def accepts(self, presented: str | None) -> bool:
         ok = presented is not None and hmac.compare_digest(
@@ -151,6 +174,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorized(self) -> str | None:
         presented = self._bearer()
+        path = self.path.split("?", 1)[0]
+        if path != RECEIVED_PATH:
+            self.server.state.saw(self.command, path, presented)
         if not self.server.state.accepts(presented):
             self._send(401, _error("invalid api key", "invalid_request_error", "invalid_api_key"))
             return None
@@ -167,7 +193,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == RECEIVED_PATH:
             with state.lock:
                 items = [r.shown() for r in state.received]
-            self._send(200, {"items": items, "refused": state.refused})
+                presented = [p.shown() for p in state.presented]
+            self._send(200, {"items": items, "presented": presented, "refused": state.refused})
         else:
             self._send(404, _error("not found", "invalid_request_error", "not_found"))
 

@@ -43,6 +43,8 @@ SECRET_FIELDS = {
     "NEW_MASTER_KEY",
     "OLD_MASTER_KEY",
 }
+#: the label that lets a model change read an upstream's key from a Secret
+ALLOW_REF = {"litemaas.rhpds.io/allow-message-ref": "true"}
 TIMINGS = Path(os.environ.get("LITELLM_MODULES_TIMINGS", "/tmp/litellm-modules-timings.jsonl"))
 
 
@@ -137,12 +139,14 @@ class Instance:
     def secret(self, name: str) -> dict[str, str]:
         return secret_data(self.sandbox.kube(), self.namespace, name)
 
-    def put_secret(self, name: str, data: dict[str, str]) -> None:
+    def put_secret(
+        self, name: str, data: dict[str, str], labels: dict[str, str] | None = None
+    ) -> None:
         self.canaries.update(v for v in data.values() if v.startswith("sk-"))
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": self.namespace},
+            "metadata": {"name": name, "namespace": self.namespace, "labels": labels or {}},
             "stringData": data,
         }
         kube = self.sandbox.kube()

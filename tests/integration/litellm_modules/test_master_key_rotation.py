@@ -21,6 +21,7 @@ from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
+    ALLOW_REF,
     Ansible,
     Instance,
     ProxyPod,
@@ -83,7 +84,7 @@ def instance(
 ) -> Instance:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mr-{secrets.token_hex(4)}", pod)
-    found.put_secret("upstream-creds", {"token": upstream.state.api_key})
+    found.put_secret("upstream-creds", {"token": upstream.state.api_key}, ALLOW_REF)
     found.put_secret(
         "backend-secret",
         {"litellm-api-key": pod.env["LITELLM_MASTER_KEY"], "jwt-secret": canary("jwt")},

@@ -17,6 +17,7 @@ from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
+    ALLOW_REF,
     Ansible,
     Instance,
     ProxyPod,
@@ -41,7 +42,7 @@ def instance(
 ) -> Iterator[Instance]:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mk-{secrets.token_hex(4)}", pod)
-    found.put_secret(UPSTREAM_SECRET, {"token": upstream.state.api_key})
+    found.put_secret(UPSTREAM_SECRET, {"token": upstream.state.api_key}, ALLOW_REF)
     yield found
     assert found.pod.env["LITELLM_MASTER_KEY"] not in found.pod.log_text()
 
@@ -115,7 +116,7 @@ def test_registering_proves_the_upstream_with_one_request(
 def test_an_upstream_refusing_the_key_is_not_registered(
     ansible: Ansible, instance: Instance, upstream: FakeUpstream
 ) -> None:
-    instance.put_secret("wrong-creds", {"token": canary("wrong")})
+    instance.put_secret("wrong-creds", {"token": canary("wrong")}, ALLOW_REF)
     run = ansible.run(
         playbook="register_model.yml",
         extravars={
@@ -178,7 +179,7 @@ def test_a_changed_upstream_key_is_noticed_and_applied(
 ) -> None:
     second = FakeUpstream(api_key=canary("upstream2")).start()
     try:
-        instance.put_secret("rotating-creds", {"token": second.state.api_key})
+        instance.put_secret("rotating-creds", {"token": second.state.api_key}, ALLOW_REF)
         model = {
             "name": "llama-rekeyed",
             "api_base": second.base_url,
@@ -189,7 +190,7 @@ def test_a_changed_upstream_key_is_noticed_and_applied(
         # The upstream's owner rotates its key: LiteLLM cannot show the stored one, the
         # fingerprint in model_info tells the module it differs.
         second.state.api_key = canary("upstream2-new")
-        instance.put_secret("rotating-creds", {"token": second.state.api_key})
+        instance.put_secret("rotating-creds", {"token": second.state.api_key}, ALLOW_REF)
         run = ansible.run(playbook="register_model.yml", extravars=args)
         assert_ok(run)
         assert run.result("litellm_model")["changed_fields"] == ["api_key"]

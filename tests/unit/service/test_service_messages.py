@@ -103,6 +103,7 @@ def test_each_type_runs_the_documented_playbook_with_the_documented_vars() -> No
         "litellm_models_namespace": "litemaas-demo",
         "litellm_models_model": {"name": "m"},
         "litellm_models_state": "present",
+        "litellm_models_upstream_allow": [],
     }
     delete = _order(Action.MODEL_DELETE, {"name": "m"})
     assert plans.extravars(delete, None)["litellm_models_state"] == "absent"
