@@ -31,6 +31,7 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 UPSTREAM_SECRET = "upstream-creds"
+OWNER_ANNOTATION = "litemaas.rhpds.io/virtual-key"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,13 @@ def key_op(ansible: Ansible, instance: Instance, operation: str, label: str = ""
         },
         label=label or f"rotate_keys.yml {operation}",
     )
+
+
+def secret_object(instance: Instance, name: str) -> dict:
+    """The Secret exactly as the API server holds it (data, metadata, resourceVersion)."""
+    found = instance.sandbox.kube().get(f"/api/v1/namespaces/{instance.namespace}/secrets/{name}")
+    assert found is not None, f"no Secret {name}"
+    return found
 
 
 def deployments(instance: Instance, name: str) -> list[dict]:
@@ -266,6 +274,10 @@ def test_key_create_writes_only_the_secret_and_a_repeat_changes_nothing(
     assert result["secret"] == {"namespace": instance.namespace, "name": "team-a-llm"}
     value = read_key_secret(instance, "team-a-llm")
     assert instance.secret("team-a-llm")["OPENAI_BASE_URL"] == f"{instance.pod.url}/v1"
+    # the module's mark of ownership: it may replace and delete this Secret, and no other
+    assert secret_object(instance, "team-a-llm")["metadata"]["annotations"] == {
+        OWNER_ANNOTATION: "team-a"
+    }
     assert result["key"]["token"] not in (None, value)
     assert first.stats_data["litemaas_key"] == {
         "alias": "team-a",
@@ -379,6 +391,103 @@ def test_an_interrupted_rotation_is_completed_by_the_next_run(
     ]
     assert aliases.count("team-b") == 1
     assert "team-b.rotating" not in aliases
+
+
+# -- Secret references (docs/untrusted-input.md) ------------------------------------------------
+def register(ansible: Ansible, instance: Instance, model: dict, allow: list[str] | None = None):
+    extravars = {"litellm_models_namespace": instance.namespace, "litellm_models_model": model}
+    if allow is not None:
+        extravars["litellm_models_upstream_allow"] = allow
+    return ansible.run(playbook="register_model.yml", extravars=extravars)
+
+
+def test_a_model_naming_litellm_secret_never_sends_the_master_key_anywhere(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    # The attack of issue 12: the master key as the "upstream key", an api_base of the sender's
+    # choosing; discovery would present it there as a bearer token.
+    stolen = {"name": "litellm-secret", "key": "LITELLM_MASTER_KEY"}
+    run = register(
+        ansible,
+        instance,
+        {"name": "llama-stolen", "api_base": upstream.base_url, "api_key_secret": stolen},
+    )
+    assert not run.ok
+    assert "one of the instance's own Secrets" in run.result("litellm_model")["msg"]
+    assert instance.master_key not in upstream.state.keys_presented()
+    assert deployments(instance, "llama-stolen") == []
+
+
+def test_an_upstream_key_is_read_only_from_a_secret_labelled_for_it(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    instance.put_secret("unlabelled-creds", {"token": upstream.state.api_key})
+    model = {
+        "name": "llama-labelled",
+        "api_base": upstream.base_url,
+        "api_key_secret": {"name": "unlabelled-creds", "key": "token"},
+    }
+    seen = len(upstream.state.presented)
+    refused = register(ansible, instance, model)
+    assert not refused.ok
+    assert "allow-message-ref=true" in refused.result("litellm_model")["msg"]
+    assert upstream.state.presented[seen:] == []  # nothing was sent anywhere
+    assert deployments(instance, "llama-labelled") == []
+    # Once its owner labels it, the same Secret is read (the fake upstream listens on loopback).
+    instance.sandbox.kube().patch(
+        f"/api/v1/namespaces/{instance.namespace}/secrets/unlabelled-creds",
+        {"metadata": {"labels": ALLOW_REF}},
+    )
+    assert_ok(register(ansible, instance, model, allow=["127.0.0.0/8"]))
+    assert len(deployments(instance, "llama-labelled")) == 1
+
+
+def test_an_api_base_outside_the_upstream_allow_list_is_refused_before_the_key_is_read(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    seen = len(upstream.state.presented)
+    model = {
+        "name": "llama-elsewhere",
+        "api_base": upstream.base_url,
+        "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
+    }
+    run = register(ansible, instance, model, allow=["*.models.svc", "10.0.0.0/8", "fd00::/8"])
+    assert not run.ok
+    assert "not one upstream_allow admits" in run.result("litellm_model")["msg"]
+    assert upstream.state.presented[seen:] == []
+    assert deployments(instance, "llama-elsewhere") == []
+
+
+def test_key_create_never_replaces_a_secret_it_did_not_create(
+    ansible: Ansible, instance: Instance
+) -> None:
+    instance.put_secret("app-config", {"OPENAI_API_KEY": canary("app"), "LOG_LEVEL": "debug"})
+    before = {name: secret_object(instance, name) for name in ("app-config", "litellm-secret")}
+    for name in before:
+        run = key_op(
+            ansible, instance, "key.create", alias=f"intruder-{name}", models=[],
+            secret={"name": name},
+        )  # fmt: skip
+        assert not run.ok, name
+    # byte for byte: data, labels, annotations, resourceVersion
+    assert {name: secret_object(instance, name) for name in before} == before
+    for name in before:
+        assert instance.pod.api("GET", f"/key/list?key_alias=intruder-{name}").body["keys"] == []
+
+
+def test_key_delete_never_deletes_a_secret_it_did_not_create(
+    ansible: Ansible, instance: Instance
+) -> None:
+    instance.put_secret("foreign-llm", {"OPENAI_API_KEY": canary("foreign")})
+    before = secret_object(instance, "foreign-llm")
+    task = {"namespace": instance.namespace, "alias": "nobody", "state": "absent",
+            "secret_name": "foreign-llm"}  # fmt: skip
+    run = ansible.run(tasks=[{"rhpds.litemaas.litellm_key": task}])
+    assert_ok(run)
+    result = run.result("litellm_key")
+    assert not result["changed"]
+    assert any("not deleted" in w for w in result.get("warnings", [])), result
+    assert secret_object(instance, "foreign-llm") == before
 
 
 # -- info and redaction --------------------------------------------------------------------------

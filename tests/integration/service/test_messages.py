@@ -164,6 +164,31 @@ async def test_malformed_messages_are_dead_lettered_and_nothing_else_happens(
     assert CANARY not in seen and PASSWORD not in seen
 
 
+async def test_messages_naming_the_instances_secrets_or_a_foreign_upstream_are_dead_lettered(
+    redis_server: RedisServer, r: redis.Redis, make_service: ServiceFactory
+) -> None:
+    # docs/untrusted-input.md "Secret references": refused before anything is recorded or run, so
+    # no run could present the master key anywhere
+    svc = await start(make_service, redis_server, upstream_allow=("*.models.svc",))
+    before = svc.ledger()
+    stolen = {"name": "litellm-secret", "key": "LITELLM_MASTER_KEY"}
+    key = {"alias": "team-a", "user_id": "u", "models": ["m"], "secret": {"name": "litellm-secret"}}
+    cases = [
+        ("model.upsert", {**UPSERT, "api_key_secret": stolen}, "body/api_key_secret/name"),
+        ("key.create", key, "body/secret/name"),
+        ("model.upsert", {**UPSERT, "api_base": "http://collector.example/v1"}, "body/api_base"),
+    ]
+    for n, (kind, body, _) in enumerate(cases):
+        send(r, f"ref-{n}", kind, "demo", body)
+    await wait_for(timeout=LONG, probe=lambda: len(dead_letters(r)) == len(cases), what="3 dead")
+    for (_, _, field), letter in zip(cases, dead_letters(r), strict=True):
+        assert (letter["kind"], letter["deliveries"]) == ("invalid", "1"), letter
+        assert letter["reason"].startswith(field + ":"), letter
+        assert "collector" not in letter["reason"]
+    assert svc.ledger() == before and svc.evidence.count("start") == 0  # nothing recorded, run
+    assert pending(r) == 0
+
+
 async def test_a_failing_message_is_retried_then_dead_lettered_after_5_deliveries(
     redis_server: RedisServer, r: redis.Redis, make_service: ServiceFactory
 ) -> None:

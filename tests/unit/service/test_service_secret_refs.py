@@ -50,18 +50,15 @@ def test_a_message_naming_one_of_the_instances_own_secrets_is_refused(
     reason = str(caught.value)
     assert reason.startswith(f"{field}: names one of the instance's own Secrets")
     assert "allow-message-ref" in reason
-
-
-def test_a_secret_meant_for_the_message_passes() -> None:
-    assert parse("1-0", entry("model.upsert", UPSERT)).body == UPSERT
-    assert parse("1-0", entry("key.create", KEY)).body == KEY
+    meant = naming(kind, "llama-creds")
+    assert parse("1-0", entry(kind, meant)).body == meant  # a Secret meant for it passes
 
 
 def test_an_api_base_outside_the_allow_list_is_refused_without_repeating_it() -> None:
     allow = ("*.models.svc", "10.0.0.0/8")
     assert parse("1-0", entry("model.upsert", UPSERT), allow).body == UPSERT
     hostile = {**UPSERT, "api_base": "http://collector.evil.example/v1"}
-    with pytest.raises(InvalidError, match="^body/api_base: .*LITEMAAS_UPSTREAM_ALLOW") as caught:
+    with pytest.raises(InvalidError, match=r"^body/api_base: .*LITEMAAS_UPSTREAM_ALLOW") as caught:
         parse("1-0", entry("model.upsert", hostile), allow)
     assert "evil" not in str(caught.value)
     assert parse("1-0", entry("model.upsert", hostile)).body == hostile  # default: any host
