@@ -146,15 +146,15 @@ class World:
         body = {"model": model, "messages": [{"role": "user", "content": "ping"}]}
         return curl(self.box, "POST", f"{base_url}/chat/completions", key=key, body=body)
 
-    def received(self) -> list[dict[str, Any]]:
-        """What the model server received, read through its Service from outside the cluster
-        (the key it was presented only as a SHA-256)."""
+    def received(self, part: str = "items") -> list[dict[str, Any]]:
+        """What the model server received (``presented``: every key presented to it, refused
+        ones too), read through its Service from outside the cluster (keys only as SHA-256)."""
         status, body = curl(
             self.box, "GET", f"http://vllm.{self.models_ns}.svc:8000{RECEIVED_PATH}",
             key=self.upstream_key,
         )  # fmt: skip
         assert status == 200, shown(body)
-        return list(body["items"])
+        return list(body[part])
 
 
 def upstream_objects(ns: str, key: str) -> list[tuple[str, dict[str, Any]]]:
@@ -446,6 +446,32 @@ def test_a_malformed_message_lands_in_the_dead_letter_stream_and_nothing_else_ha
     _, after = world.svc.request("GET", "/api/v1/orders?limit=1000")
     assert len(after["items"]) == len(before["items"])  # nothing recorded, nothing ran
     assert pending(world.r) == 0  # acknowledged: they are not delivered again
+
+
+def test_a_message_naming_litellm_secret_is_dead_lettered_and_the_master_key_goes_nowhere(
+    world: World,
+) -> None:
+    stolen = {"name": "litellm-secret", "key": "LITELLM_MASTER_KEY"}
+    bodies = {
+        "steal-1": ("model.upsert", {**UPSERT, "api_base": world.api_base,
+                                     "api_key_secret": stolen}),
+        "steal-2": ("key.create", {"alias": "thief", "user_id": "mallory", "models": [MODEL],
+                                   "secret": {"name": "litellm-secret"}}),
+    }  # fmt: skip
+    before = world.secret(world.ns, "litellm-secret")
+    for message_id, (kind, body) in bodies.items():
+        send(world.r, message_id, kind, world.instance, body)
+    for message_id in bodies:
+        letter = wait_until(
+            lambda m=message_id: next((d for d in dead_letters(world.r) if d.get("id") == m), None),
+            timeout=LONG,
+            what=f"the dead letter of {message_id}",
+        )
+        assert letter["kind"] == "invalid" and letter["deliveries"] == "1", letter
+        assert world.svc.order(f"msg:{message_id}") is None  # nothing recorded, nothing ran
+    presented = {p["api_key_sha256"] for p in world.received("presented")}
+    assert sha256(world.master_key()) not in presented
+    assert world.secret(world.ns, "litellm-secret") == before
 
 
 def test_master_key_rotation_keeps_every_model_usable_and_refuses_the_old_key(
