@@ -413,8 +413,8 @@ def test_a_model_naming_litellm_secret_never_sends_the_master_key_anywhere(
         {"name": "llama-stolen", "api_base": upstream.base_url, "api_key_secret": stolen},
     )
     assert not run.ok
-    assert "one of the instance's own Secrets" in run.result("litellm_model")["msg"]
     assert instance.master_key not in upstream.state.keys_presented()
+    assert "one of the instance's own Secrets" in run.result("litellm_model")["msg"]
     assert deployments(instance, "llama-stolen") == []
 
 
