@@ -31,7 +31,7 @@ from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
-from litemaas_controller.config.paths import default_argument_specs
+from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
@@ -45,6 +45,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    private_dir(app[keys.SETTINGS].state_dir)
     store = SqliteStore(app[keys.SETTINGS].ledger_path)
     app[keys.STORE] = store
     yield

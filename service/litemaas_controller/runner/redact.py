@@ -18,6 +18,7 @@ MASK = "********"
 
 _PAIR = re.compile(
     r"""(?ix)
+    (?<![\w.-])  # only where a name starts: a long word is scanned once, not once per letter
     (?P<name>[\w.-]*(?:password|passwd|secret|token|api[_-]?key|master[_-]?key)[\w.-]*)
     (?P<sep>["']?\s*[:=]\s*)
     (?:
@@ -28,7 +29,9 @@ _PAIR = re.compile(
 )
 #: LiteLLM's keys (master and virtual): ``sk-`` and a token, wherever they appear
 _SK_TOKEN = re.compile(r"(?<![\w-])sk-[A-Za-z0-9_-]{6,}")
-_URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^/@\s:]+:[^/@\s]+)@")
+_URL_CREDENTIALS = re.compile(
+    r"(?i)(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^/@\s:]+:[^/@\s]+)@"
+)
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 
 

@@ -24,7 +24,8 @@ import ansible_runner
 from ansible_runner.exceptions import AnsibleRunnerException
 
 from litemaas_controller.config import Settings
-from litemaas_controller.errors import PermanentError
+from litemaas_controller.config.paths import private_dir
+from litemaas_controller.errors import ControllerError, PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
@@ -64,6 +65,9 @@ class _InFlight:
     stop_deadline: float = float("inf")
     results: dict[str, Any] | None = None
     failure: str | None = None  # the first failed task and its message, redacted
+    #: why the run could not be carried on (the ledger refused its events, ansible-runner
+    #: could not write its own files): the run is ended and fails with this reason
+    broken: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -135,11 +139,14 @@ class PlaybookRunner:
             raise
 
     def _result(self, flight: _InFlight, rc: int | None) -> RunResult:
+        if flight.broken is not None:
+            return RunResult(RunStatus.FAILED, rc, flight.broken, flight.results)
+        if rc == 0:
+            # the playbook got to its end: a stop that raced the end changes nothing
+            return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
         if flight.stop_reason is not None:
             reason = "cancelled" if flight.stop_reason == RunStatus.CANCELLED else "timed out"
             return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
-        if rc == 0:
-            return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
         reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
         return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
@@ -176,8 +183,18 @@ class PlaybookRunner:
             events = [e for e in batch if e is not None]
             # None is queued last, after the job's thread has returned: nothing follows it
             finished = len(events) != len(batch)
-            if events:
+            if not events or flight.broken is not None:
+                continue  # a broken run is being ended: its last events go nowhere
+            try:
                 await self._handle(run_id, events, flight, on_events, on_process)
+            except ControllerError as exc:
+                await self._unrecorded(run_id, flight, exc)
+
+    async def _unrecorded(self, run_id: str, flight: _InFlight, exc: ControllerError) -> None:
+        """The ledger refused the run's events (disk full): end the run, it cannot be kept."""
+        flight.broken = f"the run was ended: its events could not be recorded ({exc.message})"
+        log.error("run %s: %s", run_id, flight.broken)
+        await self.stop(run_id, RunStatus.FAILED)
 
     async def _handle(
         self,
@@ -202,8 +219,20 @@ class PlaybookRunner:
             await on_events(records)
 
     def _runs_dir(self) -> Path:
-        self._settings.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self._settings.runs_dir
+        return private_dir(self._settings.runs_dir)
+
+    def sweep(self) -> int:
+        """Remove the private dirs runs of an earlier life left behind (killed service or disk
+        full before the ``finally``): they may hold vars.  Call before any run starts."""
+        left = list(self._runs_dir().iterdir())
+        for path in left:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if left:
+            log.warning("removed %d private dir(s) left by earlier runs", len(left))
+        return len(left)
 
     def _blocking_run(
         self,
@@ -251,6 +280,9 @@ class PlaybookRunner:
             _status, rc = runner.run()
         except AnsibleRunnerException as exc:
             raise PermanentError(f"ansible-runner could not run {req.playbook}: {exc}") from exc
+        except OSError as exc:  # its artifacts on a full disk: the playbook ran, or part of it
+            flight.broken = flight.broken or f"ansible-runner failed during the run: {exc}"
+            return None
         return rc if isinstance(rc, int) else None
 
     async def close(self) -> None:
