@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from litemaas_controller.config import Settings
-from litemaas_controller.dispatch import plans
+from litemaas_controller.dispatch import changes, plans
 from litemaas_controller.dispatch.recovery import recover
 from litemaas_controller.errors import (
     ConflictError,
@@ -113,6 +113,8 @@ class Dispatcher:
                 await asyncio.sleep(LEDGER_RETRY_MAX)
 
     async def _run_order(self, order: OrderRecord) -> None:
+        if await self._stale(order):
+            return
         instance = await self._store.get_instance(order.instance)
         extravars = plans.extravars(order, instance)
         run = await self._store.create_run(order.id, plans.playbook(order), extravars)
@@ -128,6 +130,20 @@ class Dispatcher:
             )
             result = await self._execute(run, extravars)
         await self._record(run, order, result)
+
+    async def _stale(self, order: OrderRecord) -> bool:
+        """Drop a change when a newer message about the same model or alias has already run
+        (a retried message, queued again behind it): running it would undo the newer one."""
+        subject = changes.same_subject(order.action)
+        if subject is None:
+            return False
+        newer = await self._store.newer_run_about(order, *subject)
+        if newer is None:
+            return False
+        reason = f"dropped: newer order {newer} about the same {subject[1]} has already run"
+        final = await self._store.supersede_order(order.id, reason)
+        log.info("order %s %s", order.id, reason)
+        return final.status == OrderStatus.SUPERSEDED
 
     async def _execute(self, run: RunRecord, extravars: dict[str, object]) -> RunResult:
         request = RunRequest(

@@ -56,6 +56,7 @@ class SqliteBase:
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
             )
+            rows.migrate(db)
             return str(db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
 
     @property
