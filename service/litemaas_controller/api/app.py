@@ -37,6 +37,7 @@ from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import proxy_credentials
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ def _redactor(settings: Settings) -> Redactor:
 async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings))
+    metrics = RunnerMetrics(app[keys.METRICS].registry)
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
     dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher

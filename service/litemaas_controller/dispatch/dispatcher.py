@@ -70,7 +70,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Recover from the last life of the service, then pick up every queued order."""
-        interrupted = await recover(self._store, self._settings.kill_grace)
+        interrupted = await recover(self._store, self._runner)
         if interrupted:
             log.warning(
                 "%d interrupted run(s) recovered; their orders are queued again", interrupted

@@ -30,6 +30,7 @@ from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
 from litemaas_controller.runner.events import failure, stats_results, to_record
+from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,18 @@ ProcessSink = Callable[[int, int], Awaitable[None]]
 
 
 class PlaybookRunner:
-    def __init__(self, settings: Settings, ledger_id: str, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger_id: str,
+        redactor: Redactor,
+        metrics: RunnerMetrics | None = None,
+    ) -> None:
         self._settings = settings
         self._ledger_id = ledger_id
         self._redactor = redactor
+        self._metrics = metrics or RunnerMetrics()
+        self._unended: set[tuple[int, int]] = set()  # reported already: counted once
         self._pool = ThreadPoolExecutor(settings.max_concurrent_runs, thread_name_prefix="run")
         self._inflight: dict[str, _InFlight] = {}
 
@@ -162,10 +171,28 @@ class PlaybookRunner:
         return True
 
     async def _end_tree(self, flight: _InFlight) -> None:
+        await self.end_processes(flight.marker, flight.leader)
+
+    async def end_processes(self, marker: str, leader: tuple[int, int] | None) -> int:
+        """End every process of the run with ``marker``; return how many there were.
+
+        A process that outlives its SIGKILL by the kill grace is logged and counted
+        (``litemaas_run_processes_unended_total``), never passed over in silence.
+        """
         grace = self._settings.kill_grace
-        ended = await asyncio.to_thread(procs.end_tree, flight.marker, flight.leader, grace)
-        if ended:
-            log.info("ended %d process(es) of %s", ended, flight.marker)
+        ending = await asyncio.to_thread(procs.end_tree, marker, leader, grace)
+        if ending.ended:
+            log.info("ended %d process(es) of %s", ending.ended, marker)
+        new = [p for p in ending.left if (p.pid, p.start) not in self._unended]
+        if new:
+            self._unended.update((p.pid, p.start) for p in new)
+            self._metrics.unended.inc(len(new))
+            log.error(
+                "could not end %d process(es) of %s (pids %s): still there %ss after SIGKILL "
+                "(uninterruptible I/O, a frozen cgroup, or not ours to signal); end them by hand",
+                len(new), marker, ", ".join(str(p.pid) for p in new), grace,
+            )  # fmt: skip
+        return ending.ended
 
     async def _consume(
         self,
