@@ -35,6 +35,8 @@ from litemaas_controller.runner.redact import Redactor
 
 log = logging.getLogger(__name__)
 
+#: the stdout callback that scrubs what ansible-runner's callback writes to disk
+CALLBACK_DIR = Path(__file__).parent / "callback"
 #: how often ansible-runner looks at its child; small so a killed run is noticed quickly
 PEXPECT_TIMEOUT = 0.2
 
@@ -261,13 +263,8 @@ class PlaybookRunner:
             log.warning("removed %d private dir(s) left by earlier runs", len(left))
         return len(left)
 
-    def _blocking_run(
-        self,
-        req: RunRequest,
-        private: Path,
-        flight: _InFlight,
-        on_event: Callable[[dict[str, Any]], object],
-    ) -> int | None:
+    def prepare(self, req: RunRequest, private: Path, marker: str) -> Any:
+        """ansible-runner's config for ``req`` in ``private``, with the run's environment."""
         inventory = private / "inventory"
         # the service's interpreter has the kubernetes client the modules need
         inventory.write_text(
@@ -289,9 +286,23 @@ class PlaybookRunner:
             config.env,
             os.environ,
             self._settings.run_env_passthrough,
-            flight.marker,
+            marker,
             self._settings.kubeconfig,
         )
+        # awx_display's partial event files, scrubbed before they are written
+        config.env["ANSIBLE_STDOUT_CALLBACK"] = "litemaas_display"
+        plugins = [str(CALLBACK_DIR), config.env.get("ANSIBLE_CALLBACK_PLUGINS", "")]
+        config.env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(p for p in plugins if p)
+        return config
+
+    def _blocking_run(
+        self,
+        req: RunRequest,
+        private: Path,
+        flight: _InFlight,
+        on_event: Callable[[dict[str, Any]], object],
+    ) -> int | None:
+        config = self.prepare(req, private, flight.marker)
 
         def forward(event: dict[str, Any]) -> bool:
             on_event(event)
