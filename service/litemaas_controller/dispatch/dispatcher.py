@@ -178,6 +178,9 @@ class Dispatcher:
         if run.status in TERMINAL_RUN:
             raise ConflictError(f"run {run_id} already ended ({run.status}); nothing to cancel")
         if not await self._runner.stop(run_id, RunStatus.CANCELLED):
+            if run.status == RunStatus.RUNNING:
+                # it has just ended: its end is being recorded (maybe waiting for the ledger)
+                return await self._wait_recorded(run_id)
             # still waiting for a slot: it never started
             outcome = RunOutcome(RunStatus.CANCELLED, OrderStatus.CANCELLED, None,
                                  reason="cancelled before it started")  # fmt: skip
