@@ -18,7 +18,10 @@ pytestmark = pytest.mark.integration
 
 async def exited(pid: int) -> None:
     """Wait for the process ``pid`` to end (its pidfd turns readable)."""
-    fd = os.pidfd_open(pid)
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # ended and reaped already
     ended = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(fd, ended.set)
