@@ -31,12 +31,13 @@ from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
-from litemaas_controller.config.paths import default_argument_specs
+from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import proxy_credentials
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    private_dir(app[keys.SETTINGS].state_dir)
     store = SqliteStore(app[keys.SETTINGS].ledger_path)
     app[keys.STORE] = store
     yield
@@ -59,7 +61,8 @@ def _redactor(settings: Settings) -> Redactor:
 async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings))
+    metrics = RunnerMetrics(app[keys.METRICS].registry)
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
     dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher

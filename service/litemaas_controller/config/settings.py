@@ -48,7 +48,10 @@ class Settings:
     )
     state_dir: Path = field(
         default_factory=default_state_dir,
-        metadata=_doc("Directory for the ledger (ledger.sqlite3) and the per-run private dirs."),
+        metadata=_doc(
+            "Directory for the ledger (ledger.sqlite3) and the per-run private dirs; created "
+            "owner-only (0700), the ledger file 0600."
+        ),
     )
     playbook_dir: Path = field(
         default_factory=default_playbook_dir,
@@ -82,7 +85,10 @@ class Settings:
     )
     kill_grace: float = field(
         default=5.0,
-        metadata=_doc("Seconds between SIGTERM and SIGKILL when a run is cancelled or times out."),
+        metadata=_doc(
+            "Seconds between SIGTERM and SIGKILL when a run is cancelled or times out, and after "
+            "SIGKILL before a process still there is reported as one that could not be ended."
+        ),
     )
     drain_grace: float = field(
         default=30.0,

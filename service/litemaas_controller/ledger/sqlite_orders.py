@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from litemaas_controller.errors import ConflictError, NotFoundError
 from litemaas_controller.ledger import sqlite_rows as rows
@@ -100,18 +100,48 @@ class SqliteOrders(SqliteBase):
 
     async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
         with self._tx() as db:
+            # behind every order accepted so far: the next number of the orders' sequence
             changed = db.execute(
-                "UPDATE orders SET status=?, message=?, updated_at=?"
-                " WHERE id=? AND status IN (?,?)",
+                "UPDATE orders SET status=?, message=?, updated_at=?, queue_seq=(SELECT seq + 1"
+                " FROM sqlite_sequence WHERE name='orders') WHERE id=? AND status IN (?,?)",
                 (OrderStatus.QUEUED, reason, time.time(), order_id, OrderStatus.FAILED,
                  OrderStatus.CANCELLED),
             ).rowcount  # fmt: skip
             if changed:
+                db.execute("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name='orders'")
                 self._audit(db, "order.retried", order_id, {"reason": reason})
         record = await self.get_order(order_id)
         if record is None:
             raise NotFoundError(f"order {order_id} does not exist")
         return record
+
+    async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=? AND status=?",
+                (OrderStatus.SUPERSEDED, reason, time.time(), order_id, OrderStatus.QUEUED),
+            ).rowcount
+            if changed:
+                self._audit(db, "order.superseded", order_id, {"reason": reason})
+        record = await self.get_order(order_id)
+        if record is None:
+            raise NotFoundError(f"order {order_id} does not exist")
+        return record
+
+    async def newer_run_about(
+        self, order: OrderRecord, actions: Collection[Action], field: str
+    ) -> str | None:
+        row = self._one(
+            "SELECT id FROM orders o WHERE instance=?"
+            " AND action IN (SELECT value FROM json_each(?))"
+            " AND seq > (SELECT seq FROM orders WHERE id=?)"
+            " AND json_extract(vars, '$.' || ?) = ?"
+            " AND EXISTS (SELECT 1 FROM runs WHERE order_id=o.id AND started_at IS NOT NULL)"
+            " ORDER BY seq DESC LIMIT 1",
+            order.instance, dumps([str(a) for a in actions]), order.id, field,
+            order.vars.get(field),
+        )  # fmt: skip
+        return None if row is None else str(row["id"])
 
     async def get_order(self, order_id: str) -> OrderRecord | None:
         row = self._one("SELECT * FROM orders WHERE id=?", order_id)
@@ -127,7 +157,8 @@ class SqliteOrders(SqliteBase):
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
         row = self._one(
-            "SELECT * FROM orders WHERE instance=? AND status=? ORDER BY seq LIMIT 1",
+            "SELECT * FROM orders WHERE instance=? AND status=?"
+            " ORDER BY COALESCE(queue_seq, seq) LIMIT 1",
             instance,
             OrderStatus.QUEUED,
         )
@@ -135,7 +166,8 @@ class SqliteOrders(SqliteBase):
 
     async def instances_with_queued_orders(self) -> Sequence[str]:
         cur = self._db.execute(
-            "SELECT instance, MIN(seq) AS first FROM orders WHERE status=? GROUP BY instance"
+            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=?"
+            " GROUP BY instance"
             " ORDER BY first",
             (OrderStatus.QUEUED,),
         )

@@ -18,7 +18,7 @@ from litemaas_controller.ledger.models import (
     RunStatus,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS orders (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, action TEXT NOT NULL,
   instance TEXT NOT NULL, namespace TEXT NOT NULL, vars TEXT NOT NULL, body TEXT NOT NULL,
   status TEXT NOT NULL, source TEXT NOT NULL, principal TEXT NOT NULL,
-  received_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT, results TEXT);
+  received_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT, results TEXT,
+  queue_seq INTEGER);
 CREATE INDEX IF NOT EXISTS orders_by_instance ON orders (instance, status, seq);
 CREATE TABLE IF NOT EXISTS runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, order_id TEXT NOT NULL,
@@ -49,6 +50,14 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a ledger of schema 1 up to 2: ``orders.queue_seq``, the place of a retried order in
+    its instance's queue (NULL: its ``seq``, the place it arrived at)."""
+    if "queue_seq" not in {row[1] for row in db.execute("PRAGMA table_info(orders)")}:
+        db.execute("ALTER TABLE orders ADD COLUMN queue_seq INTEGER")
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
 
 def dumps(value: Any) -> str:

@@ -7,10 +7,11 @@ Every write is one transaction: a crash leaves the ledger before or after it, ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from litemaas_controller.ledger.models import (
+    Action,
     AuditRecord,
     EventRecord,
     InstanceRecord,
@@ -45,6 +46,19 @@ class Store(Protocol):
         """
         ...
 
+    async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
+        """Mark a queued order superseded (it will not run) with ``reason``; other statuses are
+        returned unchanged."""
+        ...
+
+    async def newer_run_about(
+        self, order: OrderRecord, actions: Collection[Action], field: str
+    ) -> str | None:
+        """The id of an order of ``order``'s instance accepted after it, of one of ``actions``,
+        whose vars have the same ``field`` value, that has started a run; None when there is
+        none."""
+        ...
+
     async def get_order(self, order_id: str) -> OrderRecord | None: ...
 
     async def list_orders(
@@ -52,7 +66,8 @@ class Store(Protocol):
     ) -> Sequence[OrderRecord]: ...
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
-        """The instance's oldest queued order (orders of one instance run in arrival order)."""
+        """The instance's first queued order: orders run in arrival order, a retried order
+        from where it was queued again."""
         ...
 
     async def instances_with_queued_orders(self) -> Sequence[str]: ...

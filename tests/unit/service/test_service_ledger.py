@@ -141,3 +141,34 @@ async def test_waiters_wake_on_writes(store: SqliteStore) -> None:
     await asyncio.sleep(0)
     await store.accept_order(new("o1"))
     assert await waiter is True
+
+
+async def test_a_schema_1_ledger_keeps_its_queue_and_can_place_retries(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    old = SqliteStore(path)
+    await old.accept_order(new("o1"))
+    await old.close()
+    db = sqlite3.connect(path)  # as a ledger written before orders had a queue place
+    db.execute("ALTER TABLE orders DROP COLUMN queue_seq")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+
+    store = SqliteStore(path)
+    try:
+        queued = await store.next_queued_order("demo")
+        assert queued is not None and queued.id == "o1"
+        run = await store.create_run("o1", "deploy_litemaas.yml", {})
+        await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
+        await store.finish_run(
+            run.id, RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED)
+        )
+        await store.accept_order(new("o2", Action.UPDATE))
+        await store.retry_order("o1", "again")
+        first = await store.next_queued_order("demo")
+        assert first is not None and first.id == "o2"  # the retry went behind o2
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    db.close()

@@ -9,7 +9,10 @@ task of its own and only then acknowledges: a message is never acked before its 
 - the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
 - the same ``id`` and content in another entry: acked, nothing runs again;
 - a run that failed: not acked; the entry is delivered again after the claim idle time and the
-  order is queued again, until the delivery count reaches the limit: then dead-lettered.
+  order is queued again (behind the instance's orders that arrived meanwhile), until the
+  delivery count reaches the limit: then dead-lettered;
+- a retry that a newer message about the same model or alias has overtaken (it ran first):
+  dropped by dispatch (order ``superseded``) and acked.
 """
 
 from __future__ import annotations
@@ -116,6 +119,12 @@ class Handler:
             self._metrics.count(message.type, "succeeded")
             await self._audit("message.acked", final, entry)
             log.info("message %s done (order %s succeeded); acked", message.id, final.id)
+        elif final.status == OrderStatus.SUPERSEDED:
+            # a newer message about the same model or alias ran first: nothing left to do
+            await self._stream.ack(entry.id)
+            self._metrics.count(message.type, "superseded")
+            await self._audit("message.acked", final, entry)
+            log.info("message %s dropped, acked: %s", message.id, final.message)
         elif final.status == OrderStatus.FAILED and entry.deliveries < self._max:
             self._metrics.count(message.type, "retried")
             log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
