@@ -21,6 +21,7 @@ from litemaas_controller.ledger.models import (
     AuditRecord,
     InstanceRecord,
 )
+from litemaas_controller.ledger.sqlite_migrate import migrate
 from litemaas_controller.ledger.sqlite_rows import dumps
 
 
@@ -37,6 +38,7 @@ class SqliteBase:
         self._db.executescript(rows.DDL)
         self._changed = asyncio.Event()
         self._ledger_id = self._init_meta()
+        migrate(self._db)
 
     def _init_meta(self) -> str:
         with self._tx() as db:

@@ -1,4 +1,4 @@
-"""The SQLite ledger: dedupe, conflicts, instance rules, supersede, requeue, append-only audit."""
+"""The SQLite ledger: dedupe, conflicts, supersede, requeue, append-only audit, retention."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def new(
         id=oid,
         action=action,
         instance=instance,
-        namespace=namespace,
+        namespace=namespace or f"litemaas-{instance}",
         vars={},
         body=body or f'{{"id":"{oid}"}}',
         source="test",
@@ -55,17 +55,6 @@ async def test_same_id_same_body_is_one_order(store: SqliteStore) -> None:
     assert (created, created_again) == (True, False) and again == first
     with pytest.raises(ConflictError, match="another body"):
         await store.accept_order(new("o1", body='{"id":"o1","x":1}'))
-
-
-async def test_namespace_defaults_and_one_instance_per_namespace(store: SqliteStore) -> None:
-    rec, _ = await store.accept_order(new("o1"))
-    assert rec.namespace == "litemaas-demo"
-    with pytest.raises(ConflictError, match="already holds"):
-        await store.accept_order(new("o2", instance="other", namespace="litemaas-demo"))
-    with pytest.raises(ConflictError, match="lives in namespace"):
-        await store.accept_order(new("o3", Action.UPDATE, namespace="elsewhere"))
-    with pytest.raises(ConflictError, match="provision order first"):
-        await store.accept_order(new("o4", Action.UPDATE, instance="ghost"))
 
 
 async def test_destroy_supersedes_queued_provisions_and_updates(store: SqliteStore) -> None:
