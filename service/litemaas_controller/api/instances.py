@@ -46,7 +46,7 @@ async def get_credentials(request: web.Request) -> web.Response:
         # its namespace may hold another instance by now: never read a Secret there for it
         raise ConflictError(
             f"instance {name} is {record.status}; its credentials are gone with it",
-            details={"instance": name, "status": record.status},
+            details={"instance": name},
         )
     secret_name = (record.results or {}).get("credentials_secret")
     if not secret_name:

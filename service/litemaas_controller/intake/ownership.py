@@ -70,7 +70,7 @@ def admit(order: NewOrder, instance: InstanceRecord | None) -> Admission:
         )
     raise ConflictError(
         f"instance {order.instance} was destroyed; send a provision order to create it again",
-        details={"instance": order.instance, "status": instance.status},
+        details={"instance": order.instance},
     )
 
 
