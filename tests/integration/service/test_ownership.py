@@ -31,9 +31,15 @@ def order(oid: str, action: str, instance: str = "demo", **extra: Any) -> dict[s
     return {"id": oid, "action": action, "instance": instance, **extra}
 
 
-async def accepted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+async def submitted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
     response = await service.post_order(body)
     assert response.status == 202, await response.text()
+    record: dict[str, Any] = await response.json()
+    return record
+
+
+async def accepted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    await submitted(service, body)
     return await service.finished(body["id"])
 
 
@@ -56,25 +62,6 @@ async def test_orders_for_an_instance_never_provisioned_are_refused(
     assert service.evidence.lines() == []
 
 
-async def test_destroy_of_a_destroyed_instance_succeeds_and_runs_nothing(
-    make_service: ServiceFactory,
-) -> None:
-    service = await make_service("quick")
-    await accepted(service, order("p1", "provision"))
-    assert (await accepted(service, order("d1", "destroy")))["status"] == "succeeded"
-    runs_before = len(service.ledger()["runs"])
-
-    response = await service.post_order(order("d2", "destroy"))
-    assert response.status == 202, await response.text()
-    record = await response.json()
-    assert record["status"] == "succeeded" and "already destroyed" in record["message"]
-    assert (await service.get("/api/v1/orders/d2"))["runs"] == []
-    assert len(service.ledger()["runs"]) == runs_before
-    # an update of it is refused: a provision must create it again
-    body = await problem(await service.post_order(order("u1", "update")), 409)
-    assert "was destroyed" in body["detail"]
-
-
 async def test_an_explicit_namespace_must_be_new_or_managed_for_the_instance(
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str
 ) -> None:
@@ -87,9 +74,9 @@ async def test_an_explicit_namespace_must_be_new_or_managed_for_the_instance(
         refused = await service.post_order(order("p1", "provision", namespace=taken))
         assert "not managed by this controller" in (await problem(refused, 409))["detail"]
     assert service.ledger() == before
-    assert (await accepted(service, order("p1", "provision", namespace=ours)))["namespace"] == ours
+    assert (await submitted(service, order("p1", "provision", namespace=ours)))["namespace"] == ours
     fresh = f"{namespace_name}-new"
-    record = await accepted(service, order("p2", "provision", "second", namespace=fresh))
+    record = await submitted(service, order("p2", "provision", "second", namespace=fresh))
     assert record["namespace"] == fresh  # not there yet: the deploy creates it
     # one instance per namespace, and an instance keeps its namespace
     held = await service.post_order(order("p3", "provision", "third", namespace=ours))
@@ -122,7 +109,7 @@ async def test_destroy_of_an_unknown_instance_in_rhpds_is_refused_and_rhpds_is_u
         kube.delete("/api/v1/namespaces/rhpds")
 
 
-async def test_credentials_of_a_destroyed_instance_are_never_served(
+async def test_a_destroyed_instance_serves_no_credentials_and_a_second_destroy_runs_nothing(
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str
 ) -> None:
     service = await make_service("quick", kubeconfig=str(sandbox_vanilla.kubeconfig))
@@ -135,8 +122,19 @@ async def test_credentials_of_a_destroyed_instance_are_never_served(
     path = "/api/v1/instances/demo/credentials"
     await accepted(service, order("p1", "provision", namespace=ns))
     assert (await service.get(path))["password"] == data["UI_PASSWORD"]  # while it lives
-    await accepted(service, order("d1", "destroy"))
+    assert (await accepted(service, order("d1", "destroy")))["status"] == "succeeded"
     # the fixture's destroy leaves the namespace and its Secret, as if another instance took it
     response = await service.client.get(path, headers=BEARER)
     body = await problem(response, 409)
     assert "destroyed" in body["detail"] and data["UI_PASSWORD"] not in await response.text()
+
+    runs_before = len(service.ledger()["runs"])
+    response = await service.post_order(order("d2", "destroy"))
+    assert response.status == 202, await response.text()
+    record = await response.json()
+    assert record["status"] == "succeeded" and "already destroyed" in record["message"]
+    assert (await service.get("/api/v1/orders/d2"))["runs"] == []
+    assert len(service.ledger()["runs"]) == runs_before
+    # an update of it is refused: a provision must create it again
+    body = await problem(await service.post_order(order("u1", "update")), 409)
+    assert "was destroyed" in body["detail"]
