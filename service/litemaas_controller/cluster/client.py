@@ -7,15 +7,20 @@ first use from ``KUBECONFIG`` (the setting) or the in-cluster service account.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError
 
 from litemaas_controller.errors import ClusterError
 
 #: seconds a read may take before the cluster counts as unreachable
 REQUEST_TIMEOUT = 10.0
+
+T = TypeVar("T")
 
 
 class KubeClient:
@@ -40,3 +45,17 @@ class KubeClient:
                     ) from exc
                 self._api = client.CoreV1Api(api_client)
             return self._api
+
+    def read(self, what: str, call: Callable[[Any], T]) -> T | None:
+        """``call(core)``: None when the object does not exist, ``ClusterError`` when the cluster
+        refuses (RBAC...) or does not answer."""
+        try:
+            return call(self.core())
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise ClusterError(
+                f"the cluster refused to read {what}: {exc.status} {exc.reason}"
+            ) from exc
+        except HTTPError as exc:
+            raise ClusterError(f"the cluster is unreachable: {exc}") from exc
