@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litemaas_controller.config.order_vars import CONTROLLER
 from litemaas_controller.errors import ConflictError
 from litemaas_controller.ledger import Action, InstanceRecord, InstanceStatus, NewOrder
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
-CONTROLLER = "litemaas-controller"
 INSTANCE_LABEL = "litemaas.rhpds.io/instance"
 
 
