@@ -231,26 +231,3 @@ def test_0_1_2_instance_in_rhpds_is_adopted_in_place(
     finally:
         assert_ok(remove(sandbox_aws, module_workdir))
     assert kube.get(f"/api/v1/namespaces/{NS}") is None
-
-
-def test_a_destroy_by_the_controller_never_adopts_rhpds(
-    sandbox_aws: Sandbox, module_workdir: Path
-) -> None:
-    """Run by the controller (managed_by set), remove deletes only a namespace it labelled."""
-    kube = sandbox_aws.kube()
-    labels = {"app": "litemaas", "workload": "litemaas"}  # as 0.1.2 left it
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": NS, "labels": labels}})  # fmt: skip
-    precious = f"/api/v1/namespaces/{NS}/configmaps"
-    kube.create(precious, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}})
-    try:
-        run = remove(sandbox_aws, module_workdir, ocp4_workload_litemaas_namespace=NS,
-                     ocp4_workload_litemaas_instance="ghost",
-                     ocp4_workload_litemaas_managed_by="litemaas-controller")  # fmt: skip
-        assert_ok(run)
-        assert kube.get(f"/api/v1/namespaces/{NS}")["metadata"]["labels"] == labels
-        assert kube.get(f"{precious}/keep") is not None
-    finally:
-        kube.delete(f"/api/v1/namespaces/{NS}")
-        wait_until(lambda: kube.get(f"/api/v1/namespaces/{NS}") is None, timeout=120,
-                   what="namespace rhpds gone")  # fmt: skip

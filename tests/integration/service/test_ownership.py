@@ -62,26 +62,25 @@ async def test_orders_for_an_instance_never_provisioned_are_refused(
     assert service.evidence.lines() == []
 
 
-async def test_an_explicit_namespace_must_be_new_or_managed_for_the_instance(
+async def test_an_explicit_namespace_must_be_new_or_made_for_the_instance(
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str
 ) -> None:
     service = await make_service("quick", kubeconfig=str(sandbox_vanilla.kubeconfig))
     theirs = namespace(sandbox_vanilla, f"{namespace_name}-theirs", {"team": "x"})
     other = namespace(sandbox_vanilla, f"{namespace_name}-other", managed("other"))
-    ours = namespace(sandbox_vanilla, f"{namespace_name}-ours", managed("demo"))
     before = service.ledger()
     for taken in (theirs, other):
         refused = await service.post_order(order("p1", "provision", namespace=taken))
         assert "not managed by this controller" in (await problem(refused, 409))["detail"]
     assert service.ledger() == before
-    assert (await submitted(service, order("p1", "provision", namespace=ours)))["namespace"] == ours
+    # not there yet: the deploy creates it (one made for the instance: see the credentials test)
     fresh = f"{namespace_name}-new"
-    record = await submitted(service, order("p2", "provision", "second", namespace=fresh))
-    assert record["namespace"] == fresh  # not there yet: the deploy creates it
+    record = await submitted(service, order("p1", "provision", namespace=fresh))
+    assert record["namespace"] == fresh
     # one instance per namespace, and an instance keeps its namespace
-    held = await service.post_order(order("p3", "provision", "third", namespace=ours))
+    held = await service.post_order(order("p2", "provision", "second", namespace=fresh))
     assert "already holds instance demo" in (await problem(held, 409))["detail"]
-    moved = await service.post_order(order("u1", "update", namespace=fresh))
+    moved = await service.post_order(order("u1", "update", namespace=theirs))
     assert "lives in namespace" in (await problem(moved, 409))["detail"]
 
 
@@ -120,7 +119,7 @@ async def test_a_destroyed_instance_serves_no_credentials_and_a_second_destroy_r
               "data": encoded}  # fmt: skip
     sandbox_vanilla.kube().create(f"/api/v1/namespaces/{ns}/secrets", secret)
     path = "/api/v1/instances/demo/credentials"
-    await accepted(service, order("p1", "provision", namespace=ns))
+    await accepted(service, order("p1", "provision", namespace=ns))  # made for it: accepted
     assert (await service.get(path))["password"] == data["UI_PASSWORD"]  # while it lives
     assert (await accepted(service, order("d1", "destroy")))["status"] == "succeeded"
     # the fixture's destroy leaves the namespace and its Secret, as if another instance took it
