@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from litemaas_controller.intake.messages.stream import Stream
 
-from .conftest import BEARER, Service, ServiceFactory, wait_for, wait_for_async
+from .conftest import Service, ServiceFactory, wait_for, wait_for_async
 from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, pending, provision, send
 from .redisproc import RedisServer
 from .test_order_intake import ORDER, problem
@@ -89,19 +89,16 @@ async def test_a_dead_lettered_message_never_runs_again_when_the_group_reads_fro
         redis_max_deliveries=1,
     )
     await provision(svc, "demo")
-    send(r, "m-fail", "model.upsert", "demo", {**UPSERT, "name": "fail-llama"})
+    entry, _ = send(r, "m-fail", "model.upsert", "demo", {**UPSERT, "name": "fail-llama"})
     await wait_for(lambda: len(dead_letters(r)) == 1, timeout=LONG, what="the dead letter")
 
     r.xgroup_destroy(STREAM, GROUP)  # Redis lost the group: it is created again, from id 0
-    send(r, "m-next", "model.upsert", "demo", UPSERT)
-    # entries are admitted in stream order: once the next one is settled, the old one was seen
 
-    async def next_settled() -> bool:
-        response = await svc.client.get("/api/v1/orders/msg:m-next", headers=BEARER)
-        done = response.status == 200 and (await response.json())["status"] == "succeeded"
-        return done and pending(r) == 0
+    def settled_again() -> bool:
+        groups = r.xinfo_groups(STREAM)
+        return bool(groups) and groups[0]["last-delivered-id"] == entry and pending(r) == 0
 
-    await wait_for_async(next_settled, timeout=LONG, what="the stream read again")
+    await wait_for(settled_again, timeout=LONG, what="the entry read again and settled")
     order = await order_of(svc, "m-fail")
     assert [run["status"] for run in order["runs"]] == ["failed"]
     assert svc.evidence.count("failed") == 1 and len(dead_letters(r)) == 1
