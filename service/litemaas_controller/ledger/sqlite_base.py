@@ -23,6 +23,7 @@ from litemaas_controller.ledger.models import (
     AuditRecord,
     InstanceRecord,
 )
+from litemaas_controller.ledger.sqlite_migrate import migrate
 from litemaas_controller.ledger.sqlite_rows import dumps
 
 
@@ -49,6 +50,7 @@ class SqliteBase:
         self._db.executescript(rows.DDL)
         self._changed = asyncio.Event()
         self._ledger_id = self._init_meta()
+        migrate(self._db)
 
     def _init_meta(self) -> str:
         with self._tx() as db:
@@ -56,7 +58,6 @@ class SqliteBase:
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
             )
-            rows.migrate(db)
             return str(db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
 
     @property

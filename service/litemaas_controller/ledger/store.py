@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from litemaas_controller.ledger.models import (
     Action,
     AuditRecord,
+    Cutoffs,
     EventRecord,
     InstanceRecord,
     InstanceStatus,
@@ -34,9 +35,15 @@ class Store(Protocol):
     async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         """Insert ``order`` (True) or return the one with the same id and body (False).
 
-        Raises ``ConflictError`` for the same id with another body, or when the order breaks an
-        instance rule.  A destroy supersedes the instance's queued provisions and updates.
+        Raises ``ConflictError`` for the same id with another body (compared by the body's hash,
+        which outlives a pruned body).  A new order needs the namespace the intake decided; one
+        the intake ``settled`` is recorded succeeded, and nothing runs.  A destroy supersedes the
+        instance's queued provisions and updates.
         """
+        ...
+
+    async def namespace_holder(self, namespace: str) -> str | None:
+        """The instance the ledger has live (not destroyed) in ``namespace``, if any."""
         ...
 
     async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
@@ -123,6 +130,19 @@ class Store(Protocol):
     ) -> None: ...
 
     async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+
+    # --- retention and dead letters -------------------------------------------------------------
+    async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
+        """Remove what ended before each cutoff (see ``Cutoffs``); return how many of each."""
+        ...
+
+    async def record_dead_letter(self, entry: str, message_id: str | None, kind: str) -> None:
+        """Remember that stream entry ``entry`` (``stream/id``) was given up as a dead letter."""
+        ...
+
+    async def dead_lettered(self, entry: str) -> bool:
+        """Was ``entry`` given up (kept as long as tombstones)?  A re-read never runs it."""
+        ...
 
     # --- change notification and life cycle -----------------------------------------------------
     async def wait_changed(self, timeout: float) -> bool:
