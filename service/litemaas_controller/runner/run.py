@@ -26,9 +26,15 @@ from ansible_runner.exceptions import AnsibleRunnerException
 from litemaas_controller.config import Settings
 from litemaas_controller.errors import PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
+from litemaas_controller.ledger.models import PERMANENT_FAILURE
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
-from litemaas_controller.runner.events import failure, stats_results, to_record
+from litemaas_controller.runner.events import (
+    failure,
+    is_permanent_failure,
+    stats_results,
+    to_record,
+)
 from litemaas_controller.runner.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,7 @@ class _InFlight:
     stop_deadline: float = float("inf")
     results: dict[str, Any] | None = None
     failure: str | None = None  # the first failed task and its message, redacted
+    permanent: bool = False  # that task's module said no retry can fix it
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -141,6 +148,8 @@ class PlaybookRunner:
         if rc == 0:
             return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
         reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
+        if flight.permanent:
+            reason = PERMANENT_FAILURE + reason
         return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
     async def stop(self, run_id: str, reason: RunStatus) -> bool:
@@ -195,6 +204,7 @@ class PlaybookRunner:
         for event in batch:
             if flight.failure is None and (failed := failure(event)) is not None:
                 flight.failure = self._redactor.text(failed)
+                flight.permanent = is_permanent_failure(event)
             if (results := stats_results(event, flight.results_key)) is not None:
                 flight.results = self._redactor.value(results)
         records = [r for e in batch if (r := to_record(run_id, e, self._redactor))]
