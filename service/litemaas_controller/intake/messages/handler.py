@@ -4,12 +4,15 @@
 (and so its queue) in the order they were sent.  ``follow`` then waits for the order's end in a
 task of its own and only then acknowledges: a message is never acked before its run ended.
 
-- invalid (not UTF-8, not the envelope, body not JSON or not its type's schema, a raw secret):
-  dead-lettered at once, the ledger untouched;
+- invalid (not UTF-8, not the envelope, body not strict JSON or not its type's schema, a raw
+  secret), or any exception while parsing it: dead-lettered at once, the ledger untouched;
+- admitting it raised (the ledger failing, not the entry's content): left pending, delivered
+  again, dead-lettered when the delivery count reaches the limit;
 - the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
 - the same ``id`` and content in another entry: acked, nothing runs again;
 - a run that failed: not acked; the entry is delivered again after the claim idle time and the
-  order is queued again, until the delivery count reaches the limit: then dead-lettered.
+  order is queued again, until the delivery count reaches the limit: then dead-lettered; a run
+  whose failure is permanent (``ledger.models.is_permanent``) is dead-lettered at once.
 """
 
 from __future__ import annotations
