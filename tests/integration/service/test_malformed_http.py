@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from typing import Any
@@ -66,11 +67,14 @@ QUERIES = [
 
 
 async def test_query_numbers_that_are_not_small_integers_get_400(service: Service) -> None:
-    order = (ORDER.replace("bad-1", "p-1") % "").encode()
-    assert (await service.post_order(order)).status == 202
-    [run] = (await service.get("/api/v1/orders/p-1"))["runs"]
+    with contextlib.closing(sqlite3.connect(service.settings.ledger_path)) as db, db:
+        db.execute(  # a finished run to ask for events of, without running a playbook
+            "INSERT INTO runs (id, order_id, instance, action, playbook, vars, status, attempt,"
+            " created_at) VALUES ('r-1', 'o-1', 'demo', 'provision', 'x.yml', '{}', 'failed', 1, 0)"
+        )
+    assert (await service.get("/api/v1/runs/r-1/events?after=0"))["items"] == []
     for path, query in QUERIES:
-        where = f"/api/v1/runs/{run['id']}/events" if path == "run" else path
+        where = "/api/v1/runs/r-1/events" if path == "run" else path
         await problem(await service.client.get(f"{where}?{query}", headers=BEARER), 400)
 
 
@@ -115,13 +119,11 @@ async def test_auth_headers_with_non_ascii_bytes_get_401(service: Service, heade
 
 async def test_instances_read_back_whatever_the_ledger_holds(service: Service) -> None:
     deep = json.loads(DEEP)  # planted below the intake, which now refuses it
-    db = sqlite3.connect(service.settings.ledger_path)
-    with db:
+    with contextlib.closing(sqlite3.connect(service.settings.ledger_path)) as db, db:
         db.execute(
             "INSERT INTO instances VALUES ('demo', 'litemaas-demo', 'ready', ?, NULL, NULL, 0)",
             (json.dumps({"list": deep}),),
         )
-    db.close()
     [instance] = (await service.get("/api/v1/instances"))["items"]
     assert instance["vars"] == {"list": deep}
     assert (await service.get("/api/v1/instances/demo"))["vars"] == {"list": deep}
