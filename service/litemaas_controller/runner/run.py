@@ -27,9 +27,15 @@ from litemaas_controller.config import Settings
 from litemaas_controller.config.paths import private_dir
 from litemaas_controller.errors import ControllerError, PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
+from litemaas_controller.ledger.models import PERMANENT_FAILURE
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
-from litemaas_controller.runner.events import failure, stats_results, to_record
+from litemaas_controller.runner.events import (
+    failure,
+    is_permanent_failure,
+    stats_results,
+    to_record,
+)
 from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import Redactor
 
@@ -71,6 +77,7 @@ class _InFlight:
     #: why the run could not be carried on (the ledger refused its events, ansible-runner
     #: could not write its own files): the run is ended and fails with this reason
     broken: str | None = None
+    permanent: bool = False  # that task's module said no retry can fix it
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -159,6 +166,8 @@ class PlaybookRunner:
             reason = "cancelled" if flight.stop_reason == RunStatus.CANCELLED else "timed out"
             return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
         reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
+        if flight.permanent:
+            reason = PERMANENT_FAILURE + reason
         return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
     async def stop(self, run_id: str, reason: RunStatus) -> bool:
@@ -241,6 +250,7 @@ class PlaybookRunner:
         for event in batch:
             if flight.failure is None and (failed := failure(event)) is not None:
                 flight.failure = self._redactor.text(failed)
+                flight.permanent = is_permanent_failure(event)
             if (results := stats_results(event, flight.results_key)) is not None:
                 flight.results = self._redactor.value(results)
         records = [r for e in batch if (r := to_record(run_id, e, self._redactor))]

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from litemaas_controller.errors import InvalidError, MalformedError
+from litemaas_controller.intake import jsonin
 from litemaas_controller.intake.messages.schema import BODIES, ENVELOPE, SECRET_FIELDS, schema_id
 
 _ENVELOPE = jsonschema.Draft202012Validator(ENVELOPE)
@@ -75,13 +76,7 @@ def _secret_paths(doc: Any, path: str = "body") -> Iterator[str]:
 
 
 def parse_body(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        # the position only: the decoder's message never quotes the text, but keep it that way
-        raise MalformedError(
-            f"body is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+    return jsonin.loads(text, "body")
 
 
 def secret_free(body: Any) -> bool:
