@@ -20,6 +20,7 @@ from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.errors import InvalidError, MalformedError
 from litemaas_controller.intake import jsonin, ownership
 from litemaas_controller.intake.schema import order_schema
+from litemaas_controller.intake.templates import refuse_templates
 from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class OrderIntake:
 
     def validate(self, doc: dict[str, Any]) -> None:
         self._check_vars(doc.get("vars", {}))
+        refuse_templates(doc, "")
         errors = sorted(self._validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errors:
             raise InvalidError(

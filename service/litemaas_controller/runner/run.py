@@ -1,5 +1,8 @@
 """One playbook run through ansible-runner: private dir, clean environment, events, tree kill.
 
+The extra vars reach ansible-playbook as unsafe data (``extravars``): a file in the private dir,
+outside the artifacts, removed with it.
+
 The blocking ``ansible_runner.Runner.run`` runs in a thread of a pool sized by the global cap;
 its events cross to the event loop as they happen.  Cancel and timeout end the whole process
 tree (``procs.end_tree``), never only ansible-playbook's process group.
@@ -28,7 +31,7 @@ from litemaas_controller.config.paths import private_dir
 from litemaas_controller.errors import ControllerError, PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.ledger.models import PERMANENT_FAILURE
-from litemaas_controller.runner import procs
+from litemaas_controller.runner import extravars, procs
 from litemaas_controller.runner.env import run_environment
 from litemaas_controller.runner.events import (
     failure,
@@ -284,7 +287,8 @@ class PlaybookRunner:
             private_data_dir=str(private),
             project_dir=str(self._settings.playbook_dir),
             playbook=req.playbook,
-            extravars=req.extravars,
+            # never ansible-runner's own extravars: it writes them without the !unsafe tags
+            cmdline=extravars.write(private / "extravars.yml", req.extravars),
             inventory=str(inventory),
             ident=req.run_id,
             quiet=True,

@@ -17,6 +17,7 @@ import jsonschema
 from litemaas_controller.errors import InvalidError, MalformedError
 from litemaas_controller.intake import jsonin
 from litemaas_controller.intake.messages.schema import BODIES, ENVELOPE, SECRET_FIELDS, schema_id
+from litemaas_controller.intake.templates import refuse_templates
 
 _ENVELOPE = jsonschema.Draft202012Validator(ENVELOPE)
 _BODIES = {t: jsonschema.Draft202012Validator(s) for t, s in BODIES.items()}
@@ -94,6 +95,7 @@ def parse(entry_id: str, fields: Mapping[bytes, bytes]) -> Message:
             f"{', '.join(secrets)}: a body never carries a secret value; name a Kubernetes "
             "Secret in the instance's namespace instead (api_key_secret {name, key})"
         )
+    refuse_templates(body, "body")
     kind = text["type"]
     _check(_BODIES[kind], body, "body", f"the body does not match {schema_id(kind)}")
     return Message(entry_id, text["id"], kind, text["instance"], body)
