@@ -27,6 +27,7 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection 
 )
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_secret_refs import (
     OWNER_ANNOTATION,
+    SecretRefError,
     owned_by,
     owner_annotations,
     refuse_reserved,
@@ -111,7 +112,7 @@ class KeyManager:
 
     def _check_owned(self, secret):
         if not owned_by(secret, self.alias):
-            raise KeyError_(
+            raise SecretRefError(
                 "the Secret secret_name names in namespace %s exists and was not created by "
                 "litellm_key for key %s (it lacks the annotation %s: %s), so it is neither "
                 "replaced nor used; name a Secret that does not exist yet"

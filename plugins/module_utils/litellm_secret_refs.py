@@ -25,6 +25,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure import (
+    PermanentFailure,
+)
+
 RESERVED = frozenset(
     ["litellm-secret", "postgres-secret", "backend-secret", "litellm-master-key-rotation"]
 )
@@ -32,8 +36,9 @@ ALLOW_REF_LABEL = "litemaas.rhpds.io/allow-message-ref"
 OWNER_ANNOTATION = "litemaas.rhpds.io/virtual-key"
 
 
-class SecretRefError(Exception):
-    """A change names a Secret it may not use; the message says which rule and what to do."""
+class SecretRefError(PermanentFailure):
+    """A change names a Secret it may not use; the message says which rule and what to do (no
+    retry cures it)."""
 
 
 def refuse_reserved(name, option):

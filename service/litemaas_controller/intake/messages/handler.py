@@ -4,18 +4,28 @@
 (and so its queue) in the order they were sent.  ``follow`` then waits for the order's end in a
 task of its own and only then acknowledges: a message is never acked before its run ended.
 
-- invalid (not UTF-8, not the envelope, body not JSON or not its type's schema, a raw secret):
-  dead-lettered at once, the ledger untouched;
+- invalid (not UTF-8, not the envelope, body not strict JSON or not its type's schema, a raw
+  secret), or any exception while parsing it: dead-lettered at once, the ledger untouched;
+- admitting it raised (the ledger failing, not the entry's content): left pending, delivered
+  again, dead-lettered when the delivery count reaches the limit;
 - the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
 - the same ``id`` and content in another entry: acked, nothing runs again;
 - a run that failed: not acked; the entry is delivered again after the claim idle time and the
-  order is queued again, until the delivery count reaches the limit: then dead-lettered.
+  order is queued again (behind the instance's orders that arrived meanwhile), until the
+  delivery count reaches the limit: then dead-lettered;
+- a retry that a newer message about the same model or alias has overtaken (it ran first):
+  dropped by dispatch (order ``superseded``) and acked.
+- an entry once dead-lettered (the ledger remembers it, as long as its tombstones): acked when it
+  is read again (a consumer group created anew reads the stream from its start), never run.
+- a run whose failure is permanent (``ledger.models.is_permanent``): dead-lettered at once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+
+from redis.exceptions import RedisError
 
 from litemaas_controller.errors import BadInputError, ConflictError
 from litemaas_controller.intake.messages import deadletter
@@ -24,6 +34,7 @@ from litemaas_controller.intake.messages.parse import Message, decode, parse
 from litemaas_controller.intake.messages.stream import Entry, Stream
 from litemaas_controller.intake.orders import OrderIntake
 from litemaas_controller.ledger import TERMINAL_ORDER, Action, NewOrder, OrderRecord, OrderStatus
+from litemaas_controller.ledger.models import is_permanent
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +72,51 @@ class Handler:
             log.warning("entry %s was deleted from the stream while pending; acked", entry.id)
             await self._stream.ack(entry.id)
             return None
+        if await self._orders.store.dead_lettered(self._key(entry)):
+            await self._stream.ack(entry.id)
+            self._metrics.count(_type_of(entry), "duplicate")
+            log.info("entry %s was dead-lettered before; acked, nothing runs", entry.id)
+            return None
+        message = await self._parsed(entry)
+        if message is None:
+            return None
         try:
-            message = parse(entry.id, entry.fields, self._upstream_allow)
+            return await self._accepted(entry, message)
+        except (RedisError, OSError):
+            raise  # Redis or the host is down: the consumer's supervisor waits and goes on
+        except Exception as exc:  # noqa: BLE001 (one entry must never stop the intake)
+            await self._not_admitted(entry, message, exc)
+            return None
+
+    async def _parsed(self, entry: Entry) -> Message | None:
+        """The entry's message; None when it was dead-lettered as refused or unparsable."""
+        assert entry.fields is not None
+        try:
+            return parse(entry.id, entry.fields, self._upstream_allow)
         except BadInputError as exc:
             await self._dead(entry, _type_of(entry), exc.kind, exc.message, valid=False)
-            return None
+        except Exception as exc:  # noqa: BLE001 (a limit or a bug of a parser: the entry goes)
+            # the type only: an exception's text may quote what the entry held
+            reason = f"the entry could not be parsed ({type(exc).__name__})"
+            await self._dead(entry, _type_of(entry), "malformed", reason, valid=False)
+        return None
+
+    async def _not_admitted(self, entry: Entry, message: Message, exc: Exception) -> None:
+        """Admitting raised for a reason that is not the entry's content (the ledger?): the entry
+        stays pending and is delivered again, and dead-lettered once that reaches the limit."""
+        cause = type(exc).__name__
+        if entry.deliveries >= self._max:
+            reason = f"admitting it failed on each of {entry.deliveries} deliveries ({cause})"
+            await self._dead(entry, message.type, "failed", reason, message_id=message.id)
+            return
+        log.warning("entry %s not admitted (%s, delivery %d of %d); delivered again later",
+                    entry.id, cause, entry.deliveries, self._max, exc_info=exc)  # fmt: skip
+
+    async def _accepted(self, entry: Entry, message: Message) -> Admitted | None:
         try:
             record, created = await self._orders.accept(self._order(message))
         except ConflictError as exc:
-            await self._dead(entry, message.type, "conflict", exc.message)
+            await self._dead(entry, message.type, "conflict", exc.message, message_id=message.id)
             return None
         if created:
             self._metrics.count(message.type, "accepted")
@@ -100,8 +147,9 @@ class Handler:
     async def _redelivered(self, entry: Entry, message: Message, record: OrderRecord) -> bool:
         """This entry's order exists already: decide whether to follow it (True) or settle it."""
         if record.status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
-            if record.status == OrderStatus.CANCELLED or entry.deliveries > self._max:
-                await self._dead(entry, message.type, _kind(record), _reason(record))
+            if record.status == OrderStatus.CANCELLED or not self._retryable(entry, record):
+                await self._dead(entry, message.type, _kind(record), _reason(record),
+                                 message_id=message.id)  # fmt: skip
                 await self._audit("message.dead_lettered", record, entry)
                 return False
             reason = f"message delivered again ({entry.deliveries} of {self._max})"
@@ -122,13 +170,27 @@ class Handler:
             self._metrics.count(message.type, "succeeded")
             await self._audit("message.acked", final, entry)
             log.info("message %s done (order %s succeeded); acked", message.id, final.id)
-        elif final.status == OrderStatus.FAILED and entry.deliveries < self._max:
+        elif final.status == OrderStatus.SUPERSEDED:
+            # a newer message about the same model or alias ran first: nothing left to do
+            await self._stream.ack(entry.id)
+            self._metrics.count(message.type, "superseded")
+            await self._audit("message.acked", final, entry)
+            log.info("message %s dropped, acked: %s", message.id, final.message)
+        elif final.status == OrderStatus.FAILED and self._retryable(entry, final, after=True):
             self._metrics.count(message.type, "retried")
             log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
                         message.id, entry.deliveries, self._max, final.message)  # fmt: skip
         else:
-            await self._dead(entry, message.type, _kind(final), _reason(final))
+            await self._dead(entry, message.type, _kind(final), _reason(final),
+                             message_id=message.id)  # fmt: skip
             await self._audit("message.dead_lettered", final, entry)
+
+    def _retryable(self, entry: Entry, failed: OrderRecord, *, after: bool = False) -> bool:
+        """A failed order runs again unless its failure is permanent or the deliveries are used
+        up (``after`` its run: this delivery is spent; before: it is the next run's)."""
+        if is_permanent(failed.message):
+            return False
+        return entry.deliveries < self._max if after else entry.deliveries <= self._max
 
     async def _ended(self, order_id: str) -> OrderRecord:
         store = self._orders.store
@@ -140,11 +202,24 @@ class Handler:
                 return record
             await store.wait_changed(timeout=5.0)
 
+    def _key(self, entry: Entry) -> str:
+        return f"{self._stream.name}/{entry.id}"
+
     async def _dead(
-        self, entry: Entry, message_type: str, kind: str, reason: str, *, valid: bool = True
+        self,
+        entry: Entry,
+        message_type: str,
+        kind: str,
+        reason: str,
+        *,
+        valid: bool = True,
+        message_id: str | None = None,
     ) -> None:
         letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries, valid)
         fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
+        # the ledger first: a crash before the letter is written loses that letter (the mark and
+        # the order keep the reason), never lets the entry run again when it is read again
+        await self._orders.store.record_dead_letter(self._key(entry), message_id, kind)
         await self._stream.dead_letter(entry.id, fields)
         self._metrics.dead(message_type, kind)
         log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)
