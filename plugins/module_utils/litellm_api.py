@@ -182,6 +182,20 @@ class LiteLLM(HttpClient):
         body = self.call("GET", "/v1/models", what="listing the served models (GET /v1/models)")
         return sorted({m.get("id") for m in (body or {}).get("data") or [] if m.get("id")})
 
+    def stored_deployment(self, model_id, key=None):
+        """``/v2/model/info?modelId=``: a deployment the router does not serve is read from the
+        database and decrypted with the key the proxy runs with (a value it cannot decrypt is
+        shown as the ciphertext). ``None`` when no such deployment is found."""
+        body = self.call(
+            "GET",
+            "/v2/model/info",
+            query={"modelId": model_id},
+            key=key,
+            what="reading model %s (GET /v2/model/info)" % model_id,
+        )
+        found = [d for d in (body or {}).get("data") or [] if isinstance(d, dict)]
+        return found[0] if found else None
+
     def add_deployment(self, deployment, key=None):
         return self.call(
             "POST", "/model/new", body=deployment, key=key, what="adding a model (/model/new)"

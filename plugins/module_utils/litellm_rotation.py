@@ -20,11 +20,12 @@ step that leaves it, so a run that is killed resumes from the journal:
 
 The evidence for ``regenerating``: ``/key/regenerate`` re-encrypts every stored model row, the
 canary included, in one database transaction; the running proxy keeps its old key in memory until
-it restarts. Adding a deployment makes the proxy reload every stored row from the database and
-decrypt it with the key it holds (a value it cannot decrypt is kept as the ciphertext). So after a
-fresh canary is added, ``/model/info`` shows the journaled canary's ``api_base`` in clear exactly
-when the database is encrypted with the key the proxy runs with. The fresh canary, encrypted by the
-proxy itself, must read in clear: that proves the check works at all.
+it restarts (and keeps accepting it). The canary's ``model`` names no provider, so LiteLLM stores
+it but never serves it; for such a deployment ``/v2/model/info?modelId=`` reads the row from the
+database and decrypts it with the key the proxy runs with, showing a value it cannot decrypt as the
+ciphertext. So the canary's ``api_base`` reads in clear exactly when the database is encrypted with
+the key the proxy holds. (A served deployment would not tell: the proxy keeps serving its old copy
+when a reload cannot decrypt the row.)
 """
 
 from __future__ import absolute_import, division, print_function
@@ -52,6 +53,9 @@ STAGES = ("journaled", "regenerating", "regenerated", "secrets-updated")
 CANARY_PREFIX = "litemaas-rotation-canary-"
 CANARY_MODEL = "litemaas-rotation-canary"
 CANARY_API_BASE = "http://litemaas-rotation-canary.invalid/v1"
+# /v2/model/info answers nothing while the router serves no model at all: then an anchor canary
+# (served, never called) is planted too.
+ANCHOR_SUFFIX = "-anchor"
 KEY_ALPHABET = string.ascii_letters + string.digits
 # Test seam: when this variable names a kill point, the module SIGKILLs its own process group
 # there (the ansible-playbook run it belongs to), as a crash or an OOM kill would. Unset in
@@ -149,9 +153,19 @@ class Rotation:
         kill_point("after-journal")
 
     def _plant_canary(self):
-        """The journaled canary in LiteLLM's database, encrypted with the old key."""
-        if not any(d["id"] == self.journal["CANARY"] for d in self._deployments(self._old())):
-            self._add_canary(self.journal["CANARY"], self._old())
+        """The journaled canary in LiteLLM's database, encrypted with the old key, read back."""
+        canary, old = self.journal["CANARY"], self._old()
+        if not self.api.deployments(key=old):
+            self.api.add_deployment(_deployment(canary + ANCHOR_SUFFIX, "openai/"), key=old)
+        if self._canary_api_base(old) is None:
+            # 1.108.7 stores it, then answers 500 because the router does not serve it: as meant.
+            self.api.request("POST", "/model/new", body=_deployment(canary, ""), key=old)
+        if self._canary_api_base(old) != CANARY_API_BASE:
+            raise RotationError(
+                "the canary deployment %s cannot be planted and read back through "
+                "/v2/model/info, so an interrupted /key/regenerate could not be told later; "
+                "nothing was rotated. Check the LiteLLM version (1.108.7 is known to work)" % canary
+            )
 
     def _regenerate(self):
         self.api.rotate_master_key(self._new(), key=self._old())
@@ -178,16 +192,10 @@ class Rotation:
     def regenerate_took_effect(self):
         """Whether LiteLLM's database is encrypted with the new key, from the proxy itself."""
         proxy_key = self._key_the_proxy_runs_with()
-        fresh = CANARY_PREFIX + secrets.token_hex(6)
-        self._add_canary(fresh, proxy_key)  # encrypted with proxy_key; reloads every stored row
-        try:
-            shown = dict((d["id"], d["api_base"]) for d in self._deployments(proxy_key))
-        finally:
-            self.api.delete_deployment(fresh, key=proxy_key)
-        journaled = self.journal["CANARY"]
-        if shown.get(fresh) != CANARY_API_BASE or journaled not in shown:
-            raise RotationError(self._unknown("the canary deployments cannot be read back"))
-        in_clear = shown[journaled] == CANARY_API_BASE
+        shown = self._canary_api_base(proxy_key)
+        if shown is None:
+            raise RotationError(self._unknown("the canary deployment is gone from LiteLLM"))
+        in_clear = shown == CANARY_API_BASE
         if proxy_key == self._old():
             took_effect = not in_clear
         elif in_clear:
@@ -199,13 +207,10 @@ class Rotation:
                 "restarted by hand?): put OLD_MASTER_KEY of Secret %s/%s back into %s, roll "
                 "LiteLLM and run again" % (self.ns, JOURNAL, LITELLM_SECRET)
             )
-        self.evidence = (
-            "the proxy runs with the %s key and reads the journaled canary %s: /key/regenerate %s"
-            % (
-                "old" if proxy_key == self._old() else "new",
-                "in clear" if in_clear else "as ciphertext",
-                "took effect" if took_effect else "did not take effect",
-            )
+        self.evidence = "the proxy runs with the %s key and reads the canary %s: %s" % (
+            "old" if proxy_key == self._old() else "new",
+            "in clear" if in_clear else "as ciphertext",
+            "/key/regenerate took effect" if took_effect else "/key/regenerate did not take effect",
         )
         return took_effect
 
@@ -224,24 +229,9 @@ class Rotation:
             "or journaled (the old key) and run again" % (why, self.ns, JOURNAL)
         )
 
-    def _add_canary(self, model_id, key):
-        self.api.add_deployment(
-            {
-                "model_name": CANARY_MODEL,
-                "litellm_params": {"model": "openai/" + CANARY_MODEL, "api_base": CANARY_API_BASE},
-                "model_info": {"id": model_id},
-            },
-            key=key,
-        )
-
-    def _deployments(self, key):
-        return [
-            dict(
-                id=(d.get("model_info") or {}).get("id"),
-                api_base=(d.get("litellm_params") or {}).get("api_base"),
-            )
-            for d in self.api.deployments(key=key)
-        ]
+    def _canary_api_base(self, key):
+        found = self.api.stored_deployment(self.journal["CANARY"], key=key)
+        return None if found is None else (found.get("litellm_params") or {}).get("api_base")
 
     # -- state: completed ------------------------------------------------------------------------
     def complete(self, wait_timeout, verify):
@@ -258,9 +248,17 @@ class Rotation:
             return []
         new = self._new()
         verify(self.api, new, [self._old()], wait_timeout)
-        for deployment in self._deployments(new):
-            if str(deployment["id"]).startswith(CANARY_PREFIX):
-                self.api.delete_deployment(deployment["id"], key=new)
+        canaries = [self.journal["CANARY"]] + [
+            model_id
+            for model_id in (
+                (d.get("model_info") or {}).get("id") for d in self.api.deployments(key=new)
+            )
+            if str(model_id).startswith(CANARY_PREFIX)
+        ]
+        for model_id in sorted(set(canaries)):
+            if model_id == self.journal["CANARY"] and self._canary_api_base(new) is None:
+                continue
+            self.api.delete_deployment(model_id, key=new)
         models = [m for m in probe_models(self.api, key=new) if m["stored_in_db"]]
         broken = [m for m in models if not m["works"]]
         if broken:
@@ -277,3 +275,13 @@ class Rotation:
             )
         self.kube.delete_secret(self.ns, JOURNAL)
         return models
+
+
+def _deployment(model_id, provider):
+    """A canary: with ``provider`` ``openai/`` LiteLLM serves it (never called), without it only
+    stores it."""
+    return {
+        "model_name": CANARY_MODEL,
+        "litellm_params": {"model": provider + CANARY_MODEL, "api_base": CANARY_API_BASE},
+        "model_info": {"id": model_id},
+    }
