@@ -95,6 +95,12 @@ class UnavailableError(TemporaryError):
     kind = "unavailable"
 
 
+class LedgerWriteError(TemporaryError):
+    """The ledger refused a write (disk full, I/O error); nothing of it was kept."""
+
+    kind = "ledger"
+
+
 # --- the controller gave up: a person must look -------------------------------------------------
 
 

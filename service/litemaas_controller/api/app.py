@@ -1,9 +1,9 @@
 """The aiohttp application: routes, the problem middleware, and the life cycle in cleanup_ctx.
 
-Start-up order: ledger → runner and dispatch (recovery first) → intake.  Shutdown runs in the
-documented reverse: the server stops listening (intake stops), streams are told to end, then
-dispatch drains (runs get ``drain_grace`` seconds, then are cancelled and requeued), then the
-ledger closes.
+Start-up order: ledger → retention → runner and dispatch (recovery first) → intake.  Shutdown
+runs in the documented reverse: the server stops listening (intake stops), streams are told to
+end, then dispatch drains (runs get ``drain_grace`` seconds, then are cancelled and requeued),
+then retention stops and the ledger closes.
 """
 
 from __future__ import annotations
@@ -25,18 +25,21 @@ from litemaas_controller.api import (
     openapi,
     orders,
     problems,
+    retention,
     runs,
 )
 from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
+from litemaas_controller.cluster import KubeClient, NamespaceReader
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
-from litemaas_controller.config.paths import default_argument_specs
+from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import proxy_credentials
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    private_dir(app[keys.SETTINGS].state_dir)
     store = SqliteStore(app[keys.SETTINGS].ledger_path)
     app[keys.STORE] = store
     yield
@@ -59,11 +63,13 @@ def _redactor(settings: Settings) -> Redactor:
 async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings))
+    metrics = RunnerMetrics(app[keys.METRICS].registry)
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
     dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher
-    app[keys.INTAKE] = OrderIntake(store, dispatcher, app[keys.ORDER_VARS])
+    namespaces = NamespaceReader(app[keys.KUBE])
+    app[keys.INTAKE] = OrderIntake(store, dispatcher, app[keys.ORDER_VARS], namespaces)
     await dispatcher.start()
     log.info("dispatch started: at most %d runs at once", settings.max_concurrent_runs)
     yield
@@ -118,9 +124,10 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.ORDER_VARS] = order_vars
     app[keys.METRICS] = Metrics()
     intakes = messages.wire(app, settings, intakes)
-    app[keys.SECRETS] = SecretReader(settings.kubeconfig)
+    app[keys.KUBE] = KubeClient(settings.kubeconfig)
+    app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
-    app.cleanup_ctx.extend([_ledger, _dispatch, _intakes(intakes)])
+    app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _intakes(intakes)])
     app.on_shutdown.append(_on_shutdown)
     for table in (
         orders.routes,

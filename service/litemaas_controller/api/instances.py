@@ -7,11 +7,14 @@ from aiohttp import web
 from litemaas_controller.api import keys, views
 from litemaas_controller.errors import ClusterError, ConflictError, NotFoundError
 from litemaas_controller.intake.auth import require_bearer
+from litemaas_controller.ledger import InstanceStatus
 
 routes = web.RouteTableDef()
 
 #: what a catalog hands the person who ordered (as 0.1.2 did): the admin login, not the master key
 ADMIN_KEYS = {"username": "UI_USERNAME", "password": "UI_PASSWORD"}
+#: an instance being or already destroyed has no credentials to serve
+GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 
 
 @routes.get("/api/v1/instances")
@@ -39,6 +42,12 @@ async def get_credentials(request: web.Request) -> web.Response:
     record = await store.get_instance(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
+    if record.status in GONE:
+        # its namespace may hold another instance by now: never read a Secret there for it
+        raise ConflictError(
+            f"instance {name} is {record.status}; its credentials are gone with it",
+            details={"instance": name},
+        )
     secret_name = (record.results or {}).get("credentials_secret")
     if not secret_name:
         raise ConflictError(

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
+from litemaas_controller.cluster import KubeClient
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
@@ -23,6 +24,7 @@ RUNNER = web.AppKey("runner", PlaybookRunner)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 INTAKE = web.AppKey("intake", OrderIntake)
 METRICS = web.AppKey("metrics", Metrics)
+KUBE = web.AppKey("kube", KubeClient)
 SECRETS = web.AppKey("secrets", SecretReader)
 #: present only when LITEMAAS_REDIS_URL is set: the message intake's view of Redis
 REDIS = web.AppKey("redis", RedisState)

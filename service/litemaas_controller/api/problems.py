@@ -71,7 +71,9 @@ def _from_http(exc: web.HTTPException, max_body: int) -> web.Response:
     if exc.status == 404:
         return problem(404, "no such endpoint; see /api/v1/openapi.json", "not-found")
     if exc.status == 405:
-        return problem(405, f"method not allowed: {exc.text}", "method-not-allowed")
+        response = problem(405, f"method not allowed: {exc.text}", "method-not-allowed")
+        response.headers["Allow"] = exc.headers.get("Allow", "")  # RFC 9110: a 405 lists them
+        return response
     return problem(exc.status, exc.text or exc.reason, "http")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 
 from aiohttp import web
 
@@ -31,7 +30,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await site.start()
-        bound = _bound_port(site)
+        bound = int(runner.addresses[0][1])  # the real port when asked for port 0
         print(READY_LINE.format(host=host, port=bound), flush=True)
         log.info("listening on %s:%d", host, bound)
         await stop.wait()
@@ -41,10 +40,3 @@ async def serve(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("stopped")
-
-
-def _bound_port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp keeps the asyncio server private; port 0 needs its socket
-    assert isinstance(server, asyncio.base_events.Server)
-    sock: socket.socket = server.sockets[0]
-    return int(sock.getsockname()[1])

@@ -14,6 +14,8 @@ from litemaas_controller.cli.client import Client
 from litemaas_controller.errors import BadInputError
 
 SUCCESS_STATUSES = ("succeeded",)
+#: how a task ended on a host, as the ledger records it (runner/events.py)
+ENDED = ("ok", "changed", "skipped", "failed", "failed (ignored)", "unreachable")
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -38,10 +40,12 @@ def _vars(args: argparse.Namespace) -> dict[str, Any]:
 def _progress(kind: str, data: dict[str, Any], out: TextIO) -> None:
     if kind == "run":
         out.write(f"run {data['id']} (attempt {data['attempt']}): {data['status']}\n")
-    elif kind == "event" and data.get("event") == "playbook_on_task_start":
-        out.write(f"  TASK {data.get('task')}\n")
-    elif kind == "event" and data.get("status") in ("failed", "unreachable"):
-        out.write(f"  {data['status'].upper()}: {data.get('host')} {data.get('stdout', '')}\n")
+    elif kind == "event" and data.get("status") in ENDED:
+        # one line per task and host once it ended: a skipped task never reads like one that ran
+        line = f"  TASK {data.get('task')}: {data['status']}"
+        if data["status"] in ("failed", "unreachable"):
+            line += f" on {data.get('host')} {data.get('stdout') or ''}".rstrip()
+        out.write(line + "\n")
     elif kind == "order":
         out.write(f"order {data['id']}: {data['status']}\n")
     out.flush()

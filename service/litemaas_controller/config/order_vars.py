@@ -17,6 +17,8 @@ import yaml
 from litemaas_controller.errors import ConfigError
 
 PREFIX = "ocp4_workload_litemaas_"
+#: the ``app.kubernetes.io/managed-by`` value on everything the controller's runs create
+CONTROLLER = "litemaas-controller"
 
 #: variables the order decides itself: never taken from ``vars``
 DECIDED = frozenset(

@@ -17,6 +17,8 @@ from typing import Any
 
 from litemaas_controller.config.paths import default_playbook_dir, default_state_dir
 
+DAY = 86400.0
+
 
 def _doc(help_: str, *, env: str | None = None, secret: bool = False) -> dict[str, Any]:
     return {"help": help_, "env": env, "secret": secret}
@@ -48,7 +50,10 @@ class Settings:
     )
     state_dir: Path = field(
         default_factory=default_state_dir,
-        metadata=_doc("Directory for the ledger (ledger.sqlite3) and the per-run private dirs."),
+        metadata=_doc(
+            "Directory for the ledger (ledger.sqlite3) and the per-run private dirs; created "
+            "owner-only (0700), the ledger file 0600."
+        ),
     )
     playbook_dir: Path = field(
         default_factory=default_playbook_dir,
@@ -82,7 +87,10 @@ class Settings:
     )
     kill_grace: float = field(
         default=5.0,
-        metadata=_doc("Seconds between SIGTERM and SIGKILL when a run is cancelled or times out."),
+        metadata=_doc(
+            "Seconds between SIGTERM and SIGKILL when a run is cancelled or times out, and after "
+            "SIGKILL before a process still there is reported as one that could not be ended."
+        ),
     )
     drain_grace: float = field(
         default=30.0,
@@ -145,6 +153,46 @@ class Settings:
             "it is delivered again (claimed from a dead consumer, or retried after a failed run)."
         ),
     )
+    # --- retention: nothing grows without bound -------------------------------------------------
+    event_retention: float = field(
+        default=30 * DAY,
+        metadata=_doc("Seconds the events of a finished run are kept (default 30 days)."),
+    )
+    audit_retention: float = field(
+        default=180 * DAY,
+        metadata=_doc("Seconds audit entries are kept (default 180 days)."),
+    )
+    order_retention: float = field(
+        default=30 * DAY,
+        metadata=_doc(
+            "Seconds a finished order keeps its payload (vars, body, results, and its runs' "
+            "vars and results); its id, body hash and status stay as a tombstone (default 30 "
+            "days)."
+        ),
+    )
+    dead_letter_retention: float = field(
+        default=30 * DAY,
+        metadata=_doc("Seconds entries stay on the dead-letter stream (default 30 days)."),
+    )
+    stream_retention: float = field(
+        default=7 * DAY,
+        metadata=_doc(
+            "Seconds acknowledged entries stay on the message stream; pending and unread ones "
+            "are never trimmed (default 7 days)."
+        ),
+    )
+    tombstone_retention: float = field(
+        default=400 * DAY,
+        metadata=_doc(
+            "Seconds order ids, message ids and dead-letter marks are remembered, so a retry of "
+            "an old id is still a duplicate; longer than every other retention (default 400 "
+            "days). Destroyed instances are forgotten after it too."
+        ),
+    )
+    prune_interval: float = field(
+        default=3600.0,
+        metadata=_doc("Seconds between two prunings of the ledger and the streams."),
+    )
     log_level: str = field(default="INFO", metadata=_doc("Python log level."))
 
     def validate(self) -> Settings:
@@ -158,6 +206,15 @@ class Settings:
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
         return host.strip("[]") or "127.0.0.1", int(port)
+
+    @property
+    def retentions(self) -> dict[str, float]:
+        """Every retention but the tombstones', by setting name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name.endswith("_retention") and f.name != "tombstone_retention"
+        }
 
     @property
     def ledger_path(self) -> Path:

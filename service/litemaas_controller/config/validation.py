@@ -65,6 +65,9 @@ def _check_positive(s: Settings) -> None:
         "signature_window",
         "redis_max_deliveries",
         "redis_claim_idle",
+        "prune_interval",
+        "tombstone_retention",
+        *s.retentions,
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
@@ -110,9 +113,20 @@ def _check_log_level(s: Settings) -> None:
         )
 
 
+def _check_retention(s: Settings) -> None:
+    # a tombstone must outlive what it stands for, or an old id could run a second time
+    longer = [n for n, v in s.retentions.items() if v >= s.tombstone_retention]
+    if longer:
+        raise ConfigError(
+            "LITEMAAS_TOMBSTONE_RETENTION must be longer than every other retention; raise it "
+            f"above {', '.join(f'LITEMAAS_{n.upper()}' for n in longer)}"
+        )
+
+
 def validate_settings(s: Settings) -> None:
     _check_listen(s)
     _check_positive(s)
+    _check_retention(s)
     _check_auth(s)
     _check_paths(s)
     _check_log_level(s)

@@ -22,8 +22,25 @@ CHANGES: dict[Action, tuple[str, str]] = {
     Action.MASTER_KEY_ROTATE: ("rotate_keys.yml", "litemaas_master_key"),
     Action.ADMIN_PASSWORD_ROTATE: ("rotate_keys.yml", "litemaas_admin_password"),
 }
+#: changes about one named thing, by the body field that names it: a newer message about the same
+#: model or alias that has already run makes an older one that is retried stale
+SUBJECTS: dict[Action, str] = {
+    Action.MODEL_UPSERT: "name",
+    Action.MODEL_DELETE: "name",
+    Action.KEY_CREATE: "alias",
+    Action.KEY_ROTATE: "alias",
+    Action.KEY_DELETE: "alias",
+}
 PLAYBOOKS = {action: playbook for action, (playbook, _) in CHANGES.items()}
 RESULTS = {action: stats for action, (_, stats) in CHANGES.items()}
+
+
+def same_subject(action: Action) -> tuple[tuple[Action, ...], str] | None:
+    """The actions about the same kind of thing as ``action`` and the body field naming it."""
+    field = SUBJECTS.get(action)
+    if field is None:
+        return None
+    return tuple(a for a, f in SUBJECTS.items() if f == field), field
 
 
 def extravars(order: OrderRecord) -> dict[str, Any]:

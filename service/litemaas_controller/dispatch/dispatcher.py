@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from litemaas_controller.config import Settings
-from litemaas_controller.dispatch import plans
+from litemaas_controller.dispatch import changes, plans
 from litemaas_controller.dispatch.recovery import recover
-from litemaas_controller.errors import ConflictError, ControllerError, NotFoundError
+from litemaas_controller.errors import (
+    ConflictError,
+    ControllerError,
+    LedgerWriteError,
+    NotFoundError,
+)
 from litemaas_controller.ledger import (
     TERMINAL_RUN,
     OrderRecord,
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 RunObserver = Callable[[RunRecord], None]
 
 DRAINED = "the service shut down during this run; the order runs again on the next start"
+#: longest wait between two tries of a ledger write the ledger refused (disk full)
+LEDGER_RETRY_MAX = 30.0
 
 
 class Dispatcher:
@@ -63,11 +70,12 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Recover from the last life of the service, then pick up every queued order."""
-        interrupted = await recover(self._store, self._settings.kill_grace)
+        interrupted = await recover(self._store, self._runner)
         if interrupted:
             log.warning(
                 "%d interrupted run(s) recovered; their orders are queued again", interrupted
             )
+        await asyncio.to_thread(self._runner.sweep)
         for instance in await self._store.instances_with_queued_orders():
             self.wake(instance)
 
@@ -96,9 +104,17 @@ class Dispatcher:
             order = await self._store.next_queued_order(instance)
             if order is None:
                 return
-            await self._run_order(order)
+            try:
+                await self._run_order(order)
+            except LedgerWriteError as exc:
+                # the order stays queued; it starts once the ledger takes writes again
+                log.error("order %s could not start: %s; trying again in %ss",
+                          order.id, exc.message, LEDGER_RETRY_MAX)  # fmt: skip
+                await asyncio.sleep(LEDGER_RETRY_MAX)
 
     async def _run_order(self, order: OrderRecord) -> None:
+        if await self._stale(order):
+            return
         instance = await self._store.get_instance(order.instance)
         extravars = plans.extravars(order, instance)
         run = await self._store.create_run(order.id, plans.playbook(order), extravars)
@@ -114,6 +130,20 @@ class Dispatcher:
             )
             result = await self._execute(run, extravars)
         await self._record(run, order, result)
+
+    async def _stale(self, order: OrderRecord) -> bool:
+        """Drop a change when a newer message about the same model or alias has already run
+        (a retried message, queued again behind it): running it would undo the newer one."""
+        subject = changes.same_subject(order.action)
+        if subject is None:
+            return False
+        newer = await self._store.newer_run_about(order, *subject)
+        if newer is None:
+            return False
+        reason = f"dropped: newer order {newer} about the same {subject[1]} has already run"
+        final = await self._store.supersede_order(order.id, reason)
+        log.info("order %s %s", order.id, reason)
+        return final.status == OrderStatus.SUPERSEDED
 
     async def _execute(self, run: RunRecord, extravars: dict[str, object]) -> RunResult:
         request = RunRequest(
@@ -131,10 +161,11 @@ class Dispatcher:
             return RunResult(RunStatus.FAILED, None, f"the run could not start: {exc}", None)
 
     async def _record(self, run: RunRecord, order: OrderRecord, result: RunResult) -> None:
-        if run.id in self._drained:
-            final = await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
+        if run.id in self._drained and result.status != RunStatus.SUCCEEDED:
+            write = partial(self._store.requeue_run, run.id, RunStatus.CANCELLED, DRAINED)
         else:
-            final = await self._store.finish_run(run.id, plans.outcome(order.action, result))
+            write = partial(self._store.finish_run, run.id, plans.outcome(order.action, result))
+        final = await _kept(write)
         log.info("run %s of order %s ended %s", run.id, order.id, final.status)
         for observe in self._observers:
             observe(final)
@@ -147,6 +178,9 @@ class Dispatcher:
         if run.status in TERMINAL_RUN:
             raise ConflictError(f"run {run_id} already ended ({run.status}); nothing to cancel")
         if not await self._runner.stop(run_id, RunStatus.CANCELLED):
+            if run.status == RunStatus.RUNNING:
+                # it has just ended: its end is being recorded (maybe waiting for the ledger)
+                return await self._wait_recorded(run_id)
             # still waiting for a slot: it never started
             outcome = RunOutcome(RunStatus.CANCELLED, OrderStatus.CANCELLED, None,
                                  reason="cancelled before it started")  # fmt: skip
@@ -180,3 +214,16 @@ class Dispatcher:
         for task in pending:
             task.cancel()  # last resort: a worker stuck outside a run
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _kept(write: Callable[[], Awaitable[RunRecord]]) -> RunRecord:
+    """``write()`` once the ledger takes it: a run's end is never dropped, and the instance's
+    next order waits until it is recorded (a disk that was full gets space again)."""
+    delay = 1.0
+    while True:
+        try:
+            return await write()
+        except LedgerWriteError as exc:
+            log.error("%s; trying again in %.0fs", exc.message, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LEDGER_RETRY_MAX)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litemaas_controller.config.order_vars import DECIDED, PREFIX
+from litemaas_controller.config.order_vars import CONTROLLER, DECIDED, PREFIX
 from litemaas_controller.dispatch import changes
 from litemaas_controller.ledger import (
     CHANGE_ACTIONS,
@@ -53,7 +53,7 @@ def extravars(order: OrderRecord, instance: InstanceRecord | None) -> dict[str, 
             f"{PREFIX}namespace": order.namespace,
             # the controller serves credentials itself; AgnosticD's hand-off would leak them
             f"{PREFIX}user_info_secrets": False,
-            f"{PREFIX}managed_by": "litemaas-controller",
+            f"{PREFIX}managed_by": CONTROLLER,
         }
     )
     return merged

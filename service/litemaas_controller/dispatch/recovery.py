@@ -11,7 +11,6 @@ again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from litemaas_controller.ledger import (
@@ -22,7 +21,7 @@ from litemaas_controller.ledger import (
     RunStatus,
     Store,
 )
-from litemaas_controller.runner import procs
+from litemaas_controller.runner import PlaybookRunner, procs
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +41,12 @@ NOT_REPEATED = {
 }
 
 
-async def recover(store: Store, kill_grace: float) -> int:
+async def recover(store: Store, runner: PlaybookRunner) -> int:
     """End leftover run processes and requeue interrupted runs; return how many runs."""
-    ledger_id = store.ledger_id
     unfinished = await store.unfinished_runs()
     for run in unfinished:
-        marker = procs.marker_value(ledger_id, run.id)
         leader = (run.pid, run.pid_start) if run.pid and run.pid_start else None
-        ended = await asyncio.to_thread(procs.end_tree, marker, leader, kill_grace)
+        ended = await runner.end_processes(runner.marker(run.id), leader)
         stopped = (
             f"interrupted: the service stopped during this run ({ended} leftover process(es) ended)"
         )
@@ -61,10 +58,9 @@ async def recover(store: Store, kill_grace: float) -> int:
         log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
     # processes of runs the ledger already closed (the service died while sweeping them)
     known = {r.id for r in unfinished}
-    for run_id in procs.marked_runs(ledger_id):
+    for run_id in procs.marked_runs(store.ledger_id):
         if run_id not in known:
-            marker = procs.marker_value(ledger_id, run_id)
-            await asyncio.to_thread(procs.end_tree, marker, None, kill_grace)
+            await runner.end_processes(runner.marker(run_id), None)
     return len(unfinished)
 
 

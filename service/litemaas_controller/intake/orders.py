@@ -1,19 +1,24 @@
 """Order intake: a raw body becomes a validated order in the ledger, and dispatch is woken.
 
-Validation happens entirely before the ledger is touched: a refused order changes nothing.
+Validation and the ownership rules (``intake.ownership``) are decided entirely before the ledger
+is touched: a refused order changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import jsonschema
 
+from litemaas_controller.cluster import NamespaceReader
 from litemaas_controller.config.order_vars import DECIDED, OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.errors import InvalidError, MalformedError
+from litemaas_controller.intake import ownership
 from litemaas_controller.intake.schema import order_schema
 from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
 
@@ -42,10 +47,19 @@ def parse(body: bytes) -> dict[str, Any]:
 class OrderIntake:
     """Accepts orders for every face that takes them (HTTP now; later message intakes)."""
 
-    def __init__(self, store: Store, dispatcher: Dispatcher, order_vars: OrderVars) -> None:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        order_vars: OrderVars,
+        namespaces: NamespaceReader,
+    ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._vars = order_vars
+        self._namespaces = namespaces
+        # what the rules read and what is then written stay one step (a namespace read yields)
+        self._admitting = asyncio.Lock()
         self.schema = order_schema(order_vars)
         self._validator = jsonschema.Draft202012Validator(self.schema)
 
@@ -107,14 +121,35 @@ class OrderIntake:
         return self._store
 
     async def accept(self, order: NewOrder) -> tuple[OrderRecord, bool]:
-        """Put an order that passed its intake's validation in the ledger; wake dispatch."""
-        record, created = await self._store.accept_order(order)
-        if created:
+        """Put an order that passed its intake's validation in the ledger; wake dispatch.
+
+        A known id is answered by the ledger's dedupe alone (a retry is judged by its body, not
+        by what happened since); a new one must pass the ownership rules first.
+        """
+        async with self._admitting:
+            if await self._store.get_order(order.id) is None:
+                order = await self._admit(order)
+            record, created = await self._store.accept_order(order)
+        if created and order.settled is not None:
+            log.info("order %s accepted, nothing to run: %s", order.id, order.settled)
+        elif created:
             log.info("order %s accepted: %s %s", order.id, order.action, order.instance)
             self._dispatcher.wake(order.instance)
         else:
             log.info("order %s is a duplicate; answered with its record", order.id)
         return record, created
+
+    async def _admit(self, order: NewOrder) -> NewOrder:
+        """``order`` with its namespace decided; ``ConflictError`` when the rules refuse it."""
+        instance = await self._store.get_instance(order.instance)
+        admission = ownership.admit(order, instance)
+        if admission.settled is None:
+            holder = await self._store.namespace_holder(admission.namespace)
+            ownership.check_namespace_free(order, admission.namespace, holder)
+        if ownership.explicit_first_namespace(order, instance):
+            labels = await self._namespaces.labels(admission.namespace)
+            ownership.check_namespace_labels(order, admission.namespace, labels)
+        return replace(order, namespace=admission.namespace, settled=admission.settled)
 
     async def retry(self, order_id: str, reason: str) -> OrderRecord:
         """Queue a failed order again (a message delivered again after its run failed)."""

@@ -1,12 +1,10 @@
-"""The records the ledger keeps, and the rules that hold whatever store keeps them."""
+"""The records the ledger keeps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
-
-from litemaas_controller.errors import ConflictError
 
 
 class Action(StrEnum):
@@ -71,11 +69,12 @@ class NewOrder:
     id: str
     action: Action
     instance: str
-    namespace: str | None
+    namespace: str | None  # None until the intake decides it (the instance's, or the default)
     vars: dict[str, Any]
     body: str  # canonical JSON of the parsed body: what duplicates are compared by
     source: str  # where it came from (``http:<peer>``, later ``redis:<stream>``)
     principal: str  # who sent it (``hmac``, ``bearer``)
+    settled: str | None = None  # set by the intake: nothing to run, succeeded with this message
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,8 @@ class OrderRecord:
     body: str = field(repr=False)
     message: str | None = None
     results: dict[str, Any] | None = None
+    #: when retention removed its payload (vars, body, results); id, body hash and status stay
+    pruned_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,33 +164,15 @@ class RunOutcome:
     results: dict[str, Any] | None = None
 
 
-def default_namespace(instance: str) -> str:
-    return f"litemaas-{instance}"
+@dataclass(frozen=True)
+class Cutoffs:
+    """Retention as points in time: what ended before each one is pruned.
 
+    ``tombstones`` is the oldest: an order past it is forgotten (id, body hash and status too), as
+    are dead-letter marks and destroyed instances.
+    """
 
-def resolve_namespace(order: NewOrder, existing: InstanceRecord | None) -> str:
-    """The namespace an order acts on; an instance keeps its namespace while it exists."""
-    live = existing is not None and existing.status != InstanceStatus.DESTROYED
-    if existing is not None and live:
-        if order.namespace not in (None, existing.namespace):
-            raise ConflictError(
-                f"instance {order.instance} lives in namespace {existing.namespace}; "
-                f"leave namespace out or set it to {existing.namespace}",
-                details={"instance": order.instance, "namespace": existing.namespace},
-            )
-        return existing.namespace
-    if order.action == Action.UPDATE or order.action in CHANGE_ACTIONS:
-        raise ConflictError(
-            f"instance {order.instance} is not provisioned; send a provision order first",
-            details={"instance": order.instance},
-        )
-    return order.namespace or default_namespace(order.instance)
-
-
-def check_namespace_free(order: NewOrder, namespace: str, holder: str | None) -> None:
-    """One instance per namespace."""
-    if holder is not None and holder != order.instance:
-        raise ConflictError(
-            f"namespace {namespace} already holds instance {holder}; choose another namespace",
-            details={"namespace": namespace, "instance": holder},
-        )
+    events: float  # run events of finished runs
+    audit: float  # audit entries
+    payloads: float  # finished orders' vars, body and results (and their runs' vars and results)
+    tombstones: float

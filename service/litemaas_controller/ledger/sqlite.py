@@ -1,7 +1,7 @@
 """The embedded ledger: ``Store`` on one SQLite file (WAL), one connection on the loop's thread.
 
 Split by concept: ``sqlite_base`` (connection, transactions, instances, audit), ``sqlite_orders``
-(orders and the queue), this module (runs and their events).
+(orders and the queue), ``sqlite_retention`` (pruning), this module (runs and their events).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from litemaas_controller.errors import NotFoundError
+from litemaas_controller.ledger import sqlite_retention
 from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
+    Cutoffs,
     EventRecord,
     InstanceStatus,
     OrderStatus,
@@ -172,3 +174,21 @@ class SqliteStore(SqliteOrders):
             (run_id, after, limit),
         )
         return [rows.event(r) for r in cur]
+
+    # --- retention and dead letters -------------------------------------------------------------
+    async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
+        with self._tx() as db:
+            counts = sqlite_retention.prune(db, cutoffs)
+            if any(counts.values()):
+                self._audit(db, "ledger.pruned", "ledger", counts, source="retention")
+        return counts
+
+    async def record_dead_letter(self, entry: str, message_id: str | None, kind: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO dead_letters VALUES (?,?,?,?)",
+                (entry, message_id, kind, time.time()),
+            )
+
+    async def dead_lettered(self, entry: str) -> bool:
+        return self._one("SELECT 1 FROM dead_letters WHERE entry=?", entry) is not None

@@ -8,6 +8,7 @@ process (a power cut may lose the last commits, which at-least-once delivery fro
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 import uuid
@@ -16,19 +17,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from litemaas_controller.errors import LedgerWriteError
 from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
     AuditRecord,
     InstanceRecord,
 )
+from litemaas_controller.ledger.sqlite_migrate import migrate
 from litemaas_controller.ledger.sqlite_rows import dumps
+
+
+def _owner_only(path: Path) -> None:
+    """Create the ledger file 0600 before SQLite opens it (its -wal and -shm files take the
+    database file's mode), and tighten an existing one."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_uid == os.getuid():
+            file.chmod(0o600)
 
 
 class SqliteBase:
     """What every part of ``SqliteStore`` shares."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _owner_only(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -37,6 +50,7 @@ class SqliteBase:
         self._db.executescript(rows.DDL)
         self._changed = asyncio.Event()
         self._ledger_id = self._init_meta()
+        migrate(self._db)
 
     def _init_meta(self) -> str:
         with self._tx() as db:
@@ -52,13 +66,19 @@ class SqliteBase:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """One write transaction; a write SQLite refuses (disk full...) is ``LedgerWriteError``."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                # a failed COMMIT leaves the transaction open unless SQLite rolled it back
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
         # wake every waiter, then arm a fresh event for the next write
         self._changed.set()
         self._changed = asyncio.Event()

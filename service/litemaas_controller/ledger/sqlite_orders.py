@@ -1,10 +1,10 @@
-"""The SQLite ledger's orders: acceptance (dedupe, instance rules, supersede) and the queue."""
+"""The SQLite ledger's orders: acceptance (dedupe, supersede) and the queue."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from litemaas_controller.errors import ConflictError, NotFoundError
 from litemaas_controller.ledger import sqlite_rows as rows
@@ -15,8 +15,6 @@ from litemaas_controller.ledger.models import (
     OrderRecord,
     OrderStatus,
     RunStatus,
-    check_namespace_free,
-    resolve_namespace,
 )
 from litemaas_controller.ledger.sqlite_base import SqliteBase
 from litemaas_controller.ledger.sqlite_rows import dumps
@@ -27,60 +25,56 @@ class SqliteOrders(SqliteBase):
     async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         existing = self._one("SELECT * FROM orders WHERE id=?", order.id)
         if existing is not None:
-            if existing["body"] != order.body:
+            if existing["body_hash"] != rows.body_hash(order.body):
                 raise ConflictError(
                     f"order {order.id} was already accepted with another body; "
                     "send a new id for a new order",
                     details={"order": order.id},
                 )
             return rows.order(existing), False
+        if order.namespace is None:
+            raise ValueError(f"order {order.id}: the intake decides the namespace first")
         with self._tx() as db:
-            inst = self._one("SELECT * FROM instances WHERE name=?", order.instance)
-            namespace = resolve_namespace(order, rows.instance(inst) if inst else None)
-            holder = self._one(
-                "SELECT name FROM instances WHERE namespace=? AND status!=? AND name!=?",
-                namespace,
-                InstanceStatus.DESTROYED,
-                order.instance,
-            )
-            check_namespace_free(order, namespace, holder["name"] if holder else None)
-            now = time.time()
-            db.execute(
-                "INSERT INTO orders (id, action, instance, namespace, vars, body, status, source,"
-                " principal, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    order.id,
-                    order.action,
-                    order.instance,
-                    namespace,
-                    dumps(order.vars),
-                    order.body,
-                    OrderStatus.QUEUED,
-                    order.source,
-                    order.principal,
-                    now,
-                    now,
-                ),
-            )
-            if inst is None or inst["status"] == InstanceStatus.DESTROYED:
-                db.execute(
-                    "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
-                    " last_order, updated_at) VALUES (?,?,?,?,?,?,?)",
-                    (order.instance, namespace, InstanceStatus.PENDING, "{}", None, order.id, now),
-                )
-            self._audit(
-                db,
-                "order.accepted",
-                order.id,
-                {"action": order.action, "instance": order.instance},
-                actor=order.principal,
-                source=order.source,
-            )
-            if order.action == Action.DESTROY:
-                self._supersede(db, order, now)
+            self._insert_order(db, order, order.namespace)
         record = await self.get_order(order.id)
         assert record is not None
         return record, True
+
+    def _insert_order(self, db: sqlite3.Connection, order: NewOrder, namespace: str) -> None:
+        now = time.time()
+        status = OrderStatus.QUEUED if order.settled is None else OrderStatus.SUCCEEDED
+        db.execute(
+            "INSERT INTO orders (id, action, instance, namespace, vars, body, body_hash, status,"
+            " source, principal, received_at, updated_at, message)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (order.id, order.action, order.instance, namespace, dumps(order.vars), order.body,
+             rows.body_hash(order.body), status, order.source, order.principal, now, now,
+             order.settled),
+        )  # fmt: skip
+        detail = {"action": order.action, "instance": order.instance}
+        self._audit(db, "order.accepted", order.id, detail,
+                    actor=order.principal, source=order.source)  # fmt: skip
+        if order.settled is not None:
+            self._audit(db, "order.settled", order.id, {"reason": order.settled},
+                        source=order.source)  # fmt: skip
+            return  # nothing to run and nothing changes for the instance
+        inst = self._one("SELECT status FROM instances WHERE name=?", order.instance)
+        if inst is None or inst["status"] == InstanceStatus.DESTROYED:
+            db.execute(
+                "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
+                " last_order, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (order.instance, namespace, InstanceStatus.PENDING, "{}", None, order.id, now),
+            )
+        if order.action == Action.DESTROY:
+            self._supersede(db, order, now)
+
+    async def namespace_holder(self, namespace: str) -> str | None:
+        row = self._one(
+            "SELECT name FROM instances WHERE namespace=? AND status!=?",
+            namespace,
+            InstanceStatus.DESTROYED,
+        )
+        return row["name"] if row else None
 
     def _supersede(self, db: sqlite3.Connection, destroy: NewOrder, now: float) -> None:
         victims = db.execute(
@@ -100,18 +94,49 @@ class SqliteOrders(SqliteBase):
 
     async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
         with self._tx() as db:
+            # behind every order accepted so far: the next number of the orders' sequence
             changed = db.execute(
-                "UPDATE orders SET status=?, message=?, updated_at=?"
-                " WHERE id=? AND status IN (?,?)",
+                "UPDATE orders SET status=?, message=?, updated_at=?, queue_seq=(SELECT seq + 1"
+                " FROM sqlite_sequence WHERE name='orders')"
+                " WHERE id=? AND status IN (?,?) AND pruned_at IS NULL",
                 (OrderStatus.QUEUED, reason, time.time(), order_id, OrderStatus.FAILED,
                  OrderStatus.CANCELLED),
             ).rowcount  # fmt: skip
             if changed:
+                db.execute("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name='orders'")
                 self._audit(db, "order.retried", order_id, {"reason": reason})
         record = await self.get_order(order_id)
         if record is None:
             raise NotFoundError(f"order {order_id} does not exist")
         return record
+
+    async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=? AND status=?",
+                (OrderStatus.SUPERSEDED, reason, time.time(), order_id, OrderStatus.QUEUED),
+            ).rowcount
+            if changed:
+                self._audit(db, "order.superseded", order_id, {"reason": reason})
+        record = await self.get_order(order_id)
+        if record is None:
+            raise NotFoundError(f"order {order_id} does not exist")
+        return record
+
+    async def newer_run_about(
+        self, order: OrderRecord, actions: Collection[Action], field: str
+    ) -> str | None:
+        row = self._one(
+            "SELECT id FROM orders o WHERE instance=?"
+            " AND action IN (SELECT value FROM json_each(?))"
+            " AND seq > (SELECT seq FROM orders WHERE id=?)"
+            " AND json_extract(vars, '$.' || ?) = ?"
+            " AND EXISTS (SELECT 1 FROM runs WHERE order_id=o.id AND started_at IS NOT NULL)"
+            " ORDER BY seq DESC LIMIT 1",
+            order.instance, dumps([str(a) for a in actions]), order.id, field,
+            order.vars.get(field),
+        )  # fmt: skip
+        return None if row is None else str(row["id"])
 
     async def get_order(self, order_id: str) -> OrderRecord | None:
         row = self._one("SELECT * FROM orders WHERE id=?", order_id)
@@ -127,7 +152,8 @@ class SqliteOrders(SqliteBase):
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
         row = self._one(
-            "SELECT * FROM orders WHERE instance=? AND status=? ORDER BY seq LIMIT 1",
+            "SELECT * FROM orders WHERE instance=? AND status=?"
+            " ORDER BY COALESCE(queue_seq, seq) LIMIT 1",
             instance,
             OrderStatus.QUEUED,
         )
@@ -135,7 +161,8 @@ class SqliteOrders(SqliteBase):
 
     async def instances_with_queued_orders(self) -> Sequence[str]:
         cur = self._db.execute(
-            "SELECT instance, MIN(seq) AS first FROM orders WHERE status=? GROUP BY instance"
+            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=?"
+            " GROUP BY instance"
             " ORDER BY first",
             (OrderStatus.QUEUED,),
         )

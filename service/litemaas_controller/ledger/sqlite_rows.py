@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from typing import Any
@@ -18,7 +19,7 @@ from litemaas_controller.ledger.models import (
     RunStatus,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS orders (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, action TEXT NOT NULL,
   instance TEXT NOT NULL, namespace TEXT NOT NULL, vars TEXT NOT NULL, body TEXT NOT NULL,
   status TEXT NOT NULL, source TEXT NOT NULL, principal TEXT NOT NULL,
-  received_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT, results TEXT);
+  received_at REAL NOT NULL, updated_at REAL NOT NULL, message TEXT, results TEXT,
+  queue_seq INTEGER, body_hash TEXT NOT NULL DEFAULT '', pruned_at REAL);
 CREATE INDEX IF NOT EXISTS orders_by_instance ON orders (instance, status, seq);
 CREATE TABLE IF NOT EXISTS runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, order_id TEXT NOT NULL,
@@ -46,13 +48,23 @@ CREATE TABLE IF NOT EXISTS audit (
   action TEXT NOT NULL, subject TEXT NOT NULL, source TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_append_only_u BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_append_only_d BEFORE DELETE ON audit
-  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+-- retention alone removes audit entries: only those up to the mark it sets first
+CREATE TRIGGER IF NOT EXISTS audit_retained_d BEFORE DELETE ON audit
+  WHEN old.seq > COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_pruned_to'), 0)
+  BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only until retention'); END;
+-- stream entries given up as dead letters (stream/entry id): a re-read never runs them again
+CREATE TABLE IF NOT EXISTS dead_letters (
+  entry TEXT PRIMARY KEY, message_id TEXT, kind TEXT NOT NULL, at REAL NOT NULL);
 """
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def body_hash(body: str) -> str:
+    """What duplicates are compared by once retention has pruned the body itself."""
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def loads_opt(text: str | None) -> Any:
@@ -74,6 +86,7 @@ def order(row: sqlite3.Row) -> OrderRecord:
         body=row["body"],
         message=row["message"],
         results=loads_opt(row["results"]),
+        pruned_at=row["pruned_at"],
     )
 
 

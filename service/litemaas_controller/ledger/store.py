@@ -7,11 +7,13 @@ Every write is one transaction: a crash leaves the ledger before or after it, ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 from litemaas_controller.ledger.models import (
+    Action,
     AuditRecord,
+    Cutoffs,
     EventRecord,
     InstanceRecord,
     InstanceStatus,
@@ -33,9 +35,15 @@ class Store(Protocol):
     async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         """Insert ``order`` (True) or return the one with the same id and body (False).
 
-        Raises ``ConflictError`` for the same id with another body, or when the order breaks an
-        instance rule.  A destroy supersedes the instance's queued provisions and updates.
+        Raises ``ConflictError`` for the same id with another body (compared by the body's hash,
+        which outlives a pruned body).  A new order needs the namespace the intake decided; one
+        the intake ``settled`` is recorded succeeded, and nothing runs.  A destroy supersedes the
+        instance's queued provisions and updates.
         """
+        ...
+
+    async def namespace_holder(self, namespace: str) -> str | None:
+        """The instance the ledger has live (not destroyed) in ``namespace``, if any."""
         ...
 
     async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
@@ -45,6 +53,19 @@ class Store(Protocol):
         """
         ...
 
+    async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
+        """Mark a queued order superseded (it will not run) with ``reason``; other statuses are
+        returned unchanged."""
+        ...
+
+    async def newer_run_about(
+        self, order: OrderRecord, actions: Collection[Action], field: str
+    ) -> str | None:
+        """The id of an order of ``order``'s instance accepted after it, of one of ``actions``,
+        whose vars have the same ``field`` value, that has started a run; None when there is
+        none."""
+        ...
+
     async def get_order(self, order_id: str) -> OrderRecord | None: ...
 
     async def list_orders(
@@ -52,7 +73,8 @@ class Store(Protocol):
     ) -> Sequence[OrderRecord]: ...
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
-        """The instance's oldest queued order (orders of one instance run in arrival order)."""
+        """The instance's first queued order: orders run in arrival order, a retried order
+        from where it was queued again."""
         ...
 
     async def instances_with_queued_orders(self) -> Sequence[str]: ...
@@ -108,6 +130,19 @@ class Store(Protocol):
     ) -> None: ...
 
     async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+
+    # --- retention and dead letters -------------------------------------------------------------
+    async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
+        """Remove what ended before each cutoff (see ``Cutoffs``); return how many of each."""
+        ...
+
+    async def record_dead_letter(self, entry: str, message_id: str | None, kind: str) -> None:
+        """Remember that stream entry ``entry`` (``stream/id``) was given up as a dead letter."""
+        ...
+
+    async def dead_lettered(self, entry: str) -> bool:
+        """Was ``entry`` given up (kept as long as tombstones)?  A re-read never runs it."""
+        ...
 
     # --- change notification and life cycle -----------------------------------------------------
     async def wait_changed(self, timeout: float) -> bool:

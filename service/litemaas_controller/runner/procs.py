@@ -6,11 +6,15 @@ a run inherits the marker ``LITEMAAS_RUN_MARKER=<ledger id>/<run id>`` in its en
 marker survives re-parenting to init after the service dies, which is what lets a restarted
 service find the runs it no longer owns.  Descendants of the recorded leader (checked against its
 start time, so a reused PID is never hit) are ended too, in case one cleared its environment.
+Signals go through pidfds where the kernel has them (the process found by a scan is the one
+signalled, never a later holder of its pid), else through ``kill`` after a start-time check.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import select
 import signal
 import time
 from collections.abc import Iterable
@@ -101,32 +105,105 @@ def marked_runs(ledger_id: str) -> dict[str, list[int]]:
     return found
 
 
-def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
-    for pid in pids:
+@dataclass(frozen=True)
+class Ending:
+    """What ending a run's processes did."""
+
+    ended: int  # processes found at the first scan and signalled
+    left: tuple[Proc, ...] = ()  # still there after SIGKILL and the grace: could not be ended
+
+
+@functools.cache
+def pidfds_available() -> bool:
+    """True where the kernel has pidfds (Linux 5.3+) and Python exposes them."""
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False  # ENOSYS: an older kernel
+    return True
+
+
+class _Pins:
+    """The processes of one ending, each pinned by a pidfd where the kernel has them: a pid that
+    an unrelated process took after the scan is never signalled, and exits can be awaited."""
+
+    def __init__(self) -> None:
+        self._fds: dict[tuple[int, int], int] = {}
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+
+    def _fd(self, proc: Proc) -> int:
+        key = (proc.pid, proc.start)
+        if key not in self._fds:
+            fd = os.pidfd_open(proc.pid)
+            if start_time(proc.pid) != proc.start:  # the pid is another process's by now
+                os.close(fd)
+                raise ProcessLookupError(proc.pid)
+            self._fds[key] = fd
+        return self._fds[key]
+
+    def send(self, proc: Proc, sig: signal.Signals) -> None:
         try:
-            os.kill(pid, sig)
+            if pidfds_available():
+                signal.pidfd_send_signal(self._fd(proc), sig)
+            elif start_time(proc.pid) == proc.start:
+                os.kill(proc.pid, sig)
         except ProcessLookupError:
-            continue  # already gone: what we wanted
+            pass  # already gone: what we wanted
+        except PermissionError:
+            pass  # not ours to signal: it stays, and the ending reports it as left
+
+    def wait(self, procs: Iterable[Proc], timeout: float) -> None:
+        """Until each of ``procs`` has exited, or ``timeout`` seconds passed."""
+        deadline = time.monotonic() + timeout
+        fds = [self._fds.get((p.pid, p.start)) for p in procs]
+        if not pidfds_available() or None in fds:
+            while any(start_time(p.pid) == p.start for p in procs):
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)  # no pidfd to await: poll /proc
+            return
+        poller = select.poll()
+        pending = {fd for fd in fds if fd is not None}
+        for fd in pending:
+            poller.register(fd, select.POLLIN)  # readable once the process has exited
+        while pending and (remaining := deadline - time.monotonic()) > 0:
+            for fd, _ in poller.poll(remaining * 1000):
+                poller.unregister(fd)
+                pending.discard(fd)
 
 
-def end_tree(marker: str, leader: tuple[int, int] | None, grace: float) -> int:
-    """SIGTERM every process of the run, SIGKILL what is left after ``grace``; return the count.
+def end_tree(marker: str, leader: tuple[int, int] | None, grace: float) -> Ending:
+    """SIGTERM every process of the run, SIGKILL what is left after ``grace``.
 
-    Blocking (it waits for processes to exit): call it from a thread.  Loops until a scan finds
-    nothing, because a worker may fork while it is being ended; stopped processes cannot fork.
+    Blocking (it waits for processes to exit): call it from a thread.  Rescans until no process
+    it has not killed yet turns up, because a worker may fork while it is being ended (stopped
+    processes cannot fork).  What is still there ``grace`` seconds after its SIGKILL (stuck in
+    the kernel, frozen, or not ours to signal) is returned in ``left``.
     """
     first = run_processes(marker, leader)
     if not first:
-        return 0  # the common case after a run that ended by itself: one scan, no signal
-    _signal_all((p.pid for p in first), signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while run_processes(marker, leader) and time.monotonic() < deadline:
-        time.sleep(0.05)  # no event to await for a foreign process's exit; poll /proc
-    for _ in range(100):
-        left = run_processes(marker, leader)
-        if not left:
-            break
-        _signal_all((p.pid for p in left), signal.SIGSTOP)
-        _signal_all((p.pid for p in left), signal.SIGKILL)
-        time.sleep(0.02)
-    return len(first)
+        return Ending(0)  # the common case after a run that ended by itself: one scan, no signal
+    pins = _Pins()
+    try:
+        for proc in first:
+            pins.send(proc, signal.SIGTERM)
+        pins.wait(first, grace)
+        killed: set[tuple[int, int]] = set()
+        for _ in range(100):
+            left = run_processes(marker, leader)
+            fresh = [p for p in left if (p.pid, p.start) not in killed]
+            if not fresh:
+                break  # all gone, or only processes that outlived their SIGKILL and the grace
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for proc in fresh:
+                    pins.send(proc, sig)
+            killed.update((p.pid, p.start) for p in fresh)
+            pins.wait(left, grace)
+        return Ending(len(first), tuple(run_processes(marker, leader)))
+    finally:
+        pins.close()

@@ -1,8 +1,10 @@
 """Defensive redaction of everything a run reports before it reaches the ledger.
 
 Secrets travel by reference, so a run should never print one; this is the second line: known
-secret values (the service's own, proxy credentials) and ``name=value`` pairs whose name looks
-secret are masked in every string that is kept.
+secret values (the service's own, proxy credentials), ``sk-…`` API keys and ``name=value`` pairs
+whose name looks secret are masked in every string that is kept.  A quoted value is masked up to
+its closing quote and a plain one up to the end of the line or the next ``name:`` pair, so a
+value with spaces or commas is masked whole.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ MASK = "********"
 
 _PAIR = re.compile(
     r"""(?ix)
+    (?<![\w.-])  # only where a name starts: a long word is scanned once, not once per letter
     (?P<name>[\w.-]*(?:password|passwd|secret|token|api[_-]?key|master[_-]?key)[\w.-]*)
-    (?P<sep>["']?\s*[:=]\s*["']?)
-    (?P<value>[^\s"',}]+)
+    (?P<sep>["']?\s*[:=]\s*)
+    (?:
+        (?P<quote>["'])(?:\\.|(?P=quote){2}|(?!(?P=quote)).)*(?P=quote)
+      | (?![\[{\s])(?:(?!,\s*["']?[\w.-]+["']?\s*[:=]).)+  # a map or list is no value
+    )
     """
 )
-_URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^/@\s:]+:[^/@\s]+)@")
+#: LiteLLM's keys (master and virtual): ``sk-`` and a token, wherever they appear
+_SK_TOKEN = re.compile(r"(?<![\w-])sk-[A-Za-z0-9_-]{6,}")
+_URL_CREDENTIALS = re.compile(
+    r"(?i)(?<![a-z0-9+.-])(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<cred>[^/@\s:]+:[^/@\s]+)@"
+)
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -47,7 +57,8 @@ class Redactor:
             value = value.replace(secret, MASK)
         value = _URL_CREDENTIALS.sub(rf"\g<scheme>{MASK}@", value)
         value = _BEARER.sub(rf"\g<1>{MASK}", value)
-        return _PAIR.sub(rf"\g<name>\g<sep>{MASK}", value)
+        value = _SK_TOKEN.sub(MASK, value)
+        return _PAIR.sub(_mask_pair, value)
 
     def value(self, value: Any) -> Any:
         """Redact every string inside a JSON-like value."""
@@ -58,3 +69,8 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    quote = match["quote"] or ""
+    return f"{match['name']}{match['sep']}{quote}{MASK}{quote}"

@@ -24,15 +24,19 @@ import ansible_runner
 from ansible_runner.exceptions import AnsibleRunnerException
 
 from litemaas_controller.config import Settings
-from litemaas_controller.errors import PermanentError
+from litemaas_controller.config.paths import private_dir
+from litemaas_controller.errors import ControllerError, PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner import procs
 from litemaas_controller.runner.env import run_environment
 from litemaas_controller.runner.events import failure, stats_results, to_record
+from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import Redactor
 
 log = logging.getLogger(__name__)
 
+#: the stdout callback that scrubs what ansible-runner's callback writes to disk
+CALLBACK_DIR = Path(__file__).parent / "callback"
 #: how often ansible-runner looks at its child; small so a killed run is noticed quickly
 PEXPECT_TIMEOUT = 0.2
 
@@ -64,6 +68,9 @@ class _InFlight:
     stop_deadline: float = float("inf")
     results: dict[str, Any] | None = None
     failure: str | None = None  # the first failed task and its message, redacted
+    #: why the run could not be carried on (the ledger refused its events, ansible-runner
+    #: could not write its own files): the run is ended and fails with this reason
+    broken: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -72,10 +79,18 @@ ProcessSink = Callable[[int, int], Awaitable[None]]
 
 
 class PlaybookRunner:
-    def __init__(self, settings: Settings, ledger_id: str, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger_id: str,
+        redactor: Redactor,
+        metrics: RunnerMetrics | None = None,
+    ) -> None:
         self._settings = settings
         self._ledger_id = ledger_id
         self._redactor = redactor
+        self._metrics = metrics or RunnerMetrics()
+        self._unended: set[tuple[int, int]] = set()  # reported already: counted once
         self._pool = ThreadPoolExecutor(settings.max_concurrent_runs, thread_name_prefix="run")
         self._inflight: dict[str, _InFlight] = {}
 
@@ -135,11 +150,14 @@ class PlaybookRunner:
             raise
 
     def _result(self, flight: _InFlight, rc: int | None) -> RunResult:
+        if flight.broken is not None:
+            return RunResult(RunStatus.FAILED, rc, flight.broken, flight.results)
+        if rc == 0:
+            # the playbook got to its end: a stop that raced the end changes nothing
+            return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
         if flight.stop_reason is not None:
             reason = "cancelled" if flight.stop_reason == RunStatus.CANCELLED else "timed out"
             return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
-        if rc == 0:
-            return RunResult(RunStatus.SUCCEEDED, rc, None, flight.results)
         reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
         return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
@@ -155,10 +173,28 @@ class PlaybookRunner:
         return True
 
     async def _end_tree(self, flight: _InFlight) -> None:
+        await self.end_processes(flight.marker, flight.leader)
+
+    async def end_processes(self, marker: str, leader: tuple[int, int] | None) -> int:
+        """End every process of the run with ``marker``; return how many there were.
+
+        A process that outlives its SIGKILL by the kill grace is logged and counted
+        (``litemaas_run_processes_unended_total``), never passed over in silence.
+        """
         grace = self._settings.kill_grace
-        ended = await asyncio.to_thread(procs.end_tree, flight.marker, flight.leader, grace)
-        if ended:
-            log.info("ended %d process(es) of %s", ended, flight.marker)
+        ending = await asyncio.to_thread(procs.end_tree, marker, leader, grace)
+        if ending.ended:
+            log.info("ended %d process(es) of %s", ending.ended, marker)
+        new = [p for p in ending.left if (p.pid, p.start) not in self._unended]
+        if new:
+            self._unended.update((p.pid, p.start) for p in new)
+            self._metrics.unended.inc(len(new))
+            log.error(
+                "could not end %d process(es) of %s (pids %s): still there %ss after SIGKILL "
+                "(uninterruptible I/O, a frozen cgroup, or not ours to signal); end them by hand",
+                len(new), marker, ", ".join(str(p.pid) for p in new), grace,
+            )  # fmt: skip
+        return ending.ended
 
     async def _consume(
         self,
@@ -176,8 +212,18 @@ class PlaybookRunner:
             events = [e for e in batch if e is not None]
             # None is queued last, after the job's thread has returned: nothing follows it
             finished = len(events) != len(batch)
-            if events:
+            if not events or flight.broken is not None:
+                continue  # a broken run is being ended: its last events go nowhere
+            try:
                 await self._handle(run_id, events, flight, on_events, on_process)
+            except ControllerError as exc:
+                await self._unrecorded(run_id, flight, exc)
+
+    async def _unrecorded(self, run_id: str, flight: _InFlight, exc: ControllerError) -> None:
+        """The ledger refused the run's events (disk full): end the run, it cannot be kept."""
+        flight.broken = f"the run was ended: its events could not be recorded ({exc.message})"
+        log.error("run %s: %s", run_id, flight.broken)
+        await self.stop(run_id, RunStatus.FAILED)
 
     async def _handle(
         self,
@@ -202,16 +248,23 @@ class PlaybookRunner:
             await on_events(records)
 
     def _runs_dir(self) -> Path:
-        self._settings.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self._settings.runs_dir
+        return private_dir(self._settings.runs_dir)
 
-    def _blocking_run(
-        self,
-        req: RunRequest,
-        private: Path,
-        flight: _InFlight,
-        on_event: Callable[[dict[str, Any]], object],
-    ) -> int | None:
+    def sweep(self) -> int:
+        """Remove the private dirs runs of an earlier life left behind (killed service or disk
+        full before the ``finally``): they may hold vars.  Call before any run starts."""
+        left = list(self._runs_dir().iterdir())
+        for path in left:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if left:
+            log.warning("removed %d private dir(s) left by earlier runs", len(left))
+        return len(left)
+
+    def prepare(self, req: RunRequest, private: Path, marker: str) -> Any:
+        """ansible-runner's config for ``req`` in ``private``, with the run's environment."""
         inventory = private / "inventory"
         # the service's interpreter has the kubernetes client the modules need
         inventory.write_text(
@@ -233,9 +286,23 @@ class PlaybookRunner:
             config.env,
             os.environ,
             self._settings.run_env_passthrough,
-            flight.marker,
+            marker,
             self._settings.kubeconfig,
         )
+        # awx_display's partial event files, scrubbed before they are written
+        config.env["ANSIBLE_STDOUT_CALLBACK"] = "litemaas_display"
+        plugins = [str(CALLBACK_DIR), config.env.get("ANSIBLE_CALLBACK_PLUGINS", "")]
+        config.env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(p for p in plugins if p)
+        return config
+
+    def _blocking_run(
+        self,
+        req: RunRequest,
+        private: Path,
+        flight: _InFlight,
+        on_event: Callable[[dict[str, Any]], object],
+    ) -> int | None:
+        config = self.prepare(req, private, flight.marker)
 
         def forward(event: dict[str, Any]) -> bool:
             on_event(event)
@@ -251,6 +318,9 @@ class PlaybookRunner:
             _status, rc = runner.run()
         except AnsibleRunnerException as exc:
             raise PermanentError(f"ansible-runner could not run {req.playbook}: {exc}") from exc
+        except OSError as exc:  # its artifacts on a full disk: the playbook ran, or part of it
+            flight.broken = flight.broken or f"ansible-runner failed during the run: {exc}"
+            return None
         return rc if isinstance(rc, int) else None
 
     async def close(self) -> None:

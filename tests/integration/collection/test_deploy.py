@@ -203,6 +203,10 @@ def test_two_instances_do_not_collide_and_destroy_leaves_nothing(
     assert client["redirectURIs"] == [
         f"https://litemaas-{ns}.{sandbox_aws.domain}/api/auth/callback"
     ]
+    # The frontend holds the LiteMaaS host and proxies /api/ to the backend: one URL for both.
+    route = kube.get(f"/apis/route.openshift.io/v1/namespaces/{ns}/routes/litemaas")
+    assert route["spec"]["to"]["name"] == "frontend"
+    assert run.set_stats["litemaas"]["backend_url"] == f"https://litemaas-{ns}.{sandbox_aws.domain}"
     backend = secret_data(sandbox_aws.kube(), ns, "backend-secret")
     litellm = secret_data(sandbox_aws.kube(), ns, "litellm-secret")
     assert backend["litellm-api-key"] == litellm["LITELLM_MASTER_KEY"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import BEARER, SECRET, TOKEN, ServiceFactory
+from litemaas_controller.runner import PlaybookRunner, Redactor, RunRequest
+
+from .conftest import BEARER, SECRET, TOKEN, ServiceFactory, base_settings
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +88,32 @@ async def test_no_canary_in_ledger_logs_or_responses(
             assert canary not in text, f"{canary} in a response"
     # nothing left on disk by the run: its private dir is gone
     assert list(svc.settings.runs_dir.iterdir()) == []
+
+
+@pytest.mark.usefixtures("canary_env", "run_env")
+def test_no_canary_in_the_partial_event_files_ansible_runner_reads(tmp_path: Path) -> None:
+    """ansible-runner's callback writes each event's data to job_events/*-partial.json before
+    the runner reads it; run the prepared command without a runner consuming them, so every
+    partial file stays, and look inside."""
+    runner = PlaybookRunner(base_settings(tmp_path, "leaky"), "ledger-test", Redactor([]))
+    private = tmp_path / "private"
+    private.mkdir()
+    request = RunRequest(
+        run_id="run-partials",
+        playbook="deploy_litemaas.yml",
+        extravars={"ACTION": "provision", "ocp4_workload_litemaas_instance": "demo",
+                   "ocp4_workload_litemaas_namespace": "litemaas-demo"},
+    )  # fmt: skip
+    config = runner.prepare(request, private, "ledger-test/run-partials")
+    done = subprocess.run(
+        config.command, env=config.env, cwd=config.cwd, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert PROXY_CANARY.encode() in done.stdout  # the playbook did print it
+
+    partials = list(private.glob("artifacts/run-partials/job_events/*-partial.json"))
+    proxy_shown = [p for p in partials if b"proxy is http://" in p.read_bytes()]
+    assert len(proxy_shown) == 1  # the event is there, its data redacted
+    for path in private.rglob("*"):
+        if path.is_file():
+            assert PROXY_CANARY.encode() not in path.read_bytes(), path.name

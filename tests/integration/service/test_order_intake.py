@@ -194,18 +194,6 @@ async def test_update_of_an_unknown_instance_is_a_conflict(service: Service) -> 
     assert service.ledger() == before
 
 
-async def test_one_instance_per_namespace(service: Service) -> None:
-    assert (await service.post_order({**ORDER, "namespace": "shared"})).status == 202
-    await service.finished("ord-1")
-    before = service.ledger()
-    other = {"id": "ord-2", "action": "provision", "instance": "other", "namespace": "shared"}
-    body = await problem(await service.post_order(other), 409)
-    assert "already holds instance demo" in body["detail"]
-    moved = {"id": "ord-3", "action": "update", "instance": "demo", "namespace": "elsewhere"}
-    await problem(await service.post_order(moved), 409)
-    assert service.ledger() == before
-
-
 async def test_read_side_needs_the_bearer_token(service: Service) -> None:
     for path in ("/api/v1/orders", "/api/v1/runs", "/api/v1/instances", "/api/v1/orders/x"):
         await problem(await service.client.get(path), 401)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from litemaas_controller.runner import procs
 
-from .conftest import wait_for
+from .conftest import BEARER, ServiceFactory, wait_for
 from .procscan import alive
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,18 @@ wait
 """
 
 
-async def test_end_tree_reaches_daemons_and_sigterm_ignorers(tmp_path: Path) -> None:
+@pytest.fixture(params=["pidfd", "kill"])
+def signal_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of signalling: pidfds (this kernel has them) and kill() after a start check."""
+    assert procs.pidfds_available()  # Linux >= 5.3: the path the service takes here
+    if request.param == "kill":
+        monkeypatch.setattr(procs, "pidfds_available", lambda: False)
+    return str(request.param)
+
+
+async def test_end_tree_reaches_daemons_and_sigterm_ignorers(
+    tmp_path: Path, signal_path: str
+) -> None:
     marker = f"ledger-test/run-{uuid.uuid4().hex}"
     env = {**os.environ, procs.MARKER: marker}
     daemon_pid_file, started = tmp_path / "daemon.pid", tmp_path / "started"
@@ -42,12 +54,12 @@ async def test_end_tree_reaches_daemons_and_sigterm_ignorers(tmp_path: Path) -> 
         assert {leader.pid, daemon} <= members and len(members) == 3  # sh, daemon, sleep
         start = procs.start_time(leader.pid)
         assert start is not None
-        ended = procs.end_tree(marker, (leader.pid, start), grace=0.5)
+        ending = procs.end_tree(marker, (leader.pid, start), grace=0.5)
     finally:
         procs.end_tree(marker, None, grace=0)  # never leave the tree behind a failed test
         leader.wait()  # reap our own child; the daemon was re-parented and is reaped by init
 
-    assert ended == len(members)
+    assert (ending.ended, ending.left) == (len(members), ())
     assert procs.run_processes(marker) == []
     assert not alive(daemon)
 
@@ -58,3 +70,45 @@ def test_a_reused_pid_is_not_taken_for_the_leader() -> None:
     assert start is not None
     # our own pid with another start time: not the recorded leader, nothing is signalled
     assert procs.run_processes("nobody/none", (me, start + 1)) == []
+
+
+FREEZER = Path("/sys/fs/cgroup/freezer")
+
+
+@pytest.fixture
+def freezer() -> Iterator[Path]:
+    """A cgroup-v1 freezer group: a frozen process keeps a pending SIGKILL until thawed."""
+    if not (FREEZER / "cgroup.procs").exists() or os.geteuid() != 0:
+        pytest.skip("needs root and the cgroup-v1 freezer")
+    group = FREEZER / f"litemaas-test-{uuid.uuid4().hex[:8]}"
+    group.mkdir()
+    try:
+        yield group
+    finally:
+        (group / "freezer.state").write_text("THAWED")  # the pending SIGKILL ends it now
+        subprocess.run(["sh", "-c", f'while [ -s "{group}/cgroup.procs" ]; do sleep 0.05; done'],
+                       timeout=30, check=True)  # fmt: skip
+        group.rmdir()
+
+
+async def test_a_process_that_cannot_be_ended_is_logged_and_counted(
+    make_service: ServiceFactory, freezer: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = await make_service("hold", kill_grace=0.3)
+    assert (
+        await svc.post_order({"id": "o1", "action": "provision", "instance": "demo"})
+    ).status == 202
+    await svc.evidence.started(1)
+    [shell] = svc.evidence.pids("start")
+    (freezer / "cgroup.procs").write_text(str(shell))
+    (freezer / "freezer.state").write_text("FROZEN")
+    run = await svc.running_run("o1")
+
+    response = await svc.client.post(f"/api/v1/runs/{run['id']}/cancel", headers=BEARER)
+    assert (await response.json())["status"] == "cancelled"
+
+    metrics = await (await svc.client.get("/metrics")).text()
+    assert "litemaas_run_processes_unended_total 1.0" in metrics
+    [stuck] = [r.getMessage() for r in caplog.records if "could not end" in r.getMessage()]
+    assert f"pids {shell})" in stuck and run["id"] in stuck
+    assert alive(shell)  # frozen, SIGKILL pending: what the log and the metric report

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from litemaas_controller import errors
-from litemaas_controller.api.problems import PROBLEM, problem, status_of
+from litemaas_controller.api.problems import PROBLEM, middleware, problem, status_of
 from litemaas_controller.cli import _parser
 
 pytestmark = pytest.mark.unit
@@ -62,3 +64,16 @@ def test_serve_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> N
     ):
         assert name in out
     assert "--webhook-secret" not in out  # secrets are never flags
+
+
+async def test_a_405_keeps_its_allow_header(aiohttp_client: Any) -> None:
+    async def hello(_request: web.Request) -> web.Response:
+        return web.Response(text="hi")
+
+    app = web.Application(middlewares=[middleware(1024)])
+    app.router.add_get("/only-get", hello)
+    client = await aiohttp_client(app)
+    response = await client.post("/only-get")
+    assert response.status == 405
+    assert response.content_type == PROBLEM
+    assert set(response.headers["Allow"].split(",")) == {"GET", "HEAD"}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from litemaas_controller.config.settings import Settings
 from litemaas_controller.dispatch.recovery import recover
 from litemaas_controller.ledger import (
     Action,
@@ -18,6 +19,7 @@ from litemaas_controller.ledger import (
     RunStatus,
     SqliteStore,
 )
+from litemaas_controller.runner import PlaybookRunner, Redactor
 
 pytestmark = pytest.mark.unit
 
@@ -27,12 +29,20 @@ def order(oid: str, action: Action) -> NewOrder:
         id=oid,
         action=action,
         instance="demo",
-        namespace=None,
+        namespace="litemaas-demo",
         vars={},
         body=f'{{"id":"{oid}"}}',
         source="test",
         principal="bearer",
     )
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> PlaybookRunner:
+    settings = Settings(
+        webhook_secret="s" * 32, api_token="t" * 32, state_dir=tmp_path, kill_grace=0.1
+    )
+    return PlaybookRunner(settings, "ledger-test", Redactor([]))
 
 
 @pytest.fixture
@@ -62,10 +72,10 @@ async def interrupted(store: SqliteStore, oid: str, action: Action) -> str:
     ],
 )
 async def test_an_interrupted_rotation_is_not_run_again(
-    store: SqliteStore, action: Action, what_to_check: str
+    store: SqliteStore, runner: PlaybookRunner, action: Action, what_to_check: str
 ) -> None:
     run_id = await interrupted(store, "r", action)
-    assert await recover(store, kill_grace=0.1) == 1
+    assert await recover(store, runner) == 1
     run = await store.get_run(run_id)
     found = await store.get_order("r")
     assert run is not None and found is not None
@@ -76,8 +86,10 @@ async def test_an_interrupted_rotation_is_not_run_again(
     assert await store.next_queued_order("demo") is None
 
 
-async def test_another_interrupted_change_is_queued_again(store: SqliteStore) -> None:
+async def test_another_interrupted_change_is_queued_again(
+    store: SqliteStore, runner: PlaybookRunner
+) -> None:
     await interrupted(store, "m", Action.MODEL_UPSERT)
-    await recover(store, kill_grace=0.1)
+    await recover(store, runner)
     found = await store.get_order("m")
     assert found is not None and found.status == OrderStatus.QUEUED

@@ -107,3 +107,12 @@ def test_relative_paths_become_absolute(
     s = load_settings(environ=env(playbooks, LITEMAAS_STATE_DIR="state", KUBECONFIG="kc:/abs/kc"))
     assert s.state_dir == tmp_path / "state"
     assert s.kubeconfig == f"{tmp_path / 'kc'}:/abs/kc"
+
+
+def test_tombstones_must_outlive_every_other_retention(playbooks: Path) -> None:
+    s = load_settings(environ=env(playbooks, LITEMAAS_ORDER_RETENTION="60"))
+    assert s.order_retention == 60 and s.tombstone_retention > s.stream_retention
+    with pytest.raises(ConfigError, match="LITEMAAS_STREAM_RETENTION"):
+        load_settings(environ=env(playbooks, LITEMAAS_TOMBSTONE_RETENTION="3600"))
+    with pytest.raises(ConfigError, match="LITEMAAS_EVENT_RETENTION must be greater than 0"):
+        load_settings(environ=env(playbooks, LITEMAAS_EVENT_RETENTION="0"))

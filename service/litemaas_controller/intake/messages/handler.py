@@ -9,7 +9,12 @@ task of its own and only then acknowledges: a message is never acked before its 
 - the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
 - the same ``id`` and content in another entry: acked, nothing runs again;
 - a run that failed: not acked; the entry is delivered again after the claim idle time and the
-  order is queued again, until the delivery count reaches the limit: then dead-lettered.
+  order is queued again (behind the instance's orders that arrived meanwhile), until the
+  delivery count reaches the limit: then dead-lettered;
+- a retry that a newer message about the same model or alias has overtaken (it ran first):
+  dropped by dispatch (order ``superseded``) and acked.
+- an entry once dead-lettered (the ledger remembers it, as long as its tombstones): acked when it
+  is read again (a consumer group created anew reads the stream from its start), never run.
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ class Handler:
             log.warning("entry %s was deleted from the stream while pending; acked", entry.id)
             await self._stream.ack(entry.id)
             return None
+        if await self._orders.store.dead_lettered(self._key(entry)):
+            await self._stream.ack(entry.id)
+            self._metrics.count(_type_of(entry), "duplicate")
+            log.info("entry %s was dead-lettered before; acked, nothing runs", entry.id)
+            return None
         try:
             message = parse(entry.id, entry.fields)
         except BadInputError as exc:
@@ -63,7 +73,7 @@ class Handler:
         try:
             record, created = await self._orders.accept(self._order(message))
         except ConflictError as exc:
-            await self._dead(entry, message.type, "conflict", exc.message)
+            await self._dead(entry, message.type, "conflict", exc.message, message_id=message.id)
             return None
         if created:
             self._metrics.count(message.type, "accepted")
@@ -95,7 +105,8 @@ class Handler:
         """This entry's order exists already: decide whether to follow it (True) or settle it."""
         if record.status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
             if record.status == OrderStatus.CANCELLED or entry.deliveries > self._max:
-                await self._dead(entry, message.type, _kind(record), _reason(record))
+                await self._dead(entry, message.type, _kind(record), _reason(record),
+                                 message_id=message.id)  # fmt: skip
                 await self._audit("message.dead_lettered", record, entry)
                 return False
             reason = f"message delivered again ({entry.deliveries} of {self._max})"
@@ -116,12 +127,19 @@ class Handler:
             self._metrics.count(message.type, "succeeded")
             await self._audit("message.acked", final, entry)
             log.info("message %s done (order %s succeeded); acked", message.id, final.id)
+        elif final.status == OrderStatus.SUPERSEDED:
+            # a newer message about the same model or alias ran first: nothing left to do
+            await self._stream.ack(entry.id)
+            self._metrics.count(message.type, "superseded")
+            await self._audit("message.acked", final, entry)
+            log.info("message %s dropped, acked: %s", message.id, final.message)
         elif final.status == OrderStatus.FAILED and entry.deliveries < self._max:
             self._metrics.count(message.type, "retried")
             log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
                         message.id, entry.deliveries, self._max, final.message)  # fmt: skip
         else:
-            await self._dead(entry, message.type, _kind(final), _reason(final))
+            await self._dead(entry, message.type, _kind(final), _reason(final),
+                             message_id=message.id)  # fmt: skip
             await self._audit("message.dead_lettered", final, entry)
 
     async def _ended(self, order_id: str) -> OrderRecord:
@@ -134,11 +152,24 @@ class Handler:
                 return record
             await store.wait_changed(timeout=5.0)
 
+    def _key(self, entry: Entry) -> str:
+        return f"{self._stream.name}/{entry.id}"
+
     async def _dead(
-        self, entry: Entry, message_type: str, kind: str, reason: str, *, valid: bool = True
+        self,
+        entry: Entry,
+        message_type: str,
+        kind: str,
+        reason: str,
+        *,
+        valid: bool = True,
+        message_id: str | None = None,
     ) -> None:
         letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries, valid)
         fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
+        # the ledger first: a crash before the letter is written loses that letter (the mark and
+        # the order keep the reason), never lets the entry run again when it is read again
+        await self._orders.store.record_dead_letter(self._key(entry), message_id, kind)
         await self._stream.dead_letter(entry.id, fields)
         self._metrics.dead(message_type, kind)
         log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)

@@ -15,6 +15,7 @@ OUTCOMES = (
     "duplicate",  # its id was already in the ledger with the same content: acked, no run
     "succeeded",  # its run succeeded: acked
     "retried",  # its run failed: left pending, delivered again after the claim idle time
+    "superseded",  # a retry dropped: a newer message about the same model or alias ran first
     "dead_lettered",  # given up (invalid, conflict, or failed max-deliveries times): acked
 )
 

@@ -27,6 +27,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _id(value: bytes | str) -> tuple[int, int]:
+    ms, _, seq = _text(value).partition("-")
+    return int(ms), int(seq or 0)
+
+
 def is_nogroup(exc: ResponseError) -> bool:
     return str(exc).startswith("NOGROUP")
 
@@ -102,3 +107,21 @@ class Stream:
             pipe.xadd(self.dead, payload)
             pipe.xack(self.name, self.group, entry_id)
             await pipe.execute()
+
+    async def trim(self, keep_s: float, dead_keep_s: float, now: float) -> int:
+        """Drop acknowledged entries older than ``keep_s``, and dead letters past theirs.
+
+        XTRIM MINID at the retention's edge, held back to the oldest entry any group still has
+        pending and to the first entry any group has not read yet: those are never trimmed.
+        """
+        edge = (int((now - keep_s) * 1000), 0)
+        for group in await self._r.xinfo_groups(self.name):
+            last = _id(group["last-delivered-id"])
+            edge = min(edge, (last[0], last[1] + 1))
+            if group["pending"]:
+                summary = await self._r.xpending(self.name, _text(group["name"]))
+                edge = min(edge, _id(summary["min"]))
+        trimmed = await self._r.xtrim(self.name, minid=f"{edge[0]}-{edge[1]}", approximate=False)
+        dead_edge = int((now - dead_keep_s) * 1000)
+        await self._r.xtrim(self.dead, minid=f"{dead_edge}-0", approximate=False)
+        return int(trimmed)

@@ -1,0 +1,6 @@
+"""The Kubernetes client the service itself uses (kubeconfig or in-cluster), and its reads."""
+
+from litemaas_controller.cluster.client import KubeClient
+from litemaas_controller.cluster.namespaces import NamespaceReader
+
+__all__ = ["KubeClient", "NamespaceReader"]

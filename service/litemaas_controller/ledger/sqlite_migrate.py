@@ -1,0 +1,40 @@
+"""Bringing an older SQLite ledger to the current schema, at start, one version at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION, body_hash
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Retention: body hashes (duplicates outlive bodies), pruning marks, a prunable audit."""
+    db.execute("ALTER TABLE orders ADD COLUMN body_hash TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE orders ADD COLUMN pruned_at REAL")
+    rows = db.execute("SELECT id, body FROM orders").fetchall()
+    db.executemany("UPDATE orders SET body_hash=? WHERE id=?", [(body_hash(b), i) for i, b in rows])
+    db.execute("DROP TRIGGER IF EXISTS audit_append_only_d")  # replaced by audit_retained_d
+
+
+def _v3(db: sqlite3.Connection) -> None:
+    """``orders.queue_seq``: the place of a retried order in its instance's queue (NULL: its
+    ``seq``, the place it arrived at)."""
+    db.execute("ALTER TABLE orders ADD COLUMN queue_seq INTEGER")
+
+
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2, 3: _v3}
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply every step past the ledger's recorded version (in one transaction each)."""
+    (found,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    for version in range(int(found) + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _STEPS[version](db)
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (version,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

@@ -1,0 +1,1 @@
+"""Ansible callback plugins the runner points ansible-playbook at (a plugin dir, not an API)."""

@@ -1,0 +1,60 @@
+"""ansible-runner's ``awx_display`` stdout callback, with what it writes to disk scrubbed.
+
+``awx_display`` writes each event's data to ``job_events/<uuid>-partial.json`` in the run's
+private dir before ansible-runner reads it back and hands it to the controller: a task result
+holding a secret would sit on disk.  This callback keeps only the fields the controller reads
+(task, play, host, the result's changed/msg/stderr/censored, the set_stats data) and redacts them
+(``sk-`` keys, secret-looking pairs, the run's proxy credentials) before anything is written.
+It runs inside ansible-playbook; the service points ``ANSIBLE_STDOUT_CALLBACK`` at it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ansible.plugins.loader import callback_loader  # type: ignore[import-untyped]
+
+from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.redact import Redactor, proxy_credentials
+
+DOCUMENTATION = """
+name: litemaas_display
+type: stdout
+short_description: awx_display whose partial event files hold only redacted, needed fields
+description:
+  - ansible-runner's awx_display; event data is scrubbed before it reaches the disk.
+extends_documentation_fragment:
+  - default_callback
+"""
+
+#: what the controller reads from an event's data (runner/events.py); the rest never hits disk
+DATA_FIELDS = ("task", "play", "host", "ignore_errors", "artifact_data")
+RESULT_FIELDS = ("changed", "failed", "skipped", "msg", "stderr", "censored")
+
+_AWX: Any = callback_loader.get("awx_display", class_only=True)
+_awx_module: Any = sys.modules[_AWX.__module__]
+_redactor = Redactor(proxy_credentials(proxy_urls(os.environ)))
+
+
+def scrub(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with only the data fields the controller reads, redacted."""
+    data = event.get("event_data") or {}
+    kept = {k: data[k] for k in DATA_FIELDS if k in data}
+    if isinstance(res := data.get("res"), dict):
+        kept["res"] = {k: res[k] for k in RESULT_FIELDS if k in res}
+    return {**event, "event_data": _redactor.value(kept)}
+
+
+class _ScrubbedWrite(_awx_module.IsolatedFileWrite):  # type: ignore[misc]
+    def set(self, key: str, value: dict[str, Any]) -> None:
+        super().set(key, scrub(value))
+
+
+if getattr(_awx_module.event_context, "cache", None) is not None:
+    _awx_module.event_context.cache = _ScrubbedWrite()
+
+
+class CallbackModule(_AWX):  # type: ignore[misc]
+    CALLBACK_NAME = "litemaas_display"
