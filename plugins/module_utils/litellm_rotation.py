@@ -57,8 +57,9 @@ CANARY_API_BASE = "http://litemaas-rotation-canary.invalid/v1"
 # (served, never called) is planted too.
 ANCHOR_SUFFIX = "-anchor"
 KEY_ALPHABET = string.ascii_letters + string.digits
-# Test seam: when this variable names a kill point, the module SIGKILLs its own process group
-# there (the ansible-playbook run it belongs to), as a crash or an OOM kill would. Unset in
+# Test seam: when this variable names a kill point, the module SIGKILLs the run it belongs to
+# there, as a crash or an OOM kill would: the process group of the ansible-playbook that started
+# it, then its own (ansible's task workers call setsid(), so the two differ). Unset in
 # production; the integration tests set it to interrupt a rotation at each point.
 KILL_AT_ENV = "LITEMAAS_TEST_KILL_AT"
 
@@ -68,8 +69,20 @@ class RotationError(Exception):
 
 
 def kill_point(name):
-    if os.environ.get(KILL_AT_ENV) == name:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
+    if os.environ.get(KILL_AT_ENV) != name:
+        return
+    own = os.getpgrp()
+    pid = os.getppid()
+    while pid > 1 and os.getpgid(pid) == own:  # up to the first process outside our group
+        pid = _parent(pid)
+    if pid > 1:
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    os.killpg(own, signal.SIGKILL)
+
+
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
 def new_master_key():

@@ -33,7 +33,8 @@ description:
     proxy restarts. Changes nothing.
   - Test seam, not for production use, when the environment variable E(LITEMAAS_TEST_KILL_AT) names
     a point (C(before-journal), C(after-journal), C(before-regenerate), C(regenerate),
-    C(before-secret), C(before-rollout)) the module SIGKILLs its own process group there.
+    C(before-secret), C(before-rollout)) the module SIGKILLs its run there (the process group of
+    the C(ansible-playbook) that started it, then its own).
   - Do not combine with C(LITELLM_SALT_KEY); LiteLLM then encrypts with the salt key and this rotation
     breaks stored credentials.
   - No key is ever returned or logged.
