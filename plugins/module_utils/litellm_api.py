@@ -28,11 +28,12 @@ class LiteLLMError(Exception):
     ``status`` is the HTTP status (0 when no answer came back), ``kind`` LiteLLM's error ``type``.
     """
 
-    def __init__(self, message, status=0, kind=None, body=None):
+    def __init__(self, message, status=0, kind=None, body=None, permanent=False):
         super(LiteLLMError, self).__init__(message)
         self.status = status
         self.kind = kind
         self.body = body
+        self.permanent = permanent  # no retry can fix it (see litellm_failure)
 
 
 class Reply:
@@ -96,6 +97,7 @@ class HttpClient:
             headers["Content-Type"] = "application/json"
         bearer = key if key is not None else self.key
         if bearer:
+            self._check_key(bearer)
             headers["Authorization"] = "Bearer " + bearer
         try:
             response = open_url(
@@ -116,6 +118,17 @@ class HttpClient:
                 "%s %s: no answer (%s). Check the URL, that LiteLLM is running and reachable from "
                 "where the task runs, and validate_certs/ca_path." % (method, self.base_url, exc)
             ) from None
+
+    def _check_key(self, key):
+        """A key with a line break or another control character can never be sent as a header
+        (``http.client`` refuses it before connecting): say so instead of "no answer"."""
+        if has_control_chars(key):
+            raise LiteLLMError(
+                "the key for %s holds a line break or another control character (a trailing "
+                "newline is common when a Secret is written from 'echo' or a file): store it "
+                "without one" % self.base_url,
+                permanent=True,
+            )
 
     def call(self, method, path, body=None, query=None, key=None, what=None):
         """Like :meth:`request` but raises :class:`LiteLLMError` on any non-2xx answer."""
@@ -293,6 +306,11 @@ class LiteLLM(HttpClient):
             key=current,
             what="rotating the master key (/key/regenerate)",
         )
+
+
+def has_control_chars(text):
+    """True when ``text`` holds a line break, a tab or another control character."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def probe_request(model, mode):

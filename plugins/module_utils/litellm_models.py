@@ -255,6 +255,8 @@ class ModelManager:
         try:
             self._upstream().probe(upstream_model, self.p["mode"], prefix="")
         except LiteLLMError as exc:
+            if exc.permanent:
+                raise  # its message names the cause; it is not that the upstream did not answer
             raise ModelError(
                 "the upstream did not answer a %s request for %s, so the model was not "
                 "registered: %s" % (self.p["mode"], upstream_model, exc)

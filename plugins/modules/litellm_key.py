@@ -174,6 +174,7 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection 
     ConnectionError_,
     connection_args,
 )
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure import fail
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_keys import (
     KeyError_,
     KeyManager,
@@ -210,7 +211,7 @@ def main():
         )
         result = manager.present() if module.params["state"] == "present" else manager.absent()
     except (ConnectionError_, LiteLLMError, KeyError_) as exc:
-        module.fail_json(msg=str(exc))
+        fail(module, exc)
     for warning in manager.warnings:
         module.warn(warning)
     module.exit_json(**result)

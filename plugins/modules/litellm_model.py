@@ -192,11 +192,18 @@ deleted:
 """  # noqa: E501 (documentation prose)
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_api import LiteLLMError
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_api import (
+    LiteLLMError,
+    has_control_chars,
+)
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection import (
     Connection,
     ConnectionError_,
     connection_args,
+)
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure import (
+    PermanentFailure,
+    fail,
 )
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
     ModelError,
@@ -208,15 +215,28 @@ def read_api_key(module, connection):
     ref = module.params["api_key_secret"]
     namespace = ref.get("namespace") or connection.namespace
     if not namespace:
-        module.fail_json(msg="api_key_secret needs a namespace (or the module's namespace option)")
-    data = connection.kube.read_secret(namespace, ref["name"]) or {}
+        raise PermanentFailure(
+            "api_key_secret needs a namespace (or the module's namespace option)"
+        )
+    where = "Secret %s/%s" % (namespace, ref["name"])
+    data = connection.kube.read_secret(namespace, ref["name"])
+    if data is None:
+        raise PermanentFailure(
+            "%s does not exist: create it with the upstream's API key under key %s, or name "
+            "another Secret in api_key_secret" % (where, ref["key"])
+        )
     if not data.get(ref["key"]):
-        module.fail_json(
-            msg="Secret %s/%s has no key %s for the upstream's API key"
-            % (namespace, ref["name"], ref["key"])
+        raise PermanentFailure(
+            "%s has no key %s (or it is empty) for the upstream's API key" % (where, ref["key"])
         )
     value = data[ref["key"]]
     module.no_log_values.add(value)
+    if has_control_chars(value):
+        raise PermanentFailure(
+            "the value under key %s of %s holds a line break or another control character (a "
+            "trailing newline is common when it is written from 'echo' or a file): store the "
+            "key without one" % (ref["key"], where)
+        )
     return value
 
 
@@ -255,8 +275,8 @@ def main():
             module.params["api_key"] = read_api_key(module, connection)
         manager = ModelManager(connection.api, module.params, module.check_mode)
         result = manager.present() if module.params["state"] == "present" else manager.absent()
-    except (ConnectionError_, LiteLLMError, ModelError) as exc:
-        module.fail_json(msg=str(exc))
+    except (ConnectionError_, LiteLLMError, ModelError, PermanentFailure) as exc:
+        fail(module, exc)
     for warning in manager.warnings:
         module.warn(warning)
     if not module._diff:

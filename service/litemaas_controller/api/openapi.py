@@ -8,12 +8,17 @@ from aiohttp import web
 
 from litemaas_controller import __version__
 from litemaas_controller.api import keys
+from litemaas_controller.api.stream import MAX_SEQ
 
 routes = web.RouteTableDef()
 
 _FOLLOW: list[dict[str, Any]] = [
     {"name": "follow", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
-    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+    },
 ]
 
 #: (method, path, summary, answers); every /api/v1 path needs the bearer token except order intake

@@ -6,10 +6,9 @@ import time
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, stream, views
+from litemaas_controller.api import keys, query, stream, views
 from litemaas_controller.api.problems import status_of
 from litemaas_controller.errors import (
-    BadInputError,
     ControllerError,
     NotFoundError,
     UnsupportedMediaError,
@@ -77,7 +76,4 @@ async def order_events(request: web.Request) -> web.StreamResponse:
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise BadInputError("limit must be an integer from 1 to 1000")
-    return int(raw)
+    return query.integer(request, "limit", 100, 1, 1000)

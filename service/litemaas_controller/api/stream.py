@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, views
-from litemaas_controller.errors import BadInputError, NotFoundError
+from litemaas_controller.api import keys, query, views
+from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import TERMINAL_ORDER, TERMINAL_RUN, Store
 
 KEEPALIVE = 15.0  # seconds between comment lines, so proxies keep an idle stream open
 POLL = 1.0  # longest wait for a ledger change before looking at the shutdown flag again
+MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer limit
 
 
 def _follow(request: web.Request) -> bool:
@@ -21,10 +22,7 @@ def _follow(request: web.Request) -> bool:
 
 
 def _after(request: web.Request) -> int:
-    raw = request.query.get("after", "0")
-    if not raw.isdigit():
-        raise BadInputError("after must be a non-negative integer (an event seq)")
-    return int(raw)
+    return query.integer(request, "after", 0, 0, MAX_SEQ)
 
 
 class _Sse:

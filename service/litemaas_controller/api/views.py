@@ -13,8 +13,14 @@ from litemaas_controller.ledger import (
 )
 
 
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields, one level deep: ``dataclasses.asdict`` would recurse through every
+    var's nesting (and copy it) on the way to the JSON encoder."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
 def order(record: OrderRecord, runs: list[RunRecord] | None = None) -> dict[str, Any]:
-    data = dataclasses.asdict(record)
+    data = _fields(record)
     data.pop("body")
     data["links"] = {
         "self": f"/api/v1/orders/{record.id}",
@@ -26,7 +32,7 @@ def order(record: OrderRecord, runs: list[RunRecord] | None = None) -> dict[str,
 
 
 def run(record: RunRecord) -> dict[str, Any]:
-    data = dataclasses.asdict(record)
+    data = _fields(record)
     data["links"] = {
         "self": f"/api/v1/runs/{record.id}",
         "events": f"/api/v1/runs/{record.id}/events",
@@ -36,12 +42,12 @@ def run(record: RunRecord) -> dict[str, Any]:
 
 
 def event(record: EventRecord) -> dict[str, Any]:
-    data = dataclasses.asdict(record)
+    data = _fields(record)
     data.pop("run_id")
     return data
 
 
 def instance(record: InstanceRecord) -> dict[str, Any]:
-    data = dataclasses.asdict(record)
+    data = _fields(record)
     data["links"] = {"credentials": f"/api/v1/instances/{record.name}/credentials"}
     return data

@@ -1,7 +1,9 @@
 """Which role variables an order may set, read from the role's ``meta/argument_specs.yml``.
 
-An order may set any variable the role declares except secret ones (secrets travel by reference,
-in Kubernetes Secrets) and those the order itself decides (action, instance, namespace...).
+An order may set any of the role's own variables (``ocp4_workload_litemaas_*``) except secret
+ones (secrets travel by reference, in Kubernetes Secrets) and those the order itself decides
+(action, instance, namespace...).  The AgnosticD boilerplate the role only tolerates
+(``become_override``, ``ocp_username``, ``silent``) is not the order's to set.
 When the file is absent, a built-in list of the 0.1.2 role's variables is used.
 """
 
@@ -123,8 +125,8 @@ def from_argument_specs(path: Path) -> OrderVars:
     secret: set[str] = set()
     for name, raw_spec in (options or {}).items():
         spec = raw_spec or {}
-        if name in DECIDED or name.startswith("_"):
-            continue  # decided by the order, or the role's private table
+        if name in DECIDED or not name.startswith(PREFIX):
+            continue  # decided by the order; the role's private table or AgnosticD boilerplate
         if is_secret(name, spec):
             secret.add(name)
         else:

@@ -143,7 +143,8 @@ class Settings:
     redis_max_deliveries: int = field(
         default=5,
         metadata=_doc(
-            "Deliveries of a message whose run fails before it goes to the dead-letter stream."
+            "Deliveries of a message whose run fails transiently, or whose admission raises, "
+            "before it goes to the dead-letter stream (a permanent failure goes at once)."
         ),
     )
     redis_claim_idle: float = field(

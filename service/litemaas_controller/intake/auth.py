@@ -33,10 +33,9 @@ def signed_headers(secret: str, body: bytes, now: float) -> dict[str, str]:
 def _check_timestamp(raw: str | None, now: float, window: float) -> str:
     if not raw:
         raise AuthError(f"a signed request needs {TIMESTAMP_HEADER} (unix seconds)")
-    try:
-        sent = int(raw)
-    except ValueError as exc:
-        raise AuthError(f"{TIMESTAMP_HEADER} must be an integer of unix seconds") from exc
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise AuthError(f"{TIMESTAMP_HEADER} must be an integer of unix seconds")
+    sent = int(raw)
     if abs(now - sent) > window:
         raise AuthError(
             f"{TIMESTAMP_HEADER} is outside the {int(window)} s window: sign the request again "
@@ -55,7 +54,7 @@ def verify_signature(
         )
     timestamp = _check_timestamp(headers.get(TIMESTAMP_HEADER), now, window)
     given = headers.get(SIGNATURE_HEADER, "")
-    if not given.startswith(_SCHEME):
+    if not given.isascii() or not given.startswith(_SCHEME):
         raise AuthError(f"{SIGNATURE_HEADER} must look like sha256=<hex>")
     if not hmac.compare_digest(given.encode(), sign(secret, timestamp, body).encode()):
         raise AuthError(
@@ -66,6 +65,8 @@ def verify_signature(
 
 def bearer_ok(token: str | None, authorization: str | None) -> bool:
     if not token or not authorization:
+        return False
+    if not authorization.isascii():  # a token is ASCII; other bytes can never match
         return False
     scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer":

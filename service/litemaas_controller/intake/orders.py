@@ -18,8 +18,9 @@ from litemaas_controller.cluster import NamespaceReader
 from litemaas_controller.config.order_vars import DECIDED, OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.errors import InvalidError, MalformedError
-from litemaas_controller.intake import ownership
+from litemaas_controller.intake import jsonin, ownership
 from litemaas_controller.intake.schema import order_schema
+from litemaas_controller.intake.templates import refuse_templates
 from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,7 @@ def _where(error: jsonschema.ValidationError) -> str:
 
 
 def parse(body: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedError(f"the body is not valid JSON: {exc}") from exc
+    doc = jsonin.loads(body)
     if not isinstance(doc, dict):
         raise MalformedError("the body must be a JSON object (an order)")
     return doc
@@ -91,6 +89,7 @@ class OrderIntake:
 
     def validate(self, doc: dict[str, Any]) -> None:
         self._check_vars(doc.get("vars", {}))
+        refuse_templates(doc, "")
         errors = sorted(self._validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         if errors:
             raise InvalidError(

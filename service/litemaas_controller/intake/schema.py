@@ -6,10 +6,21 @@ from typing import Any
 
 from litemaas_controller.config.order_vars import OrderVars
 
+
+def whole(pattern: str) -> str:
+    """A JSON Schema ``pattern`` that only a whole string matches.
+
+    jsonschema searches with Python's ``re``, whose ``$`` also matches before a trailing newline;
+    the lookahead after it refuses that newline (in ECMA 262, where ``$`` is the end, it always
+    holds), so the published pattern means the same in both.
+    """
+    return rf"^(?:{pattern})$(?!\n)"
+
+
 #: DNS-1123 label of at most 40 characters (instance names become parts of object names)
-INSTANCE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+INSTANCE_PATTERN = whole(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")
+NAMESPACE_PATTERN = whole(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+ID_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
 def order_schema(order_vars: OrderVars) -> dict[str, Any]:

@@ -61,6 +61,15 @@ TERMINAL_RUN = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMEOUT}
 )
 
+#: how the reason of a failed run (and so of its order) starts when the failed task said that no
+#: retry can fix it (``failure_kind: permanent`` in a collection module's result)
+PERMANENT_FAILURE = "permanent failure: "
+
+
+def is_permanent(reason: str | None) -> bool:
+    """Whether a run or order ``reason`` records a failure that no retry can fix."""
+    return reason is not None and reason.startswith(PERMANENT_FAILURE)
+
 
 @dataclass(frozen=True)
 class NewOrder:

@@ -84,6 +84,12 @@ def failure(event: dict[str, Any]) -> str | None:
     return text[:FAILURE_LIMIT]
 
 
+def is_permanent_failure(event: dict[str, Any]) -> bool:
+    """Whether the failed task's module said that no retry can fix it (``failure_kind``)."""
+    res = (event.get("event_data") or {}).get("res")
+    return isinstance(res, dict) and res.get("failure_kind") == "permanent"
+
+
 def stats_results(event: dict[str, Any], key: str = "litemaas") -> dict[str, Any] | None:
     """The ``set_stats`` data named ``key`` from a ``playbook_on_stats`` event."""
     if event.get("event") != "playbook_on_stats":

@@ -1,5 +1,8 @@
 """One playbook run through ansible-runner: private dir, clean environment, events, tree kill.
 
+The extra vars reach ansible-playbook as unsafe data (``extravars``): a file in the private dir,
+outside the artifacts, removed with it.
+
 The blocking ``ansible_runner.Runner.run`` runs in a thread of a pool sized by the global cap;
 its events cross to the event loop as they happen.  Cancel and timeout end the whole process
 tree (``procs.end_tree``), never only ansible-playbook's process group.
@@ -27,9 +30,15 @@ from litemaas_controller.config import Settings
 from litemaas_controller.config.paths import private_dir
 from litemaas_controller.errors import ControllerError, PermanentError
 from litemaas_controller.ledger import EventRecord, RunStatus
-from litemaas_controller.runner import procs
+from litemaas_controller.ledger.models import PERMANENT_FAILURE
+from litemaas_controller.runner import extravars, procs
 from litemaas_controller.runner.env import run_environment
-from litemaas_controller.runner.events import failure, stats_results, to_record
+from litemaas_controller.runner.events import (
+    failure,
+    is_permanent_failure,
+    stats_results,
+    to_record,
+)
 from litemaas_controller.runner.metrics import RunnerMetrics
 from litemaas_controller.runner.redact import Redactor
 
@@ -71,6 +80,7 @@ class _InFlight:
     #: why the run could not be carried on (the ledger refused its events, ansible-runner
     #: could not write its own files): the run is ended and fails with this reason
     broken: str | None = None
+    permanent: bool = False  # that task's module said no retry can fix it
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -159,6 +169,8 @@ class PlaybookRunner:
             reason = "cancelled" if flight.stop_reason == RunStatus.CANCELLED else "timed out"
             return RunResult(flight.stop_reason, rc, f"run {reason}", flight.results)
         reason = f"playbook failed (rc {rc})" + (f": {flight.failure}" if flight.failure else "")
+        if flight.permanent:
+            reason = PERMANENT_FAILURE + reason
         return RunResult(RunStatus.FAILED, rc, reason, flight.results)
 
     async def stop(self, run_id: str, reason: RunStatus) -> bool:
@@ -241,6 +253,7 @@ class PlaybookRunner:
         for event in batch:
             if flight.failure is None and (failed := failure(event)) is not None:
                 flight.failure = self._redactor.text(failed)
+                flight.permanent = is_permanent_failure(event)
             if (results := stats_results(event, flight.results_key)) is not None:
                 flight.results = self._redactor.value(results)
         records = [r for e in batch if (r := to_record(run_id, e, self._redactor))]
@@ -274,7 +287,8 @@ class PlaybookRunner:
             private_data_dir=str(private),
             project_dir=str(self._settings.playbook_dir),
             playbook=req.playbook,
-            extravars=req.extravars,
+            # never ansible-runner's own extravars: it writes them without the !unsafe tags
+            cmdline=extravars.write(private / "extravars.yml", req.extravars),
             inventory=str(inventory),
             ident=req.run_id,
             quiet=True,

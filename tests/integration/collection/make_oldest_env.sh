@@ -4,6 +4,7 @@
 # is not reachable here; the wheel on the Python index carries the collection).
 # Usage: tests/integration/collection/make_oldest_env.sh DIR
 #   then: LITEMAAS_OLDEST_ENV=DIR pytest tests/integration/collection/test_oldest_supported.py
+# hack/setup.sh makes one in $LITEMAAS_CACHE/ansible-2.16 (the template tests use its ansible-core).
 set -euo pipefail
 dir=$(realpath -m "${1:?usage: $0 DIR}")
 mkdir -p "$dir"

@@ -133,6 +133,17 @@ def test_an_upstream_refusing_the_key_is_not_registered(
     assert deployments(instance, "llama-refused") == []
 
 
+def test_a_missing_secret_is_named_and_fails_permanently(
+    ansible: Ansible, instance: Instance, upstream: FakeUpstream
+) -> None:
+    ref = {"name": "no-such-creds", "key": "token"}
+    run = upsert(ansible, instance, upstream, "llama-unresolved", api_key_secret=ref)
+    assert not run.ok
+    failed = run.result("litellm_model")
+    assert f"Secret {instance.namespace}/no-such-creds does not exist" in failed["msg"]
+    assert failed["failure_kind"] == "permanent", failed
+
+
 def test_check_mode_reports_the_change_and_makes_none(
     ansible: Ansible, instance: Instance, upstream: FakeUpstream
 ) -> None:

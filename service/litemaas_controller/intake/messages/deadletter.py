@@ -8,13 +8,13 @@ fields), so a dead letter never repeats a secret a producer sent by mistake.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from litemaas_controller.intake.messages.parse import secret_free
+from litemaas_controller.errors import MalformedError
+from litemaas_controller.intake.messages.parse import parse_body, secret_free
 from litemaas_controller.intake.schema import ID_PATTERN, INSTANCE_PATTERN
 
 _PATTERNS = {"id": ID_PATTERN, "instance": INSTANCE_PATTERN, "type": r"^[a-z_]{1,32}\.[a-z]{1,16}$"}
@@ -41,8 +41,8 @@ def _copyable(name: str, value: str, valid: bool) -> bool:
 
 def _safe_body(text: str) -> bool:
     try:
-        return secret_free(json.loads(text))
-    except json.JSONDecodeError:
+        return secret_free(parse_body(text))
+    except MalformedError:
         return False  # unreadable: it cannot be checked, so it is not copied
 
 

@@ -4,8 +4,10 @@
 (and so its queue) in the order they were sent.  ``follow`` then waits for the order's end in a
 task of its own and only then acknowledges: a message is never acked before its run ended.
 
-- invalid (not UTF-8, not the envelope, body not JSON or not its type's schema, a raw secret):
-  dead-lettered at once, the ledger untouched;
+- invalid (not UTF-8, not the envelope, body not strict JSON or not its type's schema, a raw
+  secret), or any exception while parsing it: dead-lettered at once, the ledger untouched;
+- admitting it raised (the ledger failing, not the entry's content): left pending, delivered
+  again, dead-lettered when the delivery count reaches the limit;
 - the same ``id`` with other content: dead-lettered as a conflict (the ledger keeps the first);
 - the same ``id`` and content in another entry: acked, nothing runs again;
 - a run that failed: not acked; the entry is delivered again after the claim idle time and the
@@ -15,12 +17,15 @@ task of its own and only then acknowledges: a message is never acked before its 
   dropped by dispatch (order ``superseded``) and acked.
 - an entry once dead-lettered (the ledger remembers it, as long as its tombstones): acked when it
   is read again (a consumer group created anew reads the stream from its start), never run.
+- a run whose failure is permanent (``ledger.models.is_permanent``): dead-lettered at once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+
+from redis.exceptions import RedisError
 
 from litemaas_controller.errors import BadInputError, ConflictError
 from litemaas_controller.intake.messages import deadletter
@@ -29,6 +34,7 @@ from litemaas_controller.intake.messages.parse import Message, decode, parse
 from litemaas_controller.intake.messages.stream import Entry, Stream
 from litemaas_controller.intake.orders import OrderIntake
 from litemaas_controller.ledger import TERMINAL_ORDER, Action, NewOrder, OrderRecord, OrderStatus
+from litemaas_controller.ledger.models import is_permanent
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +71,42 @@ class Handler:
             self._metrics.count(_type_of(entry), "duplicate")
             log.info("entry %s was dead-lettered before; acked, nothing runs", entry.id)
             return None
+        message = await self._parsed(entry)
+        if message is None:
+            return None
         try:
-            message = parse(entry.id, entry.fields)
+            return await self._accepted(entry, message)
+        except (RedisError, OSError):
+            raise  # Redis or the host is down: the consumer's supervisor waits and goes on
+        except Exception as exc:  # noqa: BLE001 (one entry must never stop the intake)
+            await self._not_admitted(entry, message, exc)
+            return None
+
+    async def _parsed(self, entry: Entry) -> Message | None:
+        """The entry's message; None when it was dead-lettered as refused or unparsable."""
+        assert entry.fields is not None
+        try:
+            return parse(entry.id, entry.fields)
         except BadInputError as exc:
             await self._dead(entry, _type_of(entry), exc.kind, exc.message, valid=False)
-            return None
+        except Exception as exc:  # noqa: BLE001 (a limit or a bug of a parser: the entry goes)
+            # the type only: an exception's text may quote what the entry held
+            reason = f"the entry could not be parsed ({type(exc).__name__})"
+            await self._dead(entry, _type_of(entry), "malformed", reason, valid=False)
+        return None
+
+    async def _not_admitted(self, entry: Entry, message: Message, exc: Exception) -> None:
+        """Admitting raised for a reason that is not the entry's content (the ledger?): the entry
+        stays pending and is delivered again, and dead-lettered once that reaches the limit."""
+        cause = type(exc).__name__
+        if entry.deliveries >= self._max:
+            reason = f"admitting it failed on each of {entry.deliveries} deliveries ({cause})"
+            await self._dead(entry, message.type, "failed", reason, message_id=message.id)
+            return
+        log.warning("entry %s not admitted (%s, delivery %d of %d); delivered again later",
+                    entry.id, cause, entry.deliveries, self._max, exc_info=exc)  # fmt: skip
+
+    async def _accepted(self, entry: Entry, message: Message) -> Admitted | None:
         try:
             record, created = await self._orders.accept(self._order(message))
         except ConflictError as exc:
@@ -104,7 +141,7 @@ class Handler:
     async def _redelivered(self, entry: Entry, message: Message, record: OrderRecord) -> bool:
         """This entry's order exists already: decide whether to follow it (True) or settle it."""
         if record.status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
-            if record.status == OrderStatus.CANCELLED or entry.deliveries > self._max:
+            if record.status == OrderStatus.CANCELLED or not self._retryable(entry, record):
                 await self._dead(entry, message.type, _kind(record), _reason(record),
                                  message_id=message.id)  # fmt: skip
                 await self._audit("message.dead_lettered", record, entry)
@@ -133,7 +170,7 @@ class Handler:
             self._metrics.count(message.type, "superseded")
             await self._audit("message.acked", final, entry)
             log.info("message %s dropped, acked: %s", message.id, final.message)
-        elif final.status == OrderStatus.FAILED and entry.deliveries < self._max:
+        elif final.status == OrderStatus.FAILED and self._retryable(entry, final, after=True):
             self._metrics.count(message.type, "retried")
             log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
                         message.id, entry.deliveries, self._max, final.message)  # fmt: skip
@@ -141,6 +178,13 @@ class Handler:
             await self._dead(entry, message.type, _kind(final), _reason(final),
                              message_id=message.id)  # fmt: skip
             await self._audit("message.dead_lettered", final, entry)
+
+    def _retryable(self, entry: Entry, failed: OrderRecord, *, after: bool = False) -> bool:
+        """A failed order runs again unless its failure is permanent or the deliveries are used
+        up (``after`` its run: this delivery is spent; before: it is the next run's)."""
+        if is_permanent(failed.message):
+            return False
+        return entry.deliveries < self._max if after else entry.deliveries <= self._max
 
     async def _ended(self, order_id: str) -> OrderRecord:
         store = self._orders.store

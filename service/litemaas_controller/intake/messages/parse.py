@@ -15,7 +15,9 @@ from typing import Any
 import jsonschema
 
 from litemaas_controller.errors import InvalidError, MalformedError
+from litemaas_controller.intake import jsonin
 from litemaas_controller.intake.messages.schema import BODIES, ENVELOPE, SECRET_FIELDS, schema_id
+from litemaas_controller.intake.templates import refuse_templates
 
 _ENVELOPE = jsonschema.Draft202012Validator(ENVELOPE)
 _BODIES = {t: jsonschema.Draft202012Validator(s) for t, s in BODIES.items()}
@@ -75,13 +77,7 @@ def _secret_paths(doc: Any, path: str = "body") -> Iterator[str]:
 
 
 def parse_body(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        # the position only: the decoder's message never quotes the text, but keep it that way
-        raise MalformedError(
-            f"body is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+    return jsonin.loads(text, "body")
 
 
 def secret_free(body: Any) -> bool:
@@ -99,6 +95,7 @@ def parse(entry_id: str, fields: Mapping[bytes, bytes]) -> Message:
             f"{', '.join(secrets)}: a body never carries a secret value; name a Kubernetes "
             "Secret in the instance's namespace instead (api_key_secret {name, key})"
         )
+    refuse_templates(body, "body")
     kind = text["type"]
     _check(_BODIES[kind], body, "body", f"the body does not match {schema_id(kind)}")
     return Message(entry_id, text["id"], kind, text["instance"], body)

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from litemaas_controller.intake.schema import ID_PATTERN, INSTANCE_PATTERN
+from litemaas_controller.intake.schema import ID_PATTERN, INSTANCE_PATTERN, whole
 
 #: fields that would carry a secret value: refused wherever they appear in a body
 SECRET_FIELDS = frozenset(
     {"api_key", "key_value", "master_key", "new_master_key", "password", "token", "value"}
 )
 
-_NAME = {"type": "string", "minLength": 1, "maxLength": 256}
-_K8S_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"}
-_SECRET_KEY = {"type": "string", "pattern": r"^[-._a-zA-Z0-9]{1,253}$"}
+#: model, provider and alias names and user ids as they are really written
+#: (``meta-llama/Llama-3-8B-Instruct``, ``granite-3-8b:latest``, ``alice@example.com``): no
+#: spaces, control characters or template markers
+NAME_PATTERN = whole(r"[A-Za-z0-9][-A-Za-z0-9_.:@/+]*")
+_NAME = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": NAME_PATTERN}
+_K8S_NAME = {"type": "string", "pattern": whole(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")}
+_SECRET_KEY = {"type": "string", "pattern": whole(r"[-._a-zA-Z0-9]{1,253}")}
+#: an http(s) URL without spaces or control characters
+_URL = {"type": "string", "pattern": whole(r"https?://[^\s\x00-\x1f\x7f]+")}
 _NONE: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
 
 
@@ -35,7 +41,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "model.upsert": _obj(
         ["name", "api_base", "api_key_secret", "mode"],
         name=_NAME,
-        api_base={"type": "string", "pattern": r"^https?://\S+$"},
+        api_base=_URL,
         api_key_secret=_obj(["name", "key"], name=_K8S_NAME, key=_SECRET_KEY),
         upstream_model=_NAME,
         mode={"enum": ["chat", "completion", "embedding"]},
@@ -56,7 +62,7 @@ BODIES: dict[str, dict[str, Any]] = {
         user_id=_NAME,
         models={"type": "array", "items": _NAME, "minItems": 1, "uniqueItems": True},
         max_budget={"type": "number", "minimum": 0},
-        duration={"type": "string", "pattern": r"^[0-9]+[smhd]$"},
+        duration={"type": "string", "pattern": whole(r"[0-9]+[smhd]")},
         secret=_obj(["name"], name=_K8S_NAME),
     ),
     "key.rotate": _obj(["alias"], alias=_NAME),

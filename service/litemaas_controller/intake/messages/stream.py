@@ -78,8 +78,8 @@ class Stream:
             cursor = _text(reply[0])
             for raw_id, entry_fields in reply[1]:
                 entry_id = _text(raw_id)
-                count = await self.deliveries(entry_id)
-                claimed.append(Entry(entry_id, entry_fields or None, count))
+                delivered = await self.deliveries(entry_id)
+                claimed.append(Entry(entry_id, entry_fields or None, delivered))
             if cursor == "0-0":
                 break
         return claimed
