@@ -65,7 +65,9 @@ KILL_AT_ENV = "LITEMAAS_TEST_KILL_AT"
 
 
 class RotationError(Exception):
-    """The rotation cannot go on; the message says what to check."""
+    """The rotation cannot go on; the message says what to check (a person must, first)."""
+
+    permanent = True
 
 
 def kill_point(name):

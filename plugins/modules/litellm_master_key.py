@@ -141,6 +141,7 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection 
     ConnectionError_,
     connection_args,
 )
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure import fail
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_rotation import (
     Rotation,
     RotationError,
@@ -195,7 +196,7 @@ def main():
         else:
             result = completed(rotation, module.params["wait_timeout"])
     except (ConnectionError_, LiteLLMError, RotationError) as exc:
-        module.fail_json(msg=str(exc))
+        fail(module, exc)
     module.exit_json(url=connection.url, **result)
 
 
