@@ -186,9 +186,9 @@ class LiteLLM(HttpClient):
     """The admin endpoints the collection uses; they exist from LiteLLM 1.74 to 1.108."""
 
     # Models -----------------------------------------------------------------------------------
-    def deployments(self):
+    def deployments(self, key=None):
         """Every deployment the proxy has (``/model/info``), credentials never included."""
-        reply = self.request("GET", "/model/info")
+        reply = self.request("GET", "/model/info", key=key)
         if reply.status == 500 and _no_models_yet(reply.body):
             return []
         if not reply.ok:
@@ -205,17 +205,37 @@ class LiteLLM(HttpClient):
         body = self.call("GET", "/v1/models", what="listing the served models (GET /v1/models)")
         return sorted({m.get("id") for m in (body or {}).get("data") or [] if m.get("id")})
 
-    def add_deployment(self, deployment):
-        return self.call("POST", "/model/new", body=deployment, what="adding a model (/model/new)")
+    def stored_deployment(self, model_id, key=None):
+        """``/v2/model/info?modelId=``: a deployment the router does not serve is read from the
+        database and decrypted with the key the proxy runs with (a value it cannot decrypt is
+        shown as the ciphertext). ``None`` when no such deployment is found."""
+        body = self.call(
+            "GET",
+            "/v2/model/info",
+            query={"modelId": model_id},
+            key=key,
+            what="reading model %s (GET /v2/model/info)" % model_id,
+        )
+        found = [d for d in (body or {}).get("data") or [] if isinstance(d, dict)]
+        return found[0] if found else None
+
+    def add_deployment(self, deployment, key=None):
+        return self.call(
+            "POST", "/model/new", body=deployment, key=key, what="adding a model (/model/new)"
+        )
 
     def patch_deployment(self, model_id, patch):
         return self.call(
             "PATCH", "/model/%s/update" % model_id, body=patch, what="updating model %s" % model_id
         )
 
-    def delete_deployment(self, model_id):
+    def delete_deployment(self, model_id, key=None):
         return self.call(
-            "POST", "/model/delete", body={"id": model_id}, what="deleting model %s" % model_id
+            "POST",
+            "/model/delete",
+            body={"id": model_id},
+            key=key,
+            what="deleting model %s" % model_id,
         )
 
     # Keys -------------------------------------------------------------------------------------
@@ -285,13 +305,15 @@ class LiteLLM(HttpClient):
             "checking the master key failed with HTTP %s: %s" % (reply.status, message)
         )
 
-    def rotate_master_key(self, new_master_key):
-        """``/key/regenerate`` with the current master key: re-encrypts stored credentials.
-        The answer echoes the new key; it is dropped here."""
+    def rotate_master_key(self, new_master_key, key=None):
+        """``/key/regenerate`` with the current master key (``key``, else the client's):
+        re-encrypts stored credentials. The answer echoes the new key; it is dropped here."""
+        current = key if key is not None else self.key
         self.call(
             "POST",
             "/key/regenerate",
-            body={"key": self.key, "new_master_key": new_master_key},
+            body={"key": current, "new_master_key": new_master_key},
+            key=current,
             what="rotating the master key (/key/regenerate)",
         )
 

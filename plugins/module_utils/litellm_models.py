@@ -68,6 +68,25 @@ def summary(deployment):
     )
 
 
+def probe_models(api, names=None, key=None):
+    """Every deployment's summary; each public name (of ``names``, default all) gets one tiny
+    request of its mode through the proxy, reported as ``works``/``error``."""
+    models = [summary(d) for d in api.deployments(key=key)]
+    for name in sorted({m["name"] for m in models}):
+        if names and name not in names:
+            continue
+        mode = next(m["mode"] for m in models if m["name"] == name) or "chat"
+        try:
+            api.probe(name, mode, key=key)
+            works, error = True, ""
+        except LiteLLMError as exc:
+            works, error = False, str(exc)
+        for m in models:
+            if m["name"] == name:
+                m.update(works=works, error=error)
+    return models
+
+
 def _comparable(params, info):
     return dict(
         model=params.get("model"),

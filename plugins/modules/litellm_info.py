@@ -118,26 +118,11 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_keys import
     summary as key_summary,
 )
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
+    probe_models,
+)
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
     summary as model_summary,
 )
-
-
-def gather_models(api, probe, probe_models):
-    models = [model_summary(d) for d in api.deployments()]
-    if probe:
-        for name in sorted({m["name"] for m in models}):
-            if probe_models and name not in probe_models:
-                continue
-            mode = next(m["mode"] for m in models if m["name"] == name) or "chat"
-            try:
-                api.probe(name, mode)
-                works, error = True, ""
-            except LiteLLMError as exc:
-                works, error = False, str(exc)
-            for m in models:
-                if m["name"] == name:
-                    m.update(works=works, error=error)
-    return models
 
 
 def main():
@@ -157,9 +142,10 @@ def main():
         api = connection.api
         result["url"] = connection.url
         if "models" in module.params["gather"]:
-            result["models"] = gather_models(
-                api, module.params["probe"], module.params["probe_models"]
-            )
+            if module.params["probe"]:
+                result["models"] = probe_models(api, module.params["probe_models"])
+            else:
+                result["models"] = [model_summary(d) for d in api.deployments()]
             result["public_models"] = api.public_model_names()
         if "keys" in module.params["gather"]:
             result["keys"] = [key_summary(k) for k in api.all_keys()]

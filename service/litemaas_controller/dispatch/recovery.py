@@ -3,17 +3,42 @@
 A run's processes outlive a killed service.  Before anything runs again, every process tagged
 with this ledger's marker is ended and every unfinished run is closed as interrupted, its order
 back in the queue: playbooks are idempotent, so running an order again is safe; running two
-playbooks on one instance at once is not.
+playbooks on one instance at once is not.  Rotations are the exception (:data:`NOT_REPEATED`):
+running one again rotates again, so an interrupted rotation is closed for good (its order
+cancelled, its message dead-lettered) with a reason that says what to check before sending it
+again.
 """
 
 from __future__ import annotations
 
 import logging
 
-from litemaas_controller.ledger import RunStatus, Store
+from litemaas_controller.ledger import (
+    Action,
+    OrderStatus,
+    RunOutcome,
+    RunRecord,
+    RunStatus,
+    Store,
+)
 from litemaas_controller.runner import PlaybookRunner, procs
 
 log = logging.getLogger(__name__)
+
+#: what to check before sending an interrupted rotation again (docs/models-and-keys.md)
+NOT_REPEATED = {
+    Action.MASTER_KEY_ROTATE: (
+        "Secret litellm-master-key-rotation in the instance namespace records how far it got: "
+        "send master_key.rotate again to resume from it (the resume establishes what took effect, "
+        "or fails saying what to check); without that Secret the rotation finished or never "
+        "started, and litellm-secret holds the key in force"
+    ),
+    Action.KEY_ROTATE: (
+        "check the key's Secret and the key alias in LiteLLM (a key under the alias with "
+        "'-rotating' appended is an unfinished rotation) and send key.rotate again if the Secret "
+        "does not hold a working key"
+    ),
+}
 
 
 async def recover(store: Store, runner: PlaybookRunner) -> int:
@@ -22,12 +47,14 @@ async def recover(store: Store, runner: PlaybookRunner) -> int:
     for run in unfinished:
         leader = (run.pid, run.pid_start) if run.pid and run.pid_start else None
         ended = await runner.end_processes(runner.marker(run.id), leader)
-        status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
-        reason = (
-            f"interrupted: the service stopped during this run ({ended} leftover process(es) "
-            "ended); the order runs again"
+        stopped = (
+            f"interrupted: the service stopped during this run ({ended} leftover process(es) ended)"
         )
-        await store.requeue_run(run.id, status, reason)
+        if run.status == RunStatus.RUNNING and run.action in NOT_REPEATED:
+            await _close_for_good(store, run, stopped)
+            continue
+        status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
+        await store.requeue_run(run.id, status, f"{stopped}; the order runs again")
         log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
     # processes of runs the ledger already closed (the service died while sweeping them)
     known = {r.id for r in unfinished}
@@ -35,3 +62,12 @@ async def recover(store: Store, runner: PlaybookRunner) -> int:
         if run_id not in known:
             await runner.end_processes(runner.marker(run_id), None)
     return len(unfinished)
+
+
+async def _close_for_good(store: Store, run: RunRecord, stopped: str) -> None:
+    reason = f"{stopped}; a {run.action} is not run again automatically: {NOT_REPEATED[run.action]}"
+    await store.finish_run(
+        run.id, RunOutcome(RunStatus.FAILED, OrderStatus.CANCELLED, None, reason=reason)
+    )
+    log.warning("run %s of order %s (%s) was interrupted; not run again", run.id, run.order_id,
+                run.action)  # fmt: skip

@@ -288,9 +288,11 @@ class Ansible:
         verbosity: int = 0,
         secret_vars: dict[str, str] | None = None,
         label: str = "",
+        env: dict[str, str] | None = None,
     ) -> Run:
         """``secret_vars`` go to a vars file of the play (never extravars or environment, which
-        ansible-runner copies into its artifacts)."""
+        ansible-runner copies into its artifacts); ``env`` adds environment variables (no
+        secrets)."""
         private = Path(os.path.realpath(self.workdir)) / f"run-{time.monotonic_ns()}"
         (private / "project").mkdir(parents=True)
         if tasks is not None:
@@ -318,6 +320,7 @@ class Ansible:
                 "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                 "ANSIBLE_NOCOLOR": "1",
+                **(env or {}),
             },
             cmdline=cmdline or None,
             verbosity=verbosity,
@@ -374,8 +377,9 @@ class RolloutWatcher:
     litellm-secret holds at that moment. Without a roll, the proxy keeps its old environment, as a
     running pod does."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, on_roll: Callable[[], None] | None = None) -> None:
         self.instance = instance
+        self.on_roll = on_roll  # called when the roll is seen, before the proxy restarts
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.errors: list[str] = []
@@ -401,6 +405,8 @@ class RolloutWatcher:
             if template == self._seen:
                 continue
             self._seen = template
+            if self.on_roll is not None:
+                self.on_roll()
             data = self.instance.secret("litellm-secret")
             wanted = {k: data[k] for k in ("LITELLM_MASTER_KEY", "UI_PASSWORD") if k in data}
             self.instance.canaries.update(wanted.values())

@@ -193,8 +193,8 @@ def test_every_registered_model_still_works(rotation: Rotation, upstream: FakeUp
     assert reply.status == 200, reply.body
     # The credential LiteLLM re-encrypted under the new key still decrypts to the upstream's key.
     assert upstream.state.received[seen].api_key == upstream.state.api_key
-    probe = rotation.run.result("litellm_info")
-    assert [(m["name"], m["works"]) for m in probe["models"]] == [("granite", True)]
+    completed = rotation.run.result("litellm_master_key")  # state=completed, the last call
+    assert completed["models"] == [{"name": "granite", "works": True}]
 
 
 def test_the_pending_rotation_record_is_gone(rotation: Rotation) -> None:
@@ -209,7 +209,12 @@ def test_a_rotation_resumes_with_the_recorded_key(
     pending = canary("pending")
     instance.put_secret(
         "litellm-master-key-rotation",
-        {"OLD_MASTER_KEY": instance.master_key, "NEW_MASTER_KEY": pending, "STAGE": "started"},
+        {
+            "OLD_MASTER_KEY": instance.master_key,
+            "NEW_MASTER_KEY": pending,
+            "CANARY": "litemaas-rotation-canary-planted",
+            "STAGE": "journaled",
+        },
     )
     with RolloutWatcher(instance) as watcher:
         run = ansible.run(

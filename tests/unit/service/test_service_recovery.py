@@ -1,0 +1,95 @@
+"""Start-up recovery: an interrupted run is queued again, except a rotation's, which must not
+repeat blindly: it is closed for good with a reason that says what to check."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from litemaas_controller.config.settings import Settings
+from litemaas_controller.dispatch.recovery import recover
+from litemaas_controller.ledger import (
+    Action,
+    InstanceStatus,
+    NewOrder,
+    OrderStatus,
+    RunOutcome,
+    RunStatus,
+    SqliteStore,
+)
+from litemaas_controller.runner import PlaybookRunner, Redactor
+
+pytestmark = pytest.mark.unit
+
+
+def order(oid: str, action: Action) -> NewOrder:
+    return NewOrder(
+        id=oid,
+        action=action,
+        instance="demo",
+        namespace="litemaas-demo",
+        vars={},
+        body=f'{{"id":"{oid}"}}',
+        source="test",
+        principal="bearer",
+    )
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> PlaybookRunner:
+    settings = Settings(
+        webhook_secret="s" * 32, api_token="t" * 32, state_dir=tmp_path, kill_grace=0.1
+    )
+    return PlaybookRunner(settings, "ledger-test", Redactor([]))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "ledger.sqlite3")
+    await s.accept_order(order("p", Action.PROVISION))
+    run = await s.create_run("p", "deploy_litemaas.yml", {})
+    await s.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    ready = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0)
+    await s.finish_run(run.id, ready)
+    yield s
+    await s.close()
+
+
+async def interrupted(store: SqliteStore, oid: str, action: Action) -> str:
+    await store.accept_order(order(oid, action))
+    run = await store.create_run(oid, "rotate_keys.yml", {})
+    await store.start_run(run.id, InstanceStatus.READY, {})
+    return run.id
+
+
+@pytest.mark.parametrize(
+    ("action", "what_to_check"),
+    [
+        (Action.MASTER_KEY_ROTATE, "Secret litellm-master-key-rotation"),
+        (Action.KEY_ROTATE, "-rotating"),
+    ],
+)
+async def test_an_interrupted_rotation_is_not_run_again(
+    store: SqliteStore, runner: PlaybookRunner, action: Action, what_to_check: str
+) -> None:
+    run_id = await interrupted(store, "r", action)
+    assert await recover(store, runner) == 1
+    run = await store.get_run(run_id)
+    found = await store.get_order("r")
+    assert run is not None and found is not None
+    assert run.status == RunStatus.FAILED
+    assert found.status == OrderStatus.CANCELLED  # terminal: no retry, its message dead-letters
+    assert what_to_check in (found.message or "")
+    assert "not run again automatically" in (found.message or "")
+    assert await store.next_queued_order("demo") is None
+
+
+async def test_another_interrupted_change_is_queued_again(
+    store: SqliteStore, runner: PlaybookRunner
+) -> None:
+    await interrupted(store, "m", Action.MODEL_UPSERT)
+    await recover(store, runner)
+    found = await store.get_order("m")
+    assert found is not None and found.status == OrderStatus.QUEUED
