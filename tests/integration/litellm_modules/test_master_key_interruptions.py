@@ -26,6 +26,7 @@ from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
+    ALLOW_REF,
     Ansible,
     Instance,
     ProxyPod,
@@ -62,7 +63,7 @@ def instance(
 ) -> Instance:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mi-{secrets.token_hex(4)}", pod)
-    found.put_secret("upstream-creds", {"token": upstream.state.api_key})
+    found.put_secret("upstream-creds", {"token": upstream.state.api_key}, ALLOW_REF)
     found.put_secret("backend-secret", {"litellm-api-key": pod.env["LITELLM_MASTER_KEY"]})
     add_deployment(found, "litellm", "litellm-secret")
     add_deployment(found, "backend", "backend-secret")

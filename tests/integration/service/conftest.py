@@ -12,18 +12,21 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from litemaas_controller.api import make_app
 from litemaas_controller.config import Settings
 from litemaas_controller.intake.auth import signed_headers
+
+from .redisproc import RedisServer
 
 PROJECTS = Path(__file__).parent / "projects"
 SECRET = "whsec-canary-7f3a9c1e5b2d4f60"
@@ -190,3 +193,30 @@ async def make_service(tmp_path: Path, run_env: Evidence) -> AsyncIterator[Servi
     run_env.release()  # let any held run finish so the drain is quick
     for client in reversed(clients):
         await client.close()
+
+
+@pytest.fixture
+async def service(make_service: ServiceFactory) -> Service:
+    """The in-process service on the ``quick`` project (orders run a trivial playbook)."""
+    return await make_service("quick")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, on a free loopback port."""
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def r(redis_server: RedisServer) -> redis.Redis:
+    return redis_server.client()
+
+
+async def problem(response: ClientResponse, status: int) -> dict[str, Any]:
+    """The problem+json body of ``response``, which must have ``status``."""
+    assert response.status == status, await response.text()
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    body: dict[str, Any] = await response.json()
+    assert body["status"] == status and body["detail"]
+    return body

@@ -9,7 +9,8 @@ from typing import Any
 
 import redis
 
-from .conftest import Service
+from .conftest import Service, ServiceFactory
+from .redisproc import RedisServer
 
 STREAM = "litemaas:changes"
 DEAD = "litemaas:changes:dead"
@@ -58,3 +59,9 @@ async def provision(svc: Service, instance: str) -> None:
 
 async def order_of(svc: Service, message_id: str) -> dict[str, Any]:
     return dict(await svc.get(f"/api/v1/orders/msg:{message_id}"))
+
+
+async def start(make_service: ServiceFactory, server: RedisServer, **overrides: Any) -> Service:
+    """The in-process service on the ``messages`` project, consuming from ``server``."""
+    settings = {"redis_url": server.url, "redis_consumer": "test", "redis_claim_idle": 1.0}
+    return await make_service("messages", **{**settings, **overrides})

@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from typing import Any
 
 import pytest
 
-from .conftest import BEARER, Service, ServiceFactory
+from .conftest import BEARER, Service, problem
 
 pytestmark = pytest.mark.integration
 
@@ -31,19 +30,6 @@ BODIES: list[tuple[str, bytes]] = [
     ("a byte-order mark", b"\xef\xbb\xbf" + (ORDER % (VERSION + '"0.2.0"')).encode()),
     ("UTF-16", (ORDER % (VERSION + '"0.2.0"')).encode("utf-16")),
 ]  # fmt: skip
-
-
-async def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body: dict[str, Any] = await response.json()
-    assert body["status"] == status and body["detail"]
-    return body
-
-
-@pytest.fixture
-async def service(make_service: ServiceFactory) -> Service:
-    return await make_service("quick")
 
 
 async def test_every_unacceptable_json_body_gets_400_and_changes_nothing(service: Service) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from .msgkit import (
     provision,
     received,
     send,
+    start,
 )
 from .redisproc import PASSWORD, RedisServer
 
@@ -34,22 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 LONG = 300
 
 CANARY = "sk-canary-upstream-9e4c2a7b1d"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def r(redis_server: RedisServer) -> redis.Redis:
-    return redis_server.client()
-
-
-async def start(make_service: ServiceFactory, server: RedisServer, **overrides: Any) -> Service:
-    settings = {"redis_url": server.url, "redis_consumer": "test", "redis_claim_idle": 1.0}
-    return await make_service("messages", **{**settings, **overrides})
 
 
 async def test_a_valid_message_runs_once_and_is_acked_after_its_run_ends(

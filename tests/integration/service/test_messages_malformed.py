@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from .conftest import Service, ServiceFactory, wait_for
-from .msgkit import STREAM, UPSERT, dead_letters, order_of, pending, provision, send
+from .conftest import ServiceFactory, wait_for
+from .msgkit import STREAM, UPSERT, dead_letters, order_of, pending, provision, send, start
 from .redisproc import PASSWORD, RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -36,22 +33,6 @@ BODIES: list[tuple[str, bytes]] = [
     ("a byte-order mark", b"\xef\xbb\xbf" + (NAME % '"a"').encode()),
     ("bytes not in UTF-8", (NAME % '"caf\xe9"').encode("latin-1")),
 ]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def r(redis_server: RedisServer) -> redis.Redis:
-    return redis_server.client()
-
-
-async def start(make_service: ServiceFactory, server: RedisServer, **overrides: Any) -> Service:
-    settings = {"redis_url": server.url, "redis_consumer": "test", "redis_claim_idle": 1.0}
-    return await make_service("messages", **{**settings, **overrides})
 
 
 def xadd_raw(raw: redis.Redis, message_id: str, body: bytes) -> str:
@@ -108,7 +89,7 @@ async def test_an_entry_whose_admission_keeps_raising_is_dead_lettered_at_the_li
         other.close()
     [letter] = dead_letters(r)
     assert (letter["kind"], letter["deliveries"], letter["entry_id"]) == ("failed", "2", entry)
-    assert letter["reason"] == "admitting it failed on each of 2 deliveries (OperationalError)"
+    assert letter["reason"] == "admitting it failed on each of 2 deliveries (LedgerWriteError)"
     assert json.loads(letter["body"]) == {"alias": "team-a"}
     # the intake goes on: the next entry is admitted (and refused: there is no instance demo)
     send(r, "m-next", "key.rotate", "demo", {"alias": "team-b"})

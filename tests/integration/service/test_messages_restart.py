@@ -29,12 +29,6 @@ LONG = 300
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
 def services(run_env: Evidence) -> Iterator[list[ServeProcess]]:
     started: list[ServeProcess] = []
     yield started

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import BEARER, SECRET, Service, ServiceFactory
+from .conftest import BEARER, SECRET, Service, ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 
@@ -18,19 +18,6 @@ ORDER = {
     "instance": "demo",
     "vars": {"ocp4_workload_litemaas_version": "0.2.0"},
 }
-
-
-async def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body: dict[str, Any] = await response.json()
-    assert body["status"] == status and body["detail"]
-    return body
-
-
-@pytest.fixture
-async def service(make_service: ServiceFactory) -> Service:
-    return await make_service("quick")
 
 
 async def test_new_order_is_accepted_and_runs_to_success(service: Service) -> None:

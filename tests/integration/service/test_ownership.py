@@ -15,8 +15,7 @@ import pytest
 from litemaas_controller.config.paths import default_playbook_dir
 from sandbox import Sandbox
 
-from .conftest import BEARER, Service, ServiceFactory
-from .test_order_intake import problem
+from .conftest import BEARER, Service, ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,7 @@ Real Redis (our own redis-server) and the service in-process with the fixture pl
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
@@ -15,20 +14,14 @@ import redis.asyncio as aioredis
 
 from litemaas_controller.intake.messages.stream import Stream
 
-from .conftest import Service, ServiceFactory, wait_for, wait_for_async
+from .conftest import Service, ServiceFactory, problem, wait_for, wait_for_async
 from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, pending, provision, send
 from .redisproc import RedisServer
-from .test_order_intake import ORDER, problem
+from .test_order_intake import ORDER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 LONG = 300
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
 
 
 async def test_an_old_order_id_is_still_a_duplicate_after_its_payload_is_pruned(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from redis.exceptions import RedisError
 
-from litemaas_controller.errors import BadInputError, ConflictError
+from litemaas_controller.errors import BadInputError, ConflictError, LedgerWriteError
 from litemaas_controller.intake.messages import deadletter
 from litemaas_controller.intake.messages.metrics import MessageMetrics
 from litemaas_controller.intake.messages.parse import Message, decode, parse
@@ -219,7 +219,12 @@ class Handler:
         fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
         # the ledger first: a crash before the letter is written loses that letter (the mark and
         # the order keep the reason), never lets the entry run again when it is read again
-        await self._orders.store.record_dead_letter(self._key(entry), message_id, kind)
+        try:
+            await self._orders.store.record_dead_letter(self._key(entry), message_id, kind)
+        except LedgerWriteError as exc:
+            # a ledger that refuses writes must not keep the entry from its dead letter (it is
+            # often why the entry is given up): only a re-read of the whole stream could run it
+            log.error("entry %s: its dead-letter mark could not be kept (%s)", entry.id, exc)
         await self._stream.dead_letter(entry.id, fields)
         self._metrics.dead(message_type, kind)
         log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)

@@ -3,7 +3,7 @@
 ``awx_display`` writes each event's data to ``job_events/<uuid>-partial.json`` in the run's
 private dir before ansible-runner reads it back and hands it to the controller: a task result
 holding a secret would sit on disk.  This callback keeps only the fields the controller reads
-(task, play, host, the result's changed/msg/stderr/censored, the set_stats data) and redacts them
+(``events.DATA_FIELDS`` and ``events.RESULT_FIELDS``) and redacts them
 (``sk-`` keys, secret-looking pairs, the run's proxy credentials) before anything is written.
 It runs inside ansible-playbook; the service points ``ANSIBLE_STDOUT_CALLBACK`` at it.
 """
@@ -17,6 +17,7 @@ from typing import Any
 from ansible.plugins.loader import callback_loader  # type: ignore[import-untyped]
 
 from litemaas_controller.runner.env import proxy_urls
+from litemaas_controller.runner.events import DATA_FIELDS, RESULT_FIELDS
 from litemaas_controller.runner.redact import Redactor, proxy_credentials
 
 DOCUMENTATION = """
@@ -28,10 +29,6 @@ description:
 extends_documentation_fragment:
   - default_callback
 """
-
-#: what the controller reads from an event's data (runner/events.py); the rest never hits disk
-DATA_FIELDS = ("task", "play", "host", "ignore_errors", "artifact_data")
-RESULT_FIELDS = ("changed", "failed", "skipped", "msg", "stderr", "censored")
 
 _AWX: Any = callback_loader.get("awx_display", class_only=True)
 _awx_module: Any = sys.modules[_AWX.__module__]
