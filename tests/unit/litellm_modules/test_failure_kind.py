@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
-from pathlib import Path
 
 import pytest
-
-from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
-
-pytestmark = pytest.mark.unit
-
-REPO = Path(__file__).resolve().parents[3]
-COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
-
-from ansible_collections.rhpds.litemaas.plugins.module_utils import (  # noqa: E402
+from ansible_collections.rhpds.litemaas.plugins.module_utils import (
     litellm_api,
     litellm_failure,
     litellm_models,
 )
+
+from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
+
+pytestmark = pytest.mark.unit
 
 
 def closed_port() -> int:

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
-from pathlib import Path
 
 import aiohttp
 import pytest
-
-from fakes.upstream import DEFAULT_MODEL_ID, RECEIVED_PATH, FakeUpstream
-
-pytestmark = pytest.mark.unit
-
-REPO = Path(__file__).resolve().parents[3]
-COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
-
-from ansible_collections.rhpds.litemaas.plugins.module_utils import (  # noqa: E402
+from ansible_collections.rhpds.litemaas.plugins.module_utils import (
     litellm_api,
     litellm_keys,
     litellm_models,
 )
+
+from fakes.upstream import DEFAULT_MODEL_ID, RECEIVED_PATH, FakeUpstream
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_model_id_is_stable_per_public_name_and_distinct_across_names() -> None:

@@ -4,32 +4,23 @@ redirect carrying the key."""
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from ansible_collections.rhpds.litemaas.plugins.module_utils import (
+    litellm_api,
+    litellm_models,
+    litellm_secret_refs,
+    litellm_upstream_allow,
+)
 
 from fakes.upstream import FakeUpstream
 from litemaas_controller.config import upstream_allow as service_allow
 from litemaas_controller.intake.messages import references
 
 pytestmark = pytest.mark.unit
-
-REPO = Path(__file__).resolve().parents[3]
-COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
-
-from ansible_collections.rhpds.litemaas.plugins.module_utils import (  # noqa: E402
-    litellm_api,
-    litellm_models,
-    litellm_secret_refs,
-    litellm_upstream_allow,
-)
 
 Allowed = Callable[[str, Iterable[str]], bool]
 IMPLEMENTATIONS: dict[str, Allowed] = {
