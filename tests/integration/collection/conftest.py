@@ -71,15 +71,24 @@ class PlayRun:
 
 
 def run_playbook(
-    sandbox: Sandbox, playbook: str, extravars: dict[str, Any], workdir: Path
+    sandbox: Sandbox,
+    playbook: str,
+    extravars: dict[str, Any],
+    workdir: Path,
+    inventory: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> PlayRun:
-    """One run, in a fresh private data dir under `workdir` (kept so tests can scan artifacts)."""
+    """One run, in a fresh private data dir under `workdir` (kept so tests can scan artifacts).
+
+    `playbook` is a name under playbooks/ or an absolute path; `env` replaces the sandbox's
+    environment (KUBECONFIG, K8S_AUTH_KUBECONFIG) when given.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     private = Path(os.path.realpath(workdir)) / f"run-{time.monotonic_ns()}"
     private.mkdir()
     before = len(sandbox.audit_events(user="admin"))
     env = {
-        **sandbox.env(),
+        **(sandbox.env() if env is None else env),
         "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
@@ -89,6 +98,7 @@ def run_playbook(
         private_data_dir=str(private),
         playbook=str(PLAYBOOKS / playbook),
         extravars=extravars,
+        inventory=inventory,
         envvars=env,
         quiet=True,
     )
