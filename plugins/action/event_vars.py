@@ -18,6 +18,8 @@ options: {}
 author: litemaas-controller developers
 """
 
+import json
+
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
@@ -39,5 +41,25 @@ class ActionModule(ActionBase):
             )
         facts = dict(event["extravars"])
         facts["litemaas_event"] = {k: event[k] for k in _PARTS if k in event}
-        result.update(changed=False, ansible_facts=wrap_var(facts))
+        result.update(changed=False, ansible_facts=_data(facts))
         return result
+
+
+def _data(value):
+    """``value`` as plain JSON data whose every string is unsafe.
+
+    The round trip drops whatever the extra vars file attached (ansible-core 2.19 marks it as
+    trusted to be a template); only strings are wrapped, as lists and maps hold nothing that
+    renders (2.19 cannot write a wrapped empty list to the fact cache ansible-runner sets up).
+    """
+    return _unsafe(json.loads(json.dumps(value)))
+
+
+def _unsafe(value):
+    if isinstance(value, str):
+        return wrap_var(value)
+    if isinstance(value, dict):
+        return {wrap_var(k): _unsafe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsafe(v) for v in value]
+    return value
