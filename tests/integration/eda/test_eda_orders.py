@@ -99,18 +99,12 @@ def test_refused_orders_run_nothing_and_a_signed_order_deploys(
 
 
 def test_the_built_tarball_runs_the_rulebook_by_its_collection_name(
-    sandbox_aws: Sandbox, redis_url: str, tmp_path: Path
+    sandbox_aws: Sandbox, redis_url: str, collection_tarball: Path, tmp_path: Path
 ) -> None:
-    subprocess.run(
-        [BIN / "ansible-galaxy", "collection", "build", str(REPO), "--output-path", str(tmp_path)],
-        check=True,
-        capture_output=True,
-    )
-    (tarball,) = tmp_path.glob("rhpds-litemaas-*.tar.gz")
     installed = tmp_path / "installed"
     subprocess.run(
-        [BIN / "ansible-galaxy", "collection", "install", str(tarball), "-p", str(installed),
-         "--no-deps", "--force"],
+        [BIN / "ansible-galaxy", "collection", "install", str(collection_tarball),
+         "-p", str(installed), "--no-deps", "--force"],
         check=True,
         capture_output=True,
         env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(installed)},
