@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from integration.service.redisproc import RedisServer
+from integration.service.redisproc import PASSWORD, RedisServer
 from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_until
 
@@ -155,3 +155,4 @@ def test_a_message_whose_run_is_killed_with_ansible_rulebook_runs_again_after_re
     assert _seen(setup, "start", "hold-1") == 2  # delivered again, once
     assert _seen(setup, "end", "next-1") == 1  # none lost, none doubled
     assert r.xlen(f"{STREAM}:dead") == 0
+    assert PASSWORD not in again.output() + book.output()  # the Redis URL's password

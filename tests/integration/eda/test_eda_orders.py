@@ -96,6 +96,7 @@ def test_refused_orders_run_nothing_and_a_signed_order_deploys(
         assert kube.get(f"/api/v1/namespaces/litemaas-{refused}") is None
     dep = kube.get(f"/apis/apps/v1/namespaces/{ns}/deployments/litellm")
     assert dep["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "litemaas-controller"
+    assert SECRET not in rulebook.output()  # the webhook secret never reaches the output
 
 
 def test_the_built_tarball_runs_the_rulebook_by_its_collection_name(
