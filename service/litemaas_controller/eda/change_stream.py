@@ -141,11 +141,7 @@ class ChangeSource:
         """Forget acknowledged entries and those past their run timeout; renew the others."""
         if not self._followed:
             return
-        pending = await self._client.xpending_range(
-            self._stream.name, self._stream.group, min="-", max="+",
-            count=MAX_FOLLOWED * 4, consumername=self._stream.consumer,
-        )  # fmt: skip
-        still = {_text(p["message_id"]) for p in pending}
+        still = await self._stream.pending_here(MAX_FOLLOWED * 4)
         now = time.monotonic()
         for entry_id, until in list(self._followed.items()):
             if entry_id not in still or now >= until:
@@ -190,36 +186,31 @@ class ChangeSource:
         log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def from_args(queue: asyncio.Queue[Any], args: dict[str, Any]) -> ChangeSource:
     """The source, from its arguments (checked here; nothing connects yet)."""
     a = Args("rhpds.litemaas.change_stream", args, ARGS)
     defaults = Settings()
+    url = a.required_text("url")
     claim_idle = a.number("claim_idle", defaults.redis_claim_idle, 0.05, 86400.0)
-    stream_name = a.text("stream", defaults.redis_stream) or defaults.redis_stream
+    run_timeout = a.number("run_timeout", 3600.0, 0.1, 7 * 86400.0)
+    max_deliveries = a.integer("max_deliveries", defaults.redis_max_deliveries, 1, 1000)
+    upstream_allow = a.texts("upstream_allow") or defaults.upstream_allow
+    name = a.text("stream", defaults.redis_stream) or defaults.redis_stream
+    dead = a.text("dead_letter_stream", f"{name}:dead") or f"{name}:dead"
+    group = a.text("group", "litemaas-eda") or "litemaas-eda"
+    consumer = a.text("consumer", defaults.redis_consumer) or defaults.redis_consumer
+    # nothing connects yet: the client does when the source first reads
     client = aioredis.Redis.from_url(
-        a.required_text("url"),
-        socket_connect_timeout=5.0,
-        socket_timeout=min(2.0, max(0.1, claim_idle / 4)) + 10.0,
-    )
-    stream = Stream(
-        client,
-        stream_name,
-        a.text("dead_letter_stream", f"{stream_name}:dead") or f"{stream_name}:dead",
-        a.text("group", "litemaas-eda") or "litemaas-eda",
-        a.text("consumer", defaults.redis_consumer) or defaults.redis_consumer,
+        url, socket_connect_timeout=5.0, socket_timeout=min(2.0, max(0.1, claim_idle / 4)) + 10.0
     )
     return ChangeSource(
         queue,
         client,
-        stream,
+        Stream(client, name, dead, group, consumer),
         claim_idle=claim_idle,
-        run_timeout=a.number("run_timeout", 3600.0, 0.1, 7 * 86400.0),
-        max_deliveries=a.integer("max_deliveries", defaults.redis_max_deliveries, 1, 1000),
-        upstream_allow=a.texts("upstream_allow") or defaults.upstream_allow,
+        run_timeout=run_timeout,
+        max_deliveries=max_deliveries,
+        upstream_allow=upstream_allow,
     )
 
 
