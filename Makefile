@@ -10,7 +10,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup sandbox-build sandbox-up sandbox-down demo test test-unit lint collection bench clean
+.PHONY: setup sandbox-build sandbox-up sandbox-down demo test test-unit lint collection decision-environment bench clean
 
 setup:
 	@hack/setup.sh
@@ -41,14 +41,20 @@ test-unit: setup
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check service tests bench plugins
-	$(VENV)/bin/ruff format --check service tests bench plugins
+	$(VENV)/bin/ruff check service tests bench plugins extensions
+	$(VENV)/bin/ruff format --check service tests bench plugins extensions
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ansible-lint --profile production playbooks roles
 
 collection: setup
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
+
+# The rulebooks' decision environment (decision-environment.yml): its build context, for podman.
+decision-environment: collection
+	$(VENV)/bin/pip wheel -q --no-deps -w build/ .
+	$(VENV)/bin/ansible-builder create -f decision-environment.yml -c build/decision-environment \
+	  --output-filename Containerfile
 
 bench: sandbox-build
 	PYTHONPATH=tests $(PY) -m bench

@@ -21,10 +21,8 @@ from litemaas_controller.intake.auth import signed_headers
 SECRET = "bench-webhook-secret-0123456789"
 TOKEN = "bench-api-token-0123456789abcdef"
 VENV_BIN = Path(sys.executable).parent
-RULEBOOK_VENV = (
-    Path(os.environ.get("LITEMAAS_CACHE", str(Path.home() / ".cache" / "litemaas-controller")))
-    / "rulebook-venv"
-)
+#: ansible-rulebook is installed in the project's venv by `make setup` (the eda extra)
+RULEBOOK_VENV = VENV_BIN.parent
 
 FIRST_TASK_PLAY = """\
 - name: Bench play

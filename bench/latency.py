@@ -1,4 +1,5 @@
-"""Order accepted → the playbook's first task: the service vs ansible-rulebook's webhook source."""
+"""Order accepted → the playbook's first task: the service vs ansible-rulebook with our webhook
+source and with its own ``eda.builtin.webhook``, in one run."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from pathlib import Path
 from bench.common import (
     FIRST_TASK_PLAY,
     RULEBOOK_VENV,
+    SECRET,
     Service,
     median,
     project,
     table,
     wait_lines,
 )
+from litemaas_controller.intake.auth import signed_headers
 
 ROUNDS = 5
 
@@ -30,16 +33,25 @@ RULEBOOK = """\
   hosts: all
   execution_strategy: parallel
   sources:
-    - eda.builtin.webhook:
+    - {source}:
         host: 127.0.0.1
-        port: {port}
+        port: {port}{extra}
   rules:
     - name: Run the playbook for every order
-      condition: event.payload.id is defined
+      condition: {condition}
       action:
         run_playbook:
           name: {playbook}
 """
+
+#: the two webhook sources, each with how an order is sent to it
+BUILTIN = ("eda.builtin.webhook", "", "event.payload.id is defined", "/endpoint")
+OURS = (
+    "rhpds.litemaas.order_webhook",
+    f"\n        webhook_secret: {SECRET}",
+    "event.order.id is defined",
+    "/api/v1/orders",
+)
 
 
 def _free_port() -> int:
@@ -76,16 +88,23 @@ def service_latency(root: Path) -> list[float]:
         svc.stop()
 
 
-def rulebook_latency(root: Path) -> list[float] | str:
+def rulebook_latency(root: Path, peer: tuple[str, str, str, str]) -> list[float] | str:
+    """``peer``: (source, its extra arguments, the rule's condition, the path orders go to)."""
+    source, extra, condition, path = peer
     binary = RULEBOOK_VENV / "bin" / "ansible-rulebook"
     if not binary.exists():
-        return f"ansible-rulebook not installed in {RULEBOOK_VENV}"
-    marks = root / "rulebook-marks"
+        return f"ansible-rulebook not installed in {RULEBOOK_VENV} (make setup)"
+    name = source.rsplit(".", 1)[1]
+    marks = root / f"rulebook-marks-{name}"
     playbook = root / "rulebook-play.yml"
     playbook.write_text("---\n" + FIRST_TASK_PLAY)
     port = _free_port()
-    rulebook = root / "rulebook.yml"
-    rulebook.write_text(RULEBOOK.format(port=port, playbook=playbook))
+    rulebook = root / f"rulebook-{name}.yml"
+    rulebook.write_text(
+        RULEBOOK.format(
+            source=source, port=port, extra=extra, condition=condition, playbook=playbook
+        )
+    )
     inventory = root / "inventory.yml"
     # the same as the service does for its runs: modules run with the venv's interpreter
     inventory.write_text(
@@ -96,6 +115,7 @@ def rulebook_latency(root: Path) -> list[float] | str:
         **os.environ,
         "BENCH_MARKS": str(marks),
         "PATH": f"{RULEBOOK_VENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "ANSIBLE_COLLECTIONS_PATH": str(RULEBOOK_VENV / "collections"),
     }
     proc = subprocess.Popen(
         [str(binary), "--rulebook", str(rulebook), "-i", str(inventory)],
@@ -109,10 +129,11 @@ def rulebook_latency(root: Path) -> list[float] | str:
         delays = []
         for i in range(ROUNDS):
             n = len(marks.read_text().splitlines()) if marks.exists() else 0
-            body = json.dumps({"id": f"lat-{i}", "action": "provision"}).encode()
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/endpoint", body, {"Content-Type": "application/json"}
-            )
+            order = {"id": f"lat-{i}", "action": "provision", "instance": f"lat{i}"}
+            body = json.dumps(order).encode()
+            headers = {**signed_headers(SECRET, body, time.time()),
+                       "Content-Type": "application/json"}  # fmt: skip
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers)
             delays.append(_first_task_delay(marks, partial(_post, request), n))
         return delays
     finally:
@@ -134,29 +155,23 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) ->
 
 
 def run(root: Path) -> None:
+    """The three in one run; ratios are to the service's median."""
     ours = service_latency(root)
-    peer = rulebook_latency(root)
-    rows = [
-        [
-            "litemaas-controller (signed order, ledger, ansible-runner)",
-            median(ours),
-            min(ours),
-            max(ours),
-        ]
-    ]
-    if isinstance(peer, str):
-        rows.append([f"ansible-rulebook: {peer}", "-", "-", "-"])
-    else:
-        rows.append(
-            [
-                "ansible-rulebook 1.3.2 (eda.builtin.webhook, run_playbook)",
-                median(peer),
-                min(peer),
-                max(peer),
-            ]
-        )
+    peers = {
+        "ansible-rulebook 1.3 + rhpds.litemaas.order_webhook (signed, checked)": OURS,
+        "ansible-rulebook 1.3 + eda.builtin.webhook (unchecked)": BUILTIN,
+    }
+    base = median(ours)
+    rows = [["litemaas-controller (signed order, ledger, ansible-runner)", base, 1.0,
+             min(ours), max(ours)]]  # fmt: skip
+    for label, peer in peers.items():
+        got = rulebook_latency(root, peer)
+        if isinstance(got, str):
+            rows.append([f"{label}: {got}", "-", "-", "-", "-"])
+        else:
+            rows.append([label, median(got), median(got) / base, min(got), max(got)])
     table(
         f"order accepted -> playbook's first task, seconds ({ROUNDS} rounds)",
-        ["peer", "median", "min", "max"],
+        ["peer", "median", "x service", "min", "max"],
         rows,
     )

@@ -12,8 +12,9 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 mkdir -p "$cache"
 
 # Debian packages: etcd for the sandbox, Redis for the message intake, PostgreSQL 15 for real
-# workloads, iproute2/util-linux for pod network and mount namespaces.
-apt_pkgs=(etcd-server redis-server postgresql-15 postgresql-client-15 iproute2 util-linux openssl rsync)
+# workloads, iproute2/util-linux for pod network and mount namespaces, Java 17 for ansible-rulebook.
+apt_pkgs=(etcd-server redis-server postgresql-15 postgresql-client-15 iproute2 util-linux openssl rsync
+  openjdk-17-jre-headless)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -26,10 +27,10 @@ fi
 # The project's virtual environment, rebuilt when pyproject.toml changes.
 stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -e $stamp ]]; then
-  say "creating $venv and installing the project with its test and dev extras"
+  say "creating $venv and installing the project with its test, dev and eda extras"
   [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e '.[test,dev]'
+  "$venv/bin/pip" install -q -e '.[test,dev,eda]'
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi

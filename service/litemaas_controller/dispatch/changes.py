@@ -44,19 +44,25 @@ def same_subject(action: Action) -> tuple[tuple[Action, ...], str] | None:
 
 
 def extravars(order: OrderRecord, upstream_allow: tuple[str, ...]) -> dict[str, Any]:
-    """The run's extra vars for a change: the role's variables, filled from the body; a model
-    change also gets the operator's ``LITEMAAS_UPSTREAM_ALLOW``, which the module enforces too."""
-    body = dict(order.vars)
-    if order.action in (Action.MODEL_UPSERT, Action.MODEL_DELETE):
-        state = "absent" if order.action == Action.MODEL_DELETE else "present"
+    """The run's extra vars for a change (see ``change_extravars``)."""
+    return change_extravars(order.action, order.namespace, dict(order.vars), upstream_allow)
+
+
+def change_extravars(
+    action: Action, namespace: str, body: dict[str, Any], upstream_allow: tuple[str, ...]
+) -> dict[str, Any]:
+    """The role's variables, filled from the message body; a model change also gets the
+    operator's ``LITEMAAS_UPSTREAM_ALLOW``, which the module enforces too."""
+    if action in (Action.MODEL_UPSERT, Action.MODEL_DELETE):
+        state = "absent" if action == Action.MODEL_DELETE else "present"
         return {
-            "litellm_models_namespace": order.namespace,
+            "litellm_models_namespace": namespace,
             "litellm_models_model": body,
             "litellm_models_state": state,
             "litellm_models_upstream_allow": list(upstream_allow),
         }
     return {
-        "litellm_keys_namespace": order.namespace,
-        "litellm_keys_operation": order.action.value,
+        "litellm_keys_namespace": namespace,
+        "litellm_keys_operation": action.value,
         "litellm_keys_key": body,
     }

@@ -47,13 +47,25 @@ def extravars(
     if order.action in CHANGE_ACTIONS:
         return changes.extravars(order, upstream_allow)
     recorded = {} if order.action == Action.PROVISION or instance is None else instance.vars
+    return order_extravars(order.action, order.instance, order.namespace, order.vars, recorded)
+
+
+def order_extravars(
+    action: Action,
+    instance: str,
+    namespace: str,
+    order_vars: dict[str, Any],
+    recorded: dict[str, Any],
+) -> dict[str, Any]:
+    """A provision, update or destroy's extra vars (also the EDA order source's, without a
+    ledger: ``recorded`` is then empty)."""
     merged = {k: v for k, v in recorded.items() if k not in DECIDED}
-    merged.update(order.vars)
+    merged.update(order_vars)
     merged.update(
         {
-            "ACTION": "destroy" if order.action == Action.DESTROY else "provision",
-            f"{PREFIX}instance": order.instance,
-            f"{PREFIX}namespace": order.namespace,
+            "ACTION": "destroy" if action == Action.DESTROY else "provision",
+            f"{PREFIX}instance": instance,
+            f"{PREFIX}namespace": namespace,
             # the controller serves credentials itself; AgnosticD's hand-off would leak them
             f"{PREFIX}user_info_secrets": False,
             f"{PREFIX}managed_by": CONTROLLER,

@@ -7,39 +7,18 @@ is touched: a refused order changes nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import replace
 from typing import Any
 
-import jsonschema
-
 from litemaas_controller.cluster import NamespaceReader
-from litemaas_controller.config.order_vars import DECIDED, OrderVars
+from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
-from litemaas_controller.errors import InvalidError, MalformedError
-from litemaas_controller.intake import jsonin, ownership
-from litemaas_controller.intake.schema import order_schema
-from litemaas_controller.intake.templates import refuse_templates
+from litemaas_controller.intake import ownership
+from litemaas_controller.intake.order_check import OrderCheck, canonical
 from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
 
 log = logging.getLogger(__name__)
-
-
-def canonical(doc: Any) -> str:
-    """Parsed JSON in one spelling: two bodies are the same order when these are equal."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _where(error: jsonschema.ValidationError) -> str:
-    return "/".join(map(str, error.absolute_path)) or "(body)"
-
-
-def parse(body: bytes) -> dict[str, Any]:
-    doc = jsonin.loads(body)
-    if not isinstance(doc, dict):
-        raise MalformedError("the body must be a JSON object (an order)")
-    return doc
 
 
 class OrderIntake:
@@ -54,54 +33,18 @@ class OrderIntake:
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
-        self._vars = order_vars
         self._namespaces = namespaces
         # what the rules read and what is then written stay one step (a namespace read yields)
         self._admitting = asyncio.Lock()
-        self.schema = order_schema(order_vars)
-        self._validator = jsonschema.Draft202012Validator(self.schema)
+        self._check = OrderCheck(order_vars)
 
-    def _check_vars(self, given: Any) -> None:
-        if not isinstance(given, dict):
-            return  # the schema reports the type
-        names = set(map(str, given))
-        secret = sorted(names & self._vars.secret)
-        decided = sorted(names & DECIDED)
-        unknown = sorted(names - set(self._vars.allowed) - self._vars.secret - DECIDED)
-        problems = []
-        if secret:
-            problems.append(
-                f"secret variables {secret} are refused: secrets travel by reference, in "
-                "Kubernetes Secrets, never in an order"
-            )
-        if decided:
-            problems.append(f"variables {decided} are decided by the order itself, not by vars")
-        if unknown:
-            problems.append(f"unknown variables {unknown}")
-        if problems:
-            raise InvalidError(
-                "; ".join(problems) + ". Allowed vars are listed in 'allowed'.",
-                details={
-                    "refused": secret + decided + unknown,
-                    "allowed": sorted(self._vars.allowed),
-                },
-            )
-
-    def validate(self, doc: dict[str, Any]) -> None:
-        self._check_vars(doc.get("vars", {}))
-        refuse_templates(doc, "")
-        errors = sorted(self._validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise InvalidError(
-                "the order does not match the schema at /api/v1/schemas/order.json: "
-                + "; ".join(f"{_where(e)}: {e.message}" for e in errors[:5]),
-                details={"errors": [{"path": _where(e), "message": e.message} for e in errors]},
-            )
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self._check.schema
 
     async def submit(self, body: bytes, *, principal: str, source: str) -> tuple[OrderRecord, bool]:
         """Accept ``body``: (record, True) for a new order, (record, False) for a duplicate."""
-        doc = parse(body)
-        self.validate(doc)
+        doc = self._check.check(body)
         order = NewOrder(
             id=doc["id"],
             action=Action(doc["action"]),

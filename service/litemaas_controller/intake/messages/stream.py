@@ -90,6 +90,13 @@ class Stream:
         )
         return int(pending[0]["times_delivered"]) if pending else 1
 
+    async def pending_here(self, count: int) -> set[str]:
+        """The ids of (at most ``count``) entries pending for this consumer."""
+        pending = await self._r.xpending_range(
+            self.name, self.group, min="-", max="+", count=count, consumername=self.consumer
+        )
+        return {_text(p["message_id"]) for p in pending}
+
     async def renew(self, entry_ids: Sequence[str]) -> None:
         """Reset the idle time of entries still being worked on (JUSTID: no delivery counted)."""
         if entry_ids:
