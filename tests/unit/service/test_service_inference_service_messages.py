@@ -61,7 +61,7 @@ def _hostile() -> list[tuple[dict[str, Any], str]]:
         ({**BODY, "inference_service": {"name": "granite-8b"}}, "namespace"),
         ({**BODY, "inference_service": {**isvc, "url": "http://x"}}, "url"),  # an extra key
         ({**BODY, "inference_service": {**isvc, "address": "public"}}, "address"),
-        ({**BODY, "inference_service": "granite-8b"}, "inference_service"),
+        ({**BODY, "inference_service": "granite-8b"}, "body/inference_service: must satisfy type"),
         ({**BODY, "inference_service": {**isvc, "token": CANARY}}, "inference_service/token"),
     ]
 
