@@ -62,7 +62,7 @@ def _hostile() -> list[tuple[dict[str, Any], str]]:
         ({**BODY, "inference_service": {**isvc, "url": "http://x"}}, "url"),  # an extra key
         ({**BODY, "inference_service": {**isvc, "address": "public"}}, "address"),
         ({**BODY, "inference_service": "granite-8b"}, "body/inference_service: must satisfy type"),
-        ({**BODY, "inference_service": {**isvc, "token": CANARY}}, "inference_service/token"),
+        ({**BODY, "inference_service": {**isvc, "namespace": None}}, "inference_service/namespace"),
     ]
 
 
