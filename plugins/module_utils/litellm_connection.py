@@ -100,6 +100,17 @@ class Kube:
                 _api_error("reading Secret %s/%s" % (namespace, name), exc)
             ) from None
 
+    def get_custom(self, group, version, namespace, plural, name):
+        """A custom resource as JSON, or ``None`` when it (or its API) does not exist."""
+        try:
+            return self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise ConnectionError_(
+                _api_error("reading %s %s/%s" % (plural, namespace, name), exc)
+            ) from None
+
     def read_secret(self, namespace, name):
         """The Secret's data decoded to text, or ``None`` when it does not exist."""
         secret = self.get_secret(namespace, name)

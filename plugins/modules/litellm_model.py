@@ -45,8 +45,38 @@ options:
   api_base:
     description:
       - Base URL of the upstream's OpenAI-compatible API, usually ending in C(/v1).
-      - Required with O(state=present).
+      - With O(state=present) exactly one of O(api_base) and O(inference_service) is required.
     type: str
+  inference_service:
+    description:
+      - The upstream as a KServe InferenceService (C(serving.kserve.io/v1beta1), how OpenShift AI
+        serves models) instead of O(api_base). The module reads it and uses the URL in its status
+        plus C(/v1), the OpenAI-compatible path of OpenShift AI's vLLM runtime, as O(api_base).
+      - The InferenceService must have the condition C(Ready) C(True); a missing or not Ready one
+        fails the task (C(failure_kind=permanent)) and registers nothing.
+      - The status URL is data from the cluster. It is used only when it is an http or https URL
+        with a host and nothing after it (no user info, path, query or control character), and
+        only on a host O(upstream_allow) admits.
+      - Reading it needs C(get) on C(inferenceservices.serving.kserve.io) in its namespace.
+    type: dict
+    suboptions:
+      name:
+        description: The InferenceService's name (a DNS-1123 label).
+        type: str
+        required: true
+      namespace:
+        description: Its namespace (a DNS-1123 label), usually not the instance's.
+        type: str
+        required: true
+      address:
+        description:
+          - V(cluster) reads C(status.address.url), the address inside the cluster
+            (C(http://<name>-predictor.<namespace>.svc.cluster.local)), which LiteLLM's pod
+            reaches; V(external) reads C(status.url), the URL KServe publishes (a Route or
+            Ingress when the model is exposed), for a module that runs outside the cluster.
+        type: str
+        choices: [cluster, external]
+        default: cluster
   api_key:
     description:
       - The upstream's API key. Never logged. Omit for an upstream without authentication.
@@ -147,6 +177,17 @@ EXAMPLES = r"""
     mode: chat
     rpm: 120
 
+- name: Register the model an OpenShift AI InferenceService serves (URL from its status)
+  rhpds.litemaas.litellm_model:
+    namespace: litemaas
+    name: granite-8b-instruct
+    inference_service:
+      name: granite-8b
+      namespace: rhoai-models
+    api_key_secret:
+      name: granite-8b-token
+      key: token
+
 - name: Register against any LiteLLM with its URL and master key; discover the upstream model
   rhpds.litemaas.litellm_model:
     url: http://127.0.0.1:4000
@@ -222,6 +263,10 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure imp
     PermanentFailure,
     fail,
 )
+from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_inference_service import (
+    check_ref,
+    resolve,
+)
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
     ModelError,
     ModelManager,
@@ -236,17 +281,31 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_upstream_al
 
 
 def check_references(module):
-    """Before anything is read or sent: the Secret named is not one of the instance's own, and
-    api_base is on a host upstream_allow admits (api_base is not repeated: it came from
-    outside)."""
+    """Before anything is read or sent: the Secret named is not one of the instance's own, an
+    InferenceService is named by valid names, and api_base is on a host upstream_allow admits."""
     p = module.params
     if p["api_key_secret"]:
         refuse_reserved(p["api_key_secret"]["name"], "api_key_secret.name")
-    if p["state"] == "present" and not allowed(p["api_base"], p["upstream_allow"]):
+    if p["inference_service"]:
+        check_ref(p["inference_service"])
+    if p["state"] == "present" and p["api_base"]:
+        check_allowed(p["api_base"], p["upstream_allow"], "api_base")
+
+
+def check_allowed(url, entries, what):
+    """(The URL is not repeated: it came from outside, or from the cluster.)"""
+    if not allowed(url, entries):
         raise PermanentFailure(
-            "api_base: its host is not one upstream_allow admits (%s), so the upstream's key "
-            "is not sent there and the model is not registered" % ", ".join(p["upstream_allow"])
+            "%s: its host is not one upstream_allow admits (%s), so the upstream's key is not "
+            "sent there and the model is not registered" % (what, ", ".join(entries))
         )
+
+
+def resolve_inference_service(module, connection):
+    """api_base from the InferenceService's status, checked like one given by hand."""
+    p = module.params
+    p["api_base"] = resolve(connection.kube, p["inference_service"])
+    check_allowed(p["api_base"], p["upstream_allow"], "the URL in the InferenceService's status")
 
 
 def read_api_key(module, connection):
@@ -286,6 +345,14 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             api_base=dict(type="str"),
+            inference_service=dict(
+                type="dict",
+                options=dict(
+                    name=dict(type="str", required=True),
+                    namespace=dict(type="str", required=True),
+                    address=dict(type="str", choices=["cluster", "external"], default="cluster"),
+                ),
+            ),
             api_key=dict(type="str", no_log=True),
             api_key_secret=dict(
                 type="dict",
@@ -306,13 +373,15 @@ def main():
             upstream_ca_path=dict(type="path"),
             upstream_allow=dict(type="list", elements="str", default=[]),
         ),
-        required_if=[("state", "present", ["api_base"])],
-        mutually_exclusive=[("api_key", "api_key_secret")],
+        required_if=[("state", "present", ["api_base", "inference_service"], True)],
+        mutually_exclusive=[("api_key", "api_key_secret"), ("api_base", "inference_service")],
         supports_check_mode=True,
     )
     try:
         check_references(module)
         connection = Connection(module.params)
+        if module.params["inference_service"] and module.params["state"] == "present":
+            resolve_inference_service(module, connection)
         if module.params["api_key_secret"] and module.params["state"] == "present":
             module.params["api_key"] = read_api_key(module, connection)
         manager = ModelManager(connection.api, module.params, module.check_mode)

@@ -553,6 +553,129 @@ def test_a_redis_restart_mid_stream_loses_no_message(world: World) -> None:
     assert status == 200, shown(answer)
 
 
+# -- OpenShift AI: a model named by its KServe InferenceService ------------------------------------
+KSERVE = "/apis/serving.kserve.io/v1beta1"
+ISVC_MODEL = "granite-kserve"  # the public name of the model the InferenceService serves
+
+
+def inference_service(world: World, name: str, model_format: str = "vLLM") -> None:
+    """An InferenceService as OpenShift AI's dashboard writes one for the vLLM runtime; the
+    sandbox's KServe stand-in serves it with the fake model server, keyed by the model server's
+    Secret (the token authentication OpenShift AI puts in front of a model)."""
+    key = {"secretKeyRef": {"name": "vllm-api-key", "key": "token"}}
+    body = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": {"model": {
+            "modelFormat": {"name": model_format}, "runtime": "vllm-runtime",
+            "storageUri": "pvc://models/granite",
+            "env": [{"name": "FAKE_UPSTREAM_API_KEY", "valueFrom": key}],
+        }}},
+    }  # fmt: skip
+    world.box.kube().create(f"{KSERVE}/namespaces/{world.models_ns}/inferenceservices", body)
+
+
+def isvc_ready(world: World, name: str) -> bool:
+    obj = world.box.kube().get(f"{KSERVE}/namespaces/{world.models_ns}/inferenceservices/{name}")
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def isvc_upsert(world: World, isvc: str, name: str = ISVC_MODEL) -> dict[str, Any]:
+    return {
+        "name": name,
+        "inference_service": {"name": isvc, "namespace": world.models_ns},
+        "api_key_secret": {"name": "granite-creds", "key": "token"},
+        "mode": "chat",
+    }
+
+
+def test_a_model_named_by_its_inference_service_answers_a_chat_through_litellm(
+    world: World,
+) -> None:
+    inference_service(world, "granite-isvc")
+    wait_until(lambda: isvc_ready(world, "granite-isvc"), timeout=120, what="a Ready isvc")
+    view = world.message("isvc-1", "model.upsert", isvc_upsert(world, "granite-isvc"))
+    assert view["status"] == "succeeded", view
+    [deployment] = world.deployments(ISVC_MODEL)
+    predictor = f"http://granite-isvc-predictor.{world.models_ns}.svc.cluster.local"
+    assert deployment["litellm_params"]["api_base"] == f"{predictor}/v1"  # status.address.url
+    assert deployment["litellm_params"]["model"] == "openai/granite-isvc"  # from its /v1/models
+    status, answer = world.chat(f"https://{world.host}/v1", world.master_key(), ISVC_MODEL)
+    assert status == 200, shown(answer)
+    assert answer["choices"][0]["message"]["content"] == "pong"
+    status, received = curl(
+        world.box, "GET", f"{predictor}{RECEIVED_PATH}", key=world.upstream_key
+    )  # the chat reached the InferenceService's model server, with the upstream's key
+    assert status == 200 and received["items"][-1]["body"]["model"] == "granite-isvc"
+    assert received["items"][-1]["api_key_sha256"] == sha256(world.upstream_key)
+
+
+def test_a_missing_or_not_ready_inference_service_fails_clearly_and_registers_nothing(
+    world: World,
+) -> None:
+    inference_service(world, "onnx-isvc", model_format="onnx")  # no runtime: never Ready
+    hostile = {**isvc_upsert(world, "granite-isvc", "granite-both"),
+               "api_base": world.api_base}  # fmt: skip
+    cases = {
+        "isvc-missing": ("granite-missing", isvc_upsert(world, "no-such-isvc", "granite-missing"),
+                         "does not exist"),
+        "isvc-unready": ("granite-unready", isvc_upsert(world, "onnx-isvc", "granite-unready"),
+                         "is not Ready (reason NoSupportingRuntime)"),
+        "isvc-both": ("granite-both", hostile, "oneOf"),
+    }  # fmt: skip
+    for message_id, (_, body, _) in cases.items():
+        send(world.r, message_id, "model.upsert", world.instance, body)
+    for message_id, (name, _, words) in cases.items():
+        letter = wait_until(
+            lambda m=message_id: next((d for d in dead_letters(world.r) if d.get("id") == m), None),
+            timeout=LONG,
+            what=f"the dead letter of {message_id}",
+        )
+        assert words in letter["reason"], letter
+        assert letter["deliveries"] == "1", letter  # permanent: no retry
+        view = world.svc.order(f"msg:{message_id}")
+        if message_id == "isvc-both":
+            assert letter["kind"] == "invalid" and view is None  # refused at the door, alone
+        else:
+            assert view is not None and view["status"] == "failed" and words in view["message"]
+        assert world.deployments(name) == []
+    assert pending(world.r) == 0
+    assert len(world.deployments(ISVC_MODEL)) == 1  # the good one is untouched
+
+
+def test_an_inference_service_url_outside_the_allow_list_is_refused_before_any_key_goes_there(
+    world: World, tmp_path: Path
+) -> None:
+    predictor = f"http://granite-isvc-predictor.{world.models_ns}.svc.cluster.local"
+    status, before = curl(world.box, "GET", f"{predictor}{RECEIVED_PATH}", key=world.upstream_key)
+    assert status == 200
+    change = tmp_path / "change.json"
+    change.write_text(json.dumps({
+        "litellm_models_namespace": world.ns,
+        "litellm_models_model": isvc_upsert(world, "granite-isvc", "granite-outside"),
+        "litellm_models_upstream_allow": ["*.apps.example.com", "10.0.0.0/8"],
+    }))  # fmt: skip
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, **world.box.env(), "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+           "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1"}  # fmt: skip
+    run = subprocess.run(
+        [str(bin_dir / "ansible-playbook"), str(REPO / "playbooks" / "register_model.yml"),
+         "-e", f"@{change}"],
+        env=env, capture_output=True, text=True, timeout=LONG, check=False,
+    )  # fmt: skip
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert "the URL in the InferenceService's status: its host is not one upstream_allow" in (
+        run.stdout
+    ), run.stdout[-3000:]
+    assert '"failure_kind": "permanent"' in run.stdout
+    assert world.deployments("granite-outside") == []
+    status, after = curl(world.box, "GET", f"{predictor}{RECEIVED_PATH}", key=world.upstream_key)
+    assert after["presented"] == before["presented"]  # no request, so no key, went there
+
+
 def test_no_secret_appears_in_the_ledger_runner_artifacts_or_logs(world: World) -> None:
     world.master_key()
     for name in (f"burst-{i}-llm" for i in range(4)):

@@ -85,7 +85,8 @@ def _wait_for_crds(kube: Kube, names: list[str], timeout: float = 30) -> None:
         while True:
             crd = kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
             conds = {
-                c["type"]: c["status"] for c in (crd or {}).get("status", {}).get("conditions", [])
+                c["type"]: c["status"]
+                for c in ((crd or {}).get("status") or {}).get("conditions") or []
             }
             if conds.get("Established") == "True":
                 break
@@ -105,6 +106,13 @@ def _create_retrying(kube: Kube, path: str, body: Obj, timeout: float = 15) -> N
             if exc.status != 404 or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _create_crds(kube: Kube, manifest: str) -> None:
+    crds = list(yaml.safe_load_all((MANIFESTS / manifest).read_text()))
+    for crd in crds:
+        kube.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    _wait_for_crds(kube, [c["metadata"]["name"] for c in crds])
 
 
 def seed(kube: Kube, profile: Profile, api_server: str) -> None:
@@ -133,12 +141,11 @@ def seed(kube: Kube, profile: Profile, api_server: str) -> None:
                 "spec": {"controller": "k8s.io/ingress-nginx"},
             },
         )
+    # KServe's InferenceService on every profile: OpenShift AI on OpenShift, KServe on Kubernetes.
+    _create_crds(kube, "kserve-crds.yaml")
     if not profile.openshift:
         return
-    crds = list(yaml.safe_load_all((MANIFESTS / "openshift-crds.yaml").read_text()))
-    for crd in crds:
-        kube.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-    _wait_for_crds(kube, [c["metadata"]["name"] for c in crds])
+    _create_crds(kube, "openshift-crds.yaml")
     base = "/apis/config.openshift.io/v1"
     _create_retrying(
         kube,

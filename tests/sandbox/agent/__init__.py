@@ -13,7 +13,9 @@ from urllib3.exceptions import HTTPError
 
 from ..real import routing
 from ..real.runtime import LABEL, RealRuntime, missing_tools, runnable
+from . import kserve
 from .informer import Informer, WorkQueue
+from .kserve import KServe
 from .kube import Kube, KubeError, Obj
 from .node import register_node
 from .pods import NODE, PodReconciler
@@ -61,6 +63,10 @@ class Agent:
         self.endpoints = inf("endpoints", "/api/v1/endpoints")
         self.services = inf("service", "/api/v1/services")
         self.namespaces = inf("namespace", "/api/v1/namespaces")
+        # KServe's InferenceServices, served by a stand-in for its controller (kserve.py).
+        self.kserve = KServe(
+            self.kube, inf("isvc", kserve.PATH).get, lambda key: self.queue.add(f"isvc|{key}")
+        )
         self.real_everywhere = real
         missing = missing_tools()
         if real and missing:
@@ -187,6 +193,8 @@ class Agent:
                 self.queue.add(item, min(pending))
         elif kind.startswith("owner:"):
             owner = self.owners[kind.split(":", 1)[1]].get(key)
+            if owner is not None and kind == "owner:Deployment":
+                self.kserve.deployment(owner)
             for pod in self._pods_of(owner) if owner else []:
                 self.queue.add(f"pod|{pod['metadata']['namespace']}/{pod['metadata']['name']}")
         elif kind == "pvc" and (claim := self.claims.get(key)):
@@ -201,6 +209,8 @@ class Agent:
                     self.router.reconcile_route(other)
         elif kind == "ingress" and (ingress := self.ingresses.get(key)):
             self.router.reconcile_ingress(ingress)
+        elif kind == "isvc":
+            self.kserve.reconcile(key)
         elif kind == "endpoints":
             self.real.refresh_names()
         elif kind == "sc":

@@ -10,7 +10,8 @@ is recorded (DESIGN.md, "Untrusted input stays data"):
   ``litemaas.rhpds.io/allow-message-ref: "true"``, a key's Secret is written only when
   ``litellm_key`` created it. ``plugins/module_utils/litellm_secret_refs.py`` holds the same list;
   a unit test keeps the two equal.
-- a ``model.upsert``'s ``api_base`` only on a host ``LITEMAAS_UPSTREAM_ALLOW`` admits.
+- a ``model.upsert``'s ``api_base`` only on a host ``LITEMAAS_UPSTREAM_ALLOW`` admits (a model named
+  by ``inference_service`` gets its URL from the cluster, so ``litellm_model`` checks that one).
 
 Reasons name the field and the rule, never the value.
 """
@@ -50,7 +51,12 @@ def check(kind: str, body: dict[str, Any], upstream_allow: Iterable[str]) -> Non
             f"({', '.join(sorted(RESERVED_SECRETS))}), which a message may never name; name a "
             f"Secret meant for it (an upstream's key: a Secret labelled {ALLOW_REF_LABEL}=true)"
         )
-    if kind == "model.upsert" and not allowed(body["api_base"], upstream_allow):
+    # An InferenceService's URL is known only from the cluster: the module checks it.
+    if (
+        kind == "model.upsert"
+        and "api_base" in body
+        and not allowed(body["api_base"], upstream_allow)
+    ):
         raise InvalidError(
             "body/api_base: its host is not one LITEMAAS_UPSTREAM_ALLOW admits, so no key is "
             "sent there; point the model at an allowed host or ask the operator to allow it"

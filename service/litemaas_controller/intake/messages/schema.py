@@ -22,6 +22,8 @@ SECRET_FIELDS = frozenset(
 NAME_PATTERN = whole(r"[A-Za-z0-9][-A-Za-z0-9_.:@/+]*")
 _NAME = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": NAME_PATTERN}
 _K8S_NAME = {"type": "string", "pattern": whole(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")}
+#: a namespace's or an InferenceService's name: a DNS-1123 label
+_K8S_LABEL = {"type": "string", "pattern": whole(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")}
 _SECRET_KEY = {"type": "string", "pattern": whole(r"[-._a-zA-Z0-9]{1,253}")}
 #: an http(s) URL without spaces or control characters
 _URL = {"type": "string", "pattern": whole(r"https?://[^\s\x00-\x1f\x7f]+")}
@@ -38,23 +40,33 @@ def _obj(required: list[str], **props: Any) -> dict[str, Any]:
 
 
 BODIES: dict[str, dict[str, Any]] = {
-    "model.upsert": _obj(
-        ["name", "api_base", "api_key_secret", "mode"],
-        name=_NAME,
-        api_base=_URL,
-        api_key_secret=_obj(["name", "key"], name=_K8S_NAME, key=_SECRET_KEY),
-        upstream_model=_NAME,
-        mode={"enum": ["chat", "completion", "embedding"]},
-        provider=_NAME,
-        limits={
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "rpm": {"type": "integer", "minimum": 1},
-                "tpm": {"type": "integer", "minimum": 1},
+    "model.upsert": {
+        **_obj(
+            ["name", "api_key_secret", "mode"],
+            name=_NAME,
+            api_base=_URL,
+            inference_service=_obj(
+                ["name", "namespace"],
+                name=_K8S_LABEL,
+                namespace=_K8S_LABEL,
+                address={"enum": ["cluster", "external"]},
+            ),
+            api_key_secret=_obj(["name", "key"], name=_K8S_NAME, key=_SECRET_KEY),
+            upstream_model=_NAME,
+            mode={"enum": ["chat", "completion", "embedding"]},
+            provider=_NAME,
+            limits={
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "rpm": {"type": "integer", "minimum": 1},
+                    "tpm": {"type": "integer", "minimum": 1},
+                },
             },
-        },
-    ),
+        ),
+        # the upstream: by URL, or by the KServe InferenceService whose status gives the URL
+        "oneOf": [{"required": ["api_base"]}, {"required": ["inference_service"]}],
+    },
     "model.delete": _obj(["name"], name=_NAME),
     "key.create": _obj(
         ["alias", "user_id", "models", "secret"],
