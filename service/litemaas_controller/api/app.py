@@ -1,9 +1,10 @@
 """The aiohttp application: routes, the problem middleware, and the life cycle in cleanup_ctx.
 
-Start-up order: ledger → retention → runner and dispatch (recovery first) → intake.  Shutdown
-runs in the documented reverse: the server stops listening (intake stops), streams are told to
-end, then dispatch drains (runs get ``drain_grace`` seconds, then are cancelled and requeued),
-then retention stops and the ledger closes.
+Start-up order: ledger → retention → runner and dispatch (recovery first) → healing → intake.
+Shutdown runs in the documented reverse: the server stops listening (intake stops), streams are
+told to end, repairs waiting out a back-off are dropped, then dispatch drains (runs get
+``drain_grace`` seconds, then are cancelled and requeued), then retention stops and the ledger
+closes.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from litemaas_controller.api import (
 )
 from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
-from litemaas_controller.cluster import KubeClient, NamespaceReader
+from litemaas_controller.cluster import EventWriter, KubeClient, NamespaceReader
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.healing.chain import HealthLog
+from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
@@ -63,9 +66,12 @@ def _redactor(settings: Settings) -> Redactor:
 async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    metrics = RunnerMetrics(app[keys.METRICS].registry)
-    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
-    dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
+    runner_metrics = RunnerMetrics(app[keys.METRICS].registry)
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), runner_metrics)
+    metrics = app[keys.METRICS]
+    dispatcher = Dispatcher(
+        store, runner, settings, observers=[metrics.observe_run, metrics.repairs.observe_run]
+    )
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher
     namespaces = NamespaceReader(app[keys.KUBE])
@@ -76,6 +82,16 @@ async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     log.info("draining: runs in flight get %ss", settings.drain_grace)
     await dispatcher.drain(settings.drain_grace)
     await runner.close()
+
+
+async def _healing(app: web.Application) -> AsyncIterator[None]:
+    """The repair policy (docs/repair-policy.md); its repairs waiting out a back-off end first."""
+    events = EventWriter(app[keys.KUBE])
+    policy = RepairPolicy(HealthLog(), app[keys.STORE], app[keys.DISPATCHER], app[keys.SETTINGS],
+                          events, app[keys.METRICS].repairs)  # fmt: skip
+    app[keys.POLICY] = policy
+    yield
+    await policy.close()
 
 
 def _intakes(factories: Sequence[IntakeFactory]) -> CleanupCtx:
@@ -127,7 +143,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.KUBE] = KubeClient(settings.kubeconfig)
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
-    app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _intakes(intakes)])
+    app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _healing, _intakes(intakes)])
     app.on_shutdown.append(_on_shutdown)
     for table in (
         orders.routes,

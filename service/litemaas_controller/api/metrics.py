@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from litemaas_controller.healing.metrics import RepairMetrics
 from litemaas_controller.ledger import OrderStatus, RunRecord, Store
 
 _BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
@@ -38,6 +39,7 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.repairs = RepairMetrics(self.registry)
 
     def observe_run(self, run: RunRecord) -> None:
         if run.started_at is not None and run.finished_at is not None:

@@ -11,6 +11,8 @@ class Action(StrEnum):
     PROVISION = "provision"
     UPDATE = "update"
     DESTROY = "destroy"
+    #: the healing policy's (or a person's) repair of a broken instance: repair_litemaas.yml
+    REPAIR = "repair"
     # model-change messages (DESIGN.md): the message type is the action
     MODEL_UPSERT = "model.upsert"
     MODEL_DELETE = "model.delete"

@@ -38,7 +38,7 @@ class Store(Protocol):
         Raises ``ConflictError`` for the same id with another body (compared by the body's hash,
         which outlives a pruned body).  A new order needs the namespace the intake decided; one
         the intake ``settled`` is recorded succeeded, and nothing runs.  A destroy supersedes the
-        instance's queued provisions and updates.
+        instance's queued provisions, updates and repairs.
         """
         ...
 
