@@ -1,4 +1,5 @@
-"""Client commands: order submit/show, runs list/show/cancel/events, instances list/show/creds."""
+"""Client commands: order submit/show, runs list/show/cancel/events, instances list/show/creds/
+repair."""
 
 from __future__ import annotations
 
@@ -139,6 +140,18 @@ def instances_credentials(client: Client, args: argparse.Namespace, out: TextIO)
     return 0
 
 
+def instances_repair(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    status, record = client.call("POST", f"/api/v1/instances/{args.name}/repair")
+    out.write(
+        f"repair order {record['id']}: {'accepted' if status == 202 else 'already under way'} "
+        f"({record['status']})\n"
+    )
+    if not args.follow:
+        _print_json(record, out)
+        return 0
+    return _follow_order(client, record["id"], out)
+
+
 def add_client_commands(sub: Any) -> None:
     order = sub.add_parser("order", help="submit and inspect orders").add_subparsers(
         dest="verb", required=True
@@ -176,6 +189,10 @@ def add_client_commands(sub: Any) -> None:
         p = inst.add_parser(name, help=f"{name} of an instance")
         p.add_argument("name")
         p.set_defaults(func=func)
+    repair = inst.add_parser("repair", help="ask for a repair (the budget starts again)")
+    repair.add_argument("name")
+    repair.add_argument("--follow", action="store_true", help="show live progress to the end")
+    repair.set_defaults(func=instances_repair)
 
 
 def stdout() -> TextIO:

@@ -212,7 +212,7 @@ class RepairPolicy:
             raise ConflictError(
                 f"instance {instance} is {record.status}: only a ready or failed instance can be "
                 "repaired",
-                details={"instance": instance, "status": record.status},
+                details={"instance": instance, "lifecycle": record.status},
             )
         async with self._lock:
             busy = await self._in_flight(instance)
