@@ -61,7 +61,7 @@ def repair_mode(evidence: Evidence, mode: str) -> None:
 
 
 async def provisioned(svc: Service, instance: str, **order_vars: Any) -> dict[str, Any]:
-    order = {"id": f"p-{instance}", "action": "provision", "instance": instance}
+    order: dict[str, Any] = {"id": f"p-{instance}", "action": "provision", "instance": instance}
     if order_vars:
         order["vars"] = order_vars
     response = await svc.post_order(order)
