@@ -36,6 +36,7 @@ from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.dispatch.dispatcher import RunObserver
 from litemaas_controller.healing.chain import HealthLog
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
@@ -66,12 +67,11 @@ def _redactor(settings: Settings) -> Redactor:
 async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    runner_metrics = RunnerMetrics(app[keys.METRICS].registry)
-    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), runner_metrics)
-    metrics = app[keys.METRICS]
-    dispatcher = Dispatcher(
-        store, runner, settings, observers=[metrics.observe_run, metrics.repairs.observe_run]
-    )
+    metrics = RunnerMetrics(app[keys.METRICS].registry)
+    runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
+    observers: list[RunObserver] = [app[keys.METRICS].observe_run,
+                                     app[keys.METRICS].repairs.observe_run]  # fmt: skip
+    dispatcher = Dispatcher(store, runner, settings, observers=observers)
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher
     namespaces = NamespaceReader(app[keys.KUBE])
