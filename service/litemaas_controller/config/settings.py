@@ -189,8 +189,8 @@ class Settings:
         default=600.0,
         metadata=_doc("Longest wait in seconds between two repairs of one instance."),
     )
-    repair_wait_timeout: float = field(
-        default=300.0,
+    repair_wait_timeout: int = field(
+        default=300,
         metadata=_doc(
             "Seconds a repair run waits for the instance to be ready again before it fails "
             "(ocp4_workload_litemaas_repair_wait_timeout; shorter than a deploy's wait)."

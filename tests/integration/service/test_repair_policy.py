@@ -89,7 +89,7 @@ async def ended(svc: Service, instance: str, n: int) -> list[dict[str, Any]]:
 async def test_one_repair_order_per_failure_however_many_failed_observations(
     make_service: ServiceFactory,
 ) -> None:
-    svc = await make_service("repair", repair_wait_timeout=42.0)
+    svc = await make_service("repair", repair_wait_timeout=42)
     policy, sink = policy_of(svc)
     await provisioned(svc, "one", ocp4_workload_litemaas_version="0.2.0")
     repair_mode(svc.evidence, "hold")
@@ -105,7 +105,7 @@ async def test_one_repair_order_per_failure_however_many_failed_observations(
     assert svc.evidence.count("repair") == 1 and svc.evidence.count("conflict") == 0
     # the instance's recorded vars and the decided ones, with the repair's own readiness wait
     [line] = [f for f in svc.evidence.lines() if f[1] == "repair"]
-    assert line[3:] == ["one", "42.0", "provision", "0.2.0"]
+    assert line[3:] == ["one", "42", "provision", "0.2.0"]
     instance = await svc.get("/api/v1/instances/one")
     assert instance["status"] == "ready" and instance["vars"] == {
         "ocp4_workload_litemaas_version": "0.2.0"

@@ -39,7 +39,7 @@ def test_a_malformed_budget_stops_the_service_naming_the_setting(tmp_path: Path,
 
 def test_the_defaults_and_the_mode(tmp_path: Path) -> None:
     s = load_settings(environ=settings_env(tmp_path))
-    assert (s.healing, s.repair_budget, s.repair_wait_timeout) == ("repair", "3/30m", 300.0)
+    assert (s.healing, s.repair_budget, s.repair_wait_timeout) == ("repair", "3/30m", 300)
     assert load_settings(environ=settings_env(tmp_path, LITEMAAS_HEALING="observe")).healing == (
         HealingMode.OBSERVE
     )
