@@ -19,6 +19,7 @@ from aiohttp import web
 from litemaas_controller.api import (
     audit,
     health,
+    instance_health,
     instances,
     keys,
     messages,
@@ -125,6 +126,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.METRICS] = Metrics()
     intakes = messages.wire(app, settings, intakes)
     app[keys.KUBE] = KubeClient(settings.kubeconfig)
+    intakes = instance_health.wire(app, settings, intakes)
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _intakes(intakes)])
@@ -133,6 +135,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
         orders.routes,
         runs.routes,
         instances.routes,
+        instance_health.routes,
         audit.routes,
         health.routes,
         openapi.routes,

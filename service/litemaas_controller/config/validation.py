@@ -67,12 +67,13 @@ def _check_positive(s: Settings) -> None:
         "redis_max_deliveries",
         "redis_claim_idle",
         "prune_interval",
+        "resync_period",
         "tombstone_retention",
         *s.retentions,
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
-    for name in ("kill_grace", "drain_grace"):
+    for name in ("kill_grace", "drain_grace", "health_grace"):
         if getattr(s, name) < 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must not be negative")
 
