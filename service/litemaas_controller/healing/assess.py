@@ -69,8 +69,8 @@ def _failed(reason: str, recheck: float | None = None) -> Verdict:
     return Verdict(HealthStatus.FAILED, text(reason, MAX_REASON), recheck)
 
 
-def _progressing(reason: str) -> Verdict:
-    return Verdict(HealthStatus.PROGRESSING, text(reason, MAX_REASON))
+def _progressing(reason: str, recheck: float | None = None) -> Verdict:
+    return Verdict(HealthStatus.PROGRESSING, text(reason, MAX_REASON), recheck)
 
 
 def assess(objects: Objects, exposure: str, busy: bool, moment: Moment) -> Verdict:
@@ -151,7 +151,7 @@ def _pod(label: str, pod: Obj, moment: Moment) -> Iterator[Verdict]:
     elif status.get("phase") == "Pending":
         yield _progressing(f"{label} is starting")
     elif status.get("phase") == "Running" and not _ready(status):
-        yield _failed(f"{label} is running but not ready: {_not_ready_detail(status)}")
+        yield _not_ready(label, status, moment)
 
 
 def _container(label: str, container: Obj, moment: Moment) -> Verdict | None:
@@ -182,6 +182,19 @@ def _time(stamp: Any) -> float | None:
         return datetime.fromisoformat(str(stamp)).timestamp()
     except ValueError:
         return None
+
+
+def _not_ready(label: str, status: Obj, moment: Moment) -> Verdict:
+    """A pod that started less than ``settle`` seconds ago is starting; later it is failing."""
+    started = [
+        _time(running.get("startedAt"))
+        for c in status.get("containerStatuses") or []
+        if (running := (c.get("state") or {}).get("running"))
+    ]
+    last = max((t for t in started if t is not None), default=None)
+    if last is not None and last + moment.settle > moment.now:
+        return _progressing(f"{label} is starting (not ready yet)", last + moment.settle)
+    return _failed(f"{label} is running but not ready: {_not_ready_detail(status)}")
 
 
 def _ready(status: Obj) -> bool:

@@ -162,4 +162,5 @@ async def test_a_deleted_postgres_pod_is_progressing_then_healthy_and_never_fail
         statuses = [t["status"] for t in (await history(service, name))[seen:]]
         return statuses if statuses[-1:] == ["healthy"] else None
 
-    assert await wait_for_async(back, what="healthy again") == ["progressing", "healthy"]
+    statuses = await wait_for_async(back, what="healthy again")
+    assert statuses == ["progressing", "healthy"], await history(service, name)

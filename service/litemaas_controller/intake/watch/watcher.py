@@ -39,7 +39,7 @@ COALESCE = 0.2  # ledger writes closer together than this make one look
 #: an instance is judged this long after the first event that concerns it, on everything that
 #: came meanwhile: streams of different kinds arrive out of step (a Deployment's ready count
 #: before the Pod that explains it)
-BATCH = 1.0
+BATCH = 0.3
 JOIN = 5.0  # seconds shutdown waits for the stream threads
 LEDGER = ("ledger",)
 
