@@ -20,6 +20,7 @@ from aiohttp import web
 from litemaas_controller.api import (
     audit,
     health,
+    instance_health,
     instances,
     keys,
     messages,
@@ -37,7 +38,7 @@ from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.dispatch.dispatcher import RunObserver
-from litemaas_controller.healing.chain import HealthLog
+from litemaas_controller.healing.history import HistoryRecorder
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
@@ -87,7 +88,8 @@ async def _dispatch(app: web.Application) -> AsyncIterator[None]:
 async def _healing(app: web.Application) -> AsyncIterator[None]:
     """The repair policy (docs/repair-policy.md); its repairs waiting out a back-off end first."""
     events = EventWriter(app[keys.KUBE])
-    policy = RepairPolicy(HealthLog(), app[keys.STORE], app[keys.DISPATCHER], app[keys.SETTINGS],
+    store = app[keys.STORE]
+    policy = RepairPolicy(HistoryRecorder(store), store, app[keys.DISPATCHER], app[keys.SETTINGS],
                           events, app[keys.METRICS].repairs)  # fmt: skip
     app[keys.POLICY] = policy
     yield
@@ -141,6 +143,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.METRICS] = Metrics()
     intakes = messages.wire(app, settings, intakes)
     app[keys.KUBE] = KubeClient(settings.kubeconfig)
+    intakes = instance_health.wire(app, settings, intakes)
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _healing, _intakes(intakes)])
@@ -149,6 +152,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
         orders.routes,
         runs.routes,
         instances.routes,
+        instance_health.routes,
         audit.routes,
         health.routes,
         openapi.routes,

@@ -7,7 +7,7 @@ import re
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, views
+from litemaas_controller.api import instance_health, keys, views
 from litemaas_controller.errors import ClusterError, ConflictError, InvalidError, NotFoundError
 from litemaas_controller.intake.auth import require_bearer
 from litemaas_controller.intake.schema import INSTANCE_PATTERN
@@ -32,12 +32,13 @@ async def list_instances(request: web.Request) -> web.Response:
 async def get_instance(request: web.Request) -> web.Response:
     require_bearer(request.app[keys.SETTINGS], request.headers)
     name = request.match_info["name"]
-    record = await request.app[keys.STORE].get_instance(name)
+    store = request.app[keys.STORE]
+    record = await store.get_instance(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
-    data = views.instance(record)
-    data["health"] = {**data.get("health", {}), **await request.app[keys.POLICY].budget(name)}
-    return web.json_response(data)
+    health = instance_health.view(await store.get_health(name))
+    health.update(await request.app[keys.POLICY].budget(name))
+    return web.json_response({**views.instance(record), "health": health})
 
 
 @routes.post("/api/v1/instances/{name}/repair")

@@ -163,6 +163,21 @@ class Settings:
             "refuses it too. Unset: any host."
         ),
     )
+    # --- health: the cluster watch (docs/health.md) ---------------------------------------------
+    resync_period: float = field(
+        default=600.0,
+        metadata=_doc(
+            "Seconds between two full relists of every watched kind, which catch what a missed "
+            "watch event would hide."
+        ),
+    )
+    health_grace: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a fault must last before the instance counts as failed (a pod starting or "
+            "a probe failing once is not a failure)."
+        ),
+    )
     # --- healing: the repair policy (docs/repair-policy.md) --------------------------------------
     healing: str = field(
         default="repair",

@@ -68,6 +68,7 @@ def _check_positive(s: Settings) -> None:
         "redis_max_deliveries",
         "redis_claim_idle",
         "prune_interval",
+        "resync_period",
         "tombstone_retention",
         "repair_backoff",
         "repair_backoff_max",
@@ -76,7 +77,7 @@ def _check_positive(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
-    for name in ("kill_grace", "drain_grace"):
+    for name in ("kill_grace", "drain_grace", "health_grace"):
         if getattr(s, name) < 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must not be negative")
 

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from litemaas_controller.config.healing import HealingMode
-from litemaas_controller.healing.model import Health, HealthSink
+from litemaas_controller.healing.model import HealthSink
 from litemaas_controller.healing.policy import RepairPolicy
 
-log = logging.getLogger(__name__)
 
-
-class HealthLog:
-    """A sink that logs each health it is given (the end of the chain when nothing records)."""
-
-    async def observed(self, instance: str, health: Health) -> None:
-        log.info("instance %s is %s: %s", instance, health.status, health.reason or "-")
-
-
-def sink_chain(mode: HealingMode, policy: RepairPolicy) -> HealthSink | None:
-    """What the watch feeds: the policy (which wraps the history) in ``repair`` mode, the
-    history alone in ``observe`` mode (no repair unless a person asks), nothing in ``off`` mode
-    (the watch is not started)."""
-    if mode == HealingMode.OFF:
-        return None
+def sink_chain(mode: HealingMode, policy: RepairPolicy) -> HealthSink:
+    """What the watch feeds (in ``off`` mode it is not started): the policy, which wraps the
+    history recorder, in ``repair`` mode; the recorder alone in ``observe`` mode (no repair
+    unless a person asks)."""
     return policy if mode == HealingMode.REPAIR else policy.next

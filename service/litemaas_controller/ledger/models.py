@@ -153,6 +153,18 @@ class InstanceRecord:
 
 
 @dataclass(frozen=True)
+class HealthRecord:
+    """One health transition of an instance (the current one is the newest)."""
+
+    seq: int
+    instance: str
+    status: str  # a healing.model.HealthStatus value (the ledger sits below healing)
+    reason: str
+    since: float
+    at: float  # when it was recorded
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     seq: int
     at: float

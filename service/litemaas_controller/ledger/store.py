@@ -15,6 +15,7 @@ from litemaas_controller.ledger.models import (
     AuditRecord,
     Cutoffs,
     EventRecord,
+    HealthRecord,
     InstanceRecord,
     InstanceStatus,
     NewOrder,
@@ -130,6 +131,28 @@ class Store(Protocol):
     ) -> None: ...
 
     async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+
+    # --- health (the cluster watch's observations) ----------------------------------------------
+    async def record_health(
+        self, instance: str, status: str, reason: str, since: float
+    ) -> HealthRecord | None:
+        """Append a health transition; None (nothing written) when the instance's current health
+        already has this status and reason."""
+        ...
+
+    async def get_health(self, instance: str) -> HealthRecord | None:
+        """The instance's current health: its newest transition."""
+        ...
+
+    async def health_history(
+        self, instance: str, after: int = 0, limit: int = 100
+    ) -> Sequence[HealthRecord]:
+        """The instance's transitions with ``seq`` above ``after``, oldest first."""
+        ...
+
+    async def count_health_by_status(self) -> dict[str, int]:
+        """Instances not destroyed, by current health status."""
+        ...
 
     # --- retention and dead letters -------------------------------------------------------------
     async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
