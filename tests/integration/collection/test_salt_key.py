@@ -1,7 +1,8 @@
 """The salt key (Secret litellm-salt-key) and the repair's refusals, on the aws profile: an instance
 deployed before the salt key gets its current master key as its first salt (what its stored
 credentials are encrypted with); a salt key that LiteLLM used and that is gone is never made up
-again (refused by the deploy's own Secret step, here through a repair); a repair without the data volume refuses and changes nothing. One instance, in order."""
+again (refused by the deploy's own Secret step, here through a repair); a repair without the data
+volume refuses and changes nothing. One instance, in order."""
 
 from __future__ import annotations
 
