@@ -34,9 +34,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 async def watching(make_service: ServiceFactory, sandbox: Sandbox) -> Service:
-    return await make_service(
-        "watched", kubeconfig=str(sandbox.kubeconfig), health_grace=GRACE, resync_period=3600.0
-    )
+    # health only: these tests watch faults last, the repair policy would end them
+    return await make_service("watched", kubeconfig=str(sandbox.kubeconfig), health_grace=GRACE,
+                              resync_period=3600.0, healing="observe")  # fmt: skip
 
 
 async def provisioned(service: Service) -> str:
