@@ -42,6 +42,9 @@ def _import_kubernetes():
 
 LITELLM_SECRET = "litellm-secret"  # noqa: S105 (a Secret name, not a secret)
 MASTER_KEY_FIELD = "LITELLM_MASTER_KEY"
+#: the deploy role's Secret with LITELLM_SALT_KEY, kept apart from the master key: LiteLLM encrypts
+#: stored model credentials with it (docs/repair.md)
+SALT_SECRET = "litellm-salt-key"  # noqa: S105 (a Secret name, not a secret)
 ROUTE_NAME = "litellm"
 #: reads, checks and writes of one Secret tried before giving up when it keeps changing
 CONFLICT_RETRIES = 5

@@ -18,6 +18,10 @@ step that leaves it, so a run that is killed resumes from the journal:
     ``litellm-secret`` (and ``backend-secret``) hold the new key; what is left is the rollout
     (the role's) and :meth:`Rotation.complete`, which deletes the journal.
 
+With the deploy role's salt key (Secret ``litellm-salt-key``) LiteLLM encrypts stored credentials
+with that key, not the master key: the rotation then goes from ``journaled`` to ``regenerated``
+without a canary or ``/key/regenerate``.
+
 The evidence for ``regenerating``: ``/key/regenerate`` re-encrypts every stored model row, the
 canary included, in one database transaction; the running proxy keeps its old key in memory until
 it restarts (and keeps accepting it). The canary's ``model`` names no provider, so LiteLLM stores
@@ -40,6 +44,7 @@ import string
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_connection import (
     LITELLM_SECRET,
     MASTER_KEY_FIELD,
+    SALT_SECRET,
 )
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_models import (
     probe_models,
@@ -133,7 +138,12 @@ class Rotation:
             return self._rolled()
         if self.journal is None:
             self._start()
-        if self.stage == "journaled":
+        if self.stage == "journaled" and self._salted():
+            # LiteLLM encrypts stored credentials with the salt key, not the master key: nothing
+            # to re-encrypt (and /key/regenerate would re-encrypt them with the new master key,
+            # which the proxy, decrypting with the salt, could no longer read)
+            self._record(STAGE="regenerated")
+        elif self.stage == "journaled":
             self._plant_canary()
             self._record(STAGE="regenerating")
             kill_point("before-regenerate")
@@ -166,6 +176,9 @@ class Rotation:
             STAGE="journaled",
         )
         kill_point("after-journal")
+
+    def _salted(self):
+        return self.kube.read_secret(self.ns, SALT_SECRET) is not None
 
     def _plant_canary(self):
         """The journaled canary in LiteLLM's database, encrypted with the old key, read back."""

@@ -30,7 +30,13 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure imp
 )
 
 RESERVED = frozenset(
-    ["litellm-secret", "postgres-secret", "backend-secret", "litellm-master-key-rotation"]
+    [
+        "litellm-secret",
+        "postgres-secret",
+        "backend-secret",
+        "litellm-salt-key",
+        "litellm-master-key-rotation",
+    ]
 )
 ALLOW_REF_LABEL = "litemaas.rhpds.io/allow-message-ref"
 OWNER_ANNOTATION = "litemaas.rhpds.io/virtual-key"

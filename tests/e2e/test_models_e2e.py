@@ -313,7 +313,10 @@ def provision(world: World) -> None:
         timeout=120,
         what="a ready model server",
     )
-    creds = world.secret(world.ns, "litellm-secret")
+    creds = {
+        **world.secret(world.ns, "litellm-secret"),
+        **world.secret(world.ns, "litellm-salt-key"),
+    }
     for name in ("LITELLM_MASTER_KEY", "UI_PASSWORD", "LITELLM_SALT_KEY"):
         if creds.get(name):
             world.secrets[name] = creds[name]

@@ -193,6 +193,20 @@ class ControlPlane:
         path.write_text(yaml.safe_dump(config))
         path.chmod(0o600)
 
+    def restart_apiserver(self, grace: float = 10.0) -> None:
+        """Stop kube-apiserver and start it again on the same port and etcd, as an upgrade or a
+        crash does: every watch on it drops, and its watch cache starts empty."""
+        proc = next(p for p in self.procs if p.args[0] == str(self.binaries.apiserver))
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        self.procs.remove(proc)
+        self._spawn("kube-apiserver", [str(arg) for arg in proc.args])
+        self._wait_ready(self.directory / "pki" / "ca.crt")
+
     def stop(self, grace: float = 10.0) -> None:
         """Stop in reverse order of start; SIGKILL whatever ignores SIGTERM."""
         for proc in reversed(self.procs):

@@ -182,6 +182,20 @@ class Sandbox:
                     events.append(event)
         return events
 
+    def restart_apiserver(self, timeout: float = 90) -> None:
+        """Restart kube-apiserver (same port, same etcd); return once it answers again."""
+        from .supervisor import RESTART_APISERVER
+
+        request = self.directory / RESTART_APISERVER
+        request.touch()
+        deadline = time.monotonic() + timeout
+        while request.exists():
+            if (self.directory / "failed").exists() or time.monotonic() > deadline:
+                raise SandboxError(
+                    f"kube-apiserver did not come back; logs in {self.directory}/logs"
+                )
+            time.sleep(0.1)
+
     # -- faults ------------------------------------------------------------------------------
     def set_fault(self, kind: str, namespace: str, name: str, fault: str | None) -> None:
         """Set (or with None clear) a fault on a pod or workload: crashloop, imagepull, notready,

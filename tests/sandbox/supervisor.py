@@ -23,6 +23,10 @@ from .real.proxy import RouterProxy
 log = logging.getLogger("sandbox")
 
 
+#: a file whose presence asks the supervisor to restart kube-apiserver (removed once it is back)
+RESTART_APISERVER = "restart-apiserver"
+
+
 def ca_bundle(directory: Path) -> Path:
     """The machine's trusted CAs plus the sandbox CA, so Route hosts verify like public sites."""
     paths = ssl.get_default_verify_paths()
@@ -92,7 +96,11 @@ def serve(directory: Path, profile_name: str, parent: int | None = None, real: b
         write_env(directory, kubeconfig, router.port)
         (directory / "ready").touch()
         log.info("sandbox %s ready at %s", profile.name, cp.server)
+        restart = directory / RESTART_APISERVER
         while not stop.wait(0.5):
+            if restart.exists():  # asked for by Sandbox.restart_apiserver
+                cp.restart_apiserver()
+                restart.unlink()
             if parent is not None and not _alive(parent):
                 log.warning("parent %s is gone; stopping", parent)
                 break

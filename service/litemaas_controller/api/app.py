@@ -1,9 +1,10 @@
 """The aiohttp application: routes, the problem middleware, and the life cycle in cleanup_ctx.
 
-Start-up order: ledger → retention → runner and dispatch (recovery first) → intake.  Shutdown
-runs in the documented reverse: the server stops listening (intake stops), streams are told to
-end, then dispatch drains (runs get ``drain_grace`` seconds, then are cancelled and requeued),
-then retention stops and the ledger closes.
+Start-up order: ledger → retention → runner and dispatch (recovery first) → healing → intake.
+Shutdown runs in the documented reverse: the server stops listening (intake stops), streams are
+told to end, repairs waiting out a back-off are dropped, then dispatch drains (runs get
+``drain_grace`` seconds, then are cancelled and requeued), then retention stops and the ledger
+closes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 from litemaas_controller.api import (
     audit,
     health,
+    instance_health,
     instances,
     keys,
     messages,
@@ -30,11 +32,14 @@ from litemaas_controller.api import (
 )
 from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
-from litemaas_controller.cluster import KubeClient, NamespaceReader
+from litemaas_controller.cluster import EventWriter, KubeClient, NamespaceReader
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.dispatch.dispatcher import RunObserver
+from litemaas_controller.healing.history import HistoryRecorder
+from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
@@ -65,7 +70,9 @@ async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     store = app[keys.STORE]
     metrics = RunnerMetrics(app[keys.METRICS].registry)
     runner = PlaybookRunner(settings, store.ledger_id, _redactor(settings), metrics)
-    dispatcher = Dispatcher(store, runner, settings, observers=[app[keys.METRICS].observe_run])
+    observers: list[RunObserver] = [app[keys.METRICS].observe_run,
+                                     app[keys.METRICS].repairs.observe_run]  # fmt: skip
+    dispatcher = Dispatcher(store, runner, settings, observers=observers)
     app[keys.RUNNER] = runner
     app[keys.DISPATCHER] = dispatcher
     namespaces = NamespaceReader(app[keys.KUBE])
@@ -76,6 +83,17 @@ async def _dispatch(app: web.Application) -> AsyncIterator[None]:
     log.info("draining: runs in flight get %ss", settings.drain_grace)
     await dispatcher.drain(settings.drain_grace)
     await runner.close()
+
+
+async def _healing(app: web.Application) -> AsyncIterator[None]:
+    """The repair policy (docs/repair-policy.md); its repairs waiting out a back-off end first."""
+    events = EventWriter(app[keys.KUBE])
+    store = app[keys.STORE]
+    policy = RepairPolicy(HistoryRecorder(store), store, app[keys.DISPATCHER], app[keys.SETTINGS],
+                          events, app[keys.METRICS].repairs)  # fmt: skip
+    app[keys.POLICY] = policy
+    yield
+    await policy.close()
 
 
 def _intakes(factories: Sequence[IntakeFactory]) -> CleanupCtx:
@@ -125,14 +143,16 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.METRICS] = Metrics()
     intakes = messages.wire(app, settings, intakes)
     app[keys.KUBE] = KubeClient(settings.kubeconfig)
+    intakes = instance_health.wire(app, settings, intakes)
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
-    app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _intakes(intakes)])
+    app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _healing, _intakes(intakes)])
     app.on_shutdown.append(_on_shutdown)
     for table in (
         orders.routes,
         runs.routes,
         instances.routes,
+        instance_health.routes,
         audit.routes,
         health.routes,
         openapi.routes,

@@ -1,12 +1,16 @@
-"""``/api/v1/instances``: instances with their recorded vars, status and results; credentials."""
+"""``/api/v1/instances``: instances with their recorded vars, status and results; credentials;
+a person's repair."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
-from litemaas_controller.api import keys, views
-from litemaas_controller.errors import ClusterError, ConflictError, NotFoundError
+from litemaas_controller.api import instance_health, keys, views
+from litemaas_controller.errors import ClusterError, ConflictError, InvalidError, NotFoundError
 from litemaas_controller.intake.auth import require_bearer
+from litemaas_controller.intake.schema import INSTANCE_PATTERN
 from litemaas_controller.ledger import InstanceStatus
 
 routes = web.RouteTableDef()
@@ -28,10 +32,28 @@ async def list_instances(request: web.Request) -> web.Response:
 async def get_instance(request: web.Request) -> web.Response:
     require_bearer(request.app[keys.SETTINGS], request.headers)
     name = request.match_info["name"]
-    record = await request.app[keys.STORE].get_instance(name)
+    store = request.app[keys.STORE]
+    record = await store.get_instance(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
-    return web.json_response(views.instance(record))
+    health = instance_health.view(await store.get_health(name))
+    health.update(await request.app[keys.POLICY].budget(name))
+    return web.json_response({**views.instance(record), "health": health})
+
+
+@routes.post("/api/v1/instances/{name}/repair")
+async def repair_instance(request: web.Request) -> web.Response:
+    """A person asks for a repair (docs/repair-policy.md): 202 with the new repair order, 200
+    with the one already queued or running."""
+    principal = require_bearer(request.app[keys.SETTINGS], request.headers)
+    name = request.match_info["name"]
+    if not re.search(INSTANCE_PATTERN, name):
+        raise InvalidError("not an instance name (a DNS-1123 label of at most 40 characters)")
+    source = f"http:{request.remote or 'unknown'}"
+    order, created = await request.app[keys.POLICY].request(name, principal, source)
+    response = web.json_response(views.order(order), status=202 if created else 200)
+    response.headers["Location"] = f"/api/v1/orders/{order.id}"
+    return response
 
 
 @routes.get("/api/v1/instances/{name}/credentials")

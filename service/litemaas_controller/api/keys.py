@@ -12,6 +12,7 @@ from litemaas_controller.cluster import KubeClient
 from litemaas_controller.config import Settings
 from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
+from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import OrderIntake
 from litemaas_controller.intake.messages import RedisState
 from litemaas_controller.ledger import Store
@@ -23,6 +24,7 @@ STORE = web.AppKey("store", Store)
 RUNNER = web.AppKey("runner", PlaybookRunner)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 INTAKE = web.AppKey("intake", OrderIntake)
+POLICY = web.AppKey("policy", RepairPolicy)
 METRICS = web.AppKey("metrics", Metrics)
 KUBE = web.AppKey("kube", KubeClient)
 SECRETS = web.AppKey("secrets", SecretReader)

@@ -46,6 +46,11 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("get", "/api/v1/instances/{name}/credentials",
      "Admin credentials, read from the instance's Secret when asked (never stored)",
      {"200": "credentials", "404": "no instance or Secret", "409": "not deployed yet"}),
+    ("post", "/api/v1/instances/{name}/repair",
+     "Ask for a repair (docs/repair-policy.md): the budget starts again",
+     {"200": "a repair already queued or running", "202": "the new repair order",
+      "404": "no such instance", "409": "destroyed, not deployed, or another order runs",
+      "422": "not an instance name"}),
 ]  # fmt: skip
 
 _OPEN = {

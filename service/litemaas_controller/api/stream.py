@@ -17,7 +17,7 @@ POLL = 1.0  # longest wait for a ledger change before looking at the shutdown fl
 MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer limit
 
 
-def _follow(request: web.Request) -> bool:
+def follows(request: web.Request) -> bool:
     return request.query.get("follow", "0").lower() in ("1", "true", "yes")
 
 
@@ -25,7 +25,9 @@ def _after(request: web.Request) -> int:
     return query.integer(request, "after", 0, 0, MAX_SEQ)
 
 
-class _Sse:
+class Sse:
+    """One server-sent event stream: frames, keepalives, and the end on shutdown."""
+
     def __init__(self, request: web.Request) -> None:
         self.request = request
         self.response = web.StreamResponse(
@@ -56,10 +58,10 @@ class _Sse:
 async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
     store = request.app[keys.STORE]
     after = _after(request)
-    if not _follow(request):
+    if not follows(request):
         events = await store.events_after(run_id, after, limit=5000)
         return web.json_response({"items": [views.event(e) for e in events]})
-    sse = _Sse(request)
+    sse = Sse(request)
     await sse.open()
     while True:
         run = await store.get_run(run_id)
@@ -78,13 +80,13 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
 async def order_events(request: web.Request, order_id: str) -> web.StreamResponse:
     """Every run of the order in turn: ``run`` (status changes), ``event``, ``order``, ``end``."""
     store = request.app[keys.STORE]
-    if not _follow(request):
+    if not follows(request):
         runs = list(reversed(await store.list_runs(order_id=order_id)))
         items = [
             {"run": r.id, **views.event(e)} for r in runs for e in await store.events_after(r.id, 0)
         ]
         return web.json_response({"items": items})
-    sse = _Sse(request)
+    sse = Sse(request)
     await sse.open()
     cursors: dict[str, int] = {}
     seen: dict[str, str] = {}  # run id -> last status sent

@@ -1,10 +1,12 @@
-"""Client commands: order submit/show, runs list/show/cancel/events, instances list/show/creds."""
+"""Client commands: order submit/show, runs list/show/cancel/events, instances
+list/show/creds/health/repair."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -130,13 +132,46 @@ def instances_list(client: Client, args: argparse.Namespace, out: TextIO) -> int
 
 
 def instances_show(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    _print_json(client.get(f"/api/v1/instances/{args.name}"), out)
+    record = client.get(f"/api/v1/instances/{args.name}")
+    _print_json(record, out)
+    health = record.get("health") or {}
+    out.write(f"health: {health.get('status')} {health.get('reason') or ''}".rstrip() + "\n")
+    return 0
+
+
+def _transition(data: dict[str, Any]) -> str:
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(data["at"]))
+    return f"{at} {data['status']:<11} {data['reason']}\n"
+
+
+def instances_health(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    path = f"/api/v1/instances/{args.name}/health"
+    if args.follow:
+        for kind, data in client.follow(path):
+            if kind == "health":
+                out.write(_transition(data))
+                out.flush()
+        return 0
+    for data in client.get(path)["items"]:
+        out.write(_transition(data))
     return 0
 
 
 def instances_credentials(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     _print_json(client.get(f"/api/v1/instances/{args.name}/credentials"), out)
     return 0
+
+
+def instances_repair(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    status, record = client.call("POST", f"/api/v1/instances/{args.name}/repair")
+    out.write(
+        f"repair order {record['id']}: {'accepted' if status == 202 else 'already under way'} "
+        f"({record['status']})\n"
+    )
+    if not args.follow:
+        _print_json(record, out)
+        return 0
+    return _follow_order(client, record["id"], out)
 
 
 def add_client_commands(sub: Any) -> None:
@@ -176,6 +211,14 @@ def add_client_commands(sub: Any) -> None:
         p = inst.add_parser(name, help=f"{name} of an instance")
         p.add_argument("name")
         p.set_defaults(func=func)
+    health = inst.add_parser("health", help="an instance's health transitions")
+    health.add_argument("name")
+    health.add_argument("--follow", action="store_true", help="show transitions as they happen")
+    health.set_defaults(func=instances_health)
+    repair = inst.add_parser("repair", help="ask for a repair (the budget starts again)")
+    repair.add_argument("name")
+    repair.add_argument("--follow", action="store_true", help="show live progress to the end")
+    repair.set_defaults(func=instances_repair)
 
 
 def stdout() -> TextIO:

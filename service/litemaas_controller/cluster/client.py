@@ -33,18 +33,27 @@ class KubeClient:
         """The CoreV1Api; ``ClusterError`` when there is no cluster configuration."""
         with self._lock:
             if self._api is None:
-                try:
-                    if self._kubeconfig:
-                        api_client = config.new_client_from_config(config_file=self._kubeconfig)  # type: ignore[no-untyped-call]
-                    else:
-                        config.load_incluster_config()  # type: ignore[no-untyped-call]
-                        api_client = client.ApiClient()
-                except (ConfigException, OSError) as exc:
-                    raise ClusterError(
-                        f"no cluster configuration: set KUBECONFIG or run in a cluster ({exc})"
-                    ) from exc
-                self._api = client.CoreV1Api(api_client)
+                self._api = client.CoreV1Api(self.new_api_client())
             return self._api
+
+    def new_api_client(self, pool_size: int | None = None) -> Any:
+        """A client of its own (the watch holds one connection per stream: ``pool_size``);
+        ``ClusterError`` when there is no cluster configuration."""
+        configuration = client.Configuration()
+        try:
+            if self._kubeconfig:
+                config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=self._kubeconfig, client_configuration=configuration
+                )
+            else:
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError) as exc:
+            raise ClusterError(
+                f"no cluster configuration: set KUBECONFIG or run in a cluster ({exc})"
+            ) from exc
+        if pool_size is not None:
+            configuration.connection_pool_maxsize = pool_size
+        return client.ApiClient(configuration)
 
     def read(self, what: str, call: Callable[[Any], T]) -> T | None:
         """``call(core)``: None when the object does not exist, ``ClusterError`` when the cluster

@@ -163,6 +163,54 @@ class Settings:
             "refuses it too. Unset: any host."
         ),
     )
+    # --- health: the cluster watch (docs/health.md) ---------------------------------------------
+    resync_period: float = field(
+        default=600.0,
+        metadata=_doc(
+            "Seconds between two full relists of every watched kind, which catch what a missed "
+            "watch event would hide."
+        ),
+    )
+    health_grace: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a fault must last before the instance counts as failed (a pod starting or "
+            "a probe failing once is not a failure)."
+        ),
+    )
+    # --- healing: the repair policy (docs/repair-policy.md) --------------------------------------
+    healing: str = field(
+        default="repair",
+        metadata=_doc(
+            "repair: watch the instances and repair failed ones within the budget; observe: "
+            "watch and keep their health only (no repair unless a person asks); off: no watch."
+        ),
+    )
+    repair_budget: str = field(
+        default="3/30m",
+        metadata=_doc(
+            "Repairs the controller orders for one instance at most, per window: attempts/window "
+            "with a unit s, m or h (3/30m: 3 per 30 minutes). Spent: the instance is degraded."
+        ),
+    )
+    repair_backoff: float = field(
+        default=30.0,
+        metadata=_doc(
+            "Seconds before the second repair of a failure; each further one waits twice as "
+            "long (up to LITEMAAS_REPAIR_BACKOFF_MAX), less a random part of up to a half."
+        ),
+    )
+    repair_backoff_max: float = field(
+        default=600.0,
+        metadata=_doc("Longest wait in seconds between two repairs of one instance."),
+    )
+    repair_wait_timeout: int = field(
+        default=300,
+        metadata=_doc(
+            "Seconds a repair run waits for the instance to be ready again before it fails "
+            "(ocp4_workload_litemaas_repair_wait_timeout; shorter than a deploy's wait)."
+        ),
+    )
     # --- retention: nothing grows without bound -------------------------------------------------
     event_retention: float = field(
         default=30 * DAY,

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from litemaas_controller.config.healing import parse_budget, parse_mode
 from litemaas_controller.config.upstream_allow import check_entry
 from litemaas_controller.errors import ConfigError
 
@@ -67,12 +68,16 @@ def _check_positive(s: Settings) -> None:
         "redis_max_deliveries",
         "redis_claim_idle",
         "prune_interval",
+        "resync_period",
         "tombstone_retention",
+        "repair_backoff",
+        "repair_backoff_max",
+        "repair_wait_timeout",
         *s.retentions,
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must be greater than 0")
-    for name in ("kill_grace", "drain_grace"):
+    for name in ("kill_grace", "drain_grace", "health_grace"):
         if getattr(s, name) < 0:
             raise ConfigError(f"LITEMAAS_{name.upper()} must not be negative")
 
@@ -132,6 +137,13 @@ def _check_upstream_allow(s: Settings) -> None:
             raise ConfigError(f"LITEMAAS_UPSTREAM_ALLOW: {exc}") from exc
 
 
+def _check_healing(s: Settings) -> None:
+    parse_mode(s.healing)
+    parse_budget(s.repair_budget)
+    if s.repair_backoff_max < s.repair_backoff:
+        raise ConfigError("LITEMAAS_REPAIR_BACKOFF_MAX must not be below LITEMAAS_REPAIR_BACKOFF")
+
+
 def validate_settings(s: Settings) -> None:
     _check_listen(s)
     _check_positive(s)
@@ -140,3 +152,4 @@ def validate_settings(s: Settings) -> None:
     _check_paths(s)
     _check_log_level(s)
     _check_upstream_allow(s)
+    _check_healing(s)

@@ -22,6 +22,7 @@ PLAYBOOKS = {
     Action.PROVISION: "deploy_litemaas.yml",
     Action.UPDATE: "deploy_litemaas.yml",
     Action.DESTROY: "remove_litemaas.yml",
+    Action.REPAIR: "repair_litemaas.yml",
     **changes.PLAYBOOKS,
 }
 
@@ -30,6 +31,10 @@ _STARTING = {
     Action.UPDATE: InstanceStatus.UPDATING,
     Action.DESTROY: InstanceStatus.DESTROYING,
 }
+
+#: actions whose runs leave the instance's lifecycle status and recorded vars as they are: model
+#: and key changes, and repairs (a repair converges to the recorded state; health says how it went)
+KEEPS_INSTANCE = CHANGE_ACTIONS | {Action.REPAIR}
 
 _ORDER_STATUS = {
     RunStatus.SUCCEEDED: OrderStatus.SUCCEEDED,
@@ -42,7 +47,8 @@ _ORDER_STATUS = {
 def extravars(
     order: OrderRecord, instance: InstanceRecord | None, upstream_allow: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """The run's extra vars: recorded vars (update, destroy) < the order's vars < decided ones.
+    """The run's extra vars: recorded vars (update, destroy, repair) < the order's vars <
+    decided ones.
     ``upstream_allow`` (``LITEMAAS_UPSTREAM_ALLOW``) goes to model changes."""
     if order.action in CHANGE_ACTIONS:
         return changes.extravars(order, upstream_allow)
@@ -98,10 +104,10 @@ def instance_on_start(
 ) -> tuple[InstanceStatus, dict[str, Any]]:
     """The instance's status and recorded vars while the order runs.
 
-    A model or key change leaves both as they are: the instance stays ready while its models
-    change, and its deploy vars must survive for the next update.
+    A model or key change or a repair leaves both as they are: the instance stays ready while
+    its models change or it is repaired, and its deploy vars must survive for the next update.
     """
-    if order.action in CHANGE_ACTIONS and instance is not None:
+    if order.action in KEEPS_INSTANCE and instance is not None:
         return instance.status, instance.vars
     return starting_status(order.action), recorded_vars(extravars)
 
@@ -109,8 +115,8 @@ def instance_on_start(
 def outcome(action: Action, result: RunResult) -> RunOutcome:
     """What a finished run means for its order and its instance."""
     instance_status: InstanceStatus | None
-    if action in CHANGE_ACTIONS:
-        instance_status = None  # a failed model change does not make the instance failed
+    if action in KEEPS_INSTANCE:
+        instance_status = None  # a failed model change or repair does not make it failed
     elif result.status == RunStatus.SUCCEEDED:
         instance_status = (
             InstanceStatus.DESTROYED if action == Action.DESTROY else InstanceStatus.READY

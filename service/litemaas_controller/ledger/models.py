@@ -11,6 +11,8 @@ class Action(StrEnum):
     PROVISION = "provision"
     UPDATE = "update"
     DESTROY = "destroy"
+    #: the healing policy's (or a person's) repair of a broken instance: repair_litemaas.yml
+    REPAIR = "repair"
     # model-change messages (DESIGN.md): the message type is the action
     MODEL_UPSERT = "model.upsert"
     MODEL_DELETE = "model.delete"
@@ -148,6 +150,18 @@ class InstanceRecord:
     results: dict[str, Any] | None
     last_order: str | None
     updated_at: float
+
+
+@dataclass(frozen=True)
+class HealthRecord:
+    """One health transition of an instance (the current one is the newest)."""
+
+    seq: int
+    instance: str
+    status: str  # a healing.model.HealthStatus value (the ledger sits below healing)
+    reason: str
+    since: float
+    at: float  # when it was recorded
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
     Cutoffs,
     EventRecord,
+    HealthRecord,
     InstanceStatus,
     OrderStatus,
     RunOutcome,
@@ -174,6 +175,49 @@ class SqliteStore(SqliteOrders):
             (run_id, after, limit),
         )
         return [rows.event(r) for r in cur]
+
+    # --- health ---------------------------------------------------------------------------------
+    async def record_health(
+        self, instance: str, status: str, reason: str, since: float
+    ) -> HealthRecord | None:
+        with self._tx() as db:
+            current = db.execute(
+                "SELECT status, reason FROM health_history WHERE instance=? ORDER BY seq DESC"
+                " LIMIT 1",
+                (instance,),
+            ).fetchone()
+            if current is not None and tuple(current) == (status, reason):
+                return None
+            db.execute(
+                "INSERT INTO health_history (instance, status, reason, since, at)"
+                " VALUES (?,?,?,?,?)",
+                (instance, status, reason, since, time.time()),
+            )
+        return await self.get_health(instance)
+
+    async def get_health(self, instance: str) -> HealthRecord | None:
+        row = self._one(
+            "SELECT * FROM health_history WHERE instance=? ORDER BY seq DESC LIMIT 1", instance
+        )
+        return rows.health(row) if row else None
+
+    async def health_history(
+        self, instance: str, after: int = 0, limit: int = 100
+    ) -> Sequence[HealthRecord]:
+        cur = self._db.execute(
+            "SELECT * FROM health_history WHERE instance=? AND seq>? ORDER BY seq LIMIT ?",
+            (instance, after, limit),
+        )
+        return [rows.health(r) for r in cur]
+
+    async def count_health_by_status(self) -> dict[str, int]:
+        cur = self._db.execute(
+            "SELECT h.status, COUNT(*) FROM health_history h JOIN instances i ON i.name=h.instance"
+            " WHERE i.status!=? AND h.seq=(SELECT MAX(seq) FROM health_history"
+            " WHERE instance=h.instance) GROUP BY h.status",
+            (InstanceStatus.DESTROYED,),
+        )
+        return {status: count for status, count in cur}
 
     # --- retention and dead letters -------------------------------------------------------------
     async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION, body_hash
+from litemaas_controller.ledger.sqlite_rows import HEALTH_DDL, SCHEMA_VERSION, body_hash
 
 
 def _v2(db: sqlite3.Connection) -> None:
@@ -23,7 +23,13 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE orders ADD COLUMN queue_seq INTEGER")
 
 
-_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2, 3: _v3}
+def _v4(db: sqlite3.Connection) -> None:
+    """``health_history``: each instance's observed health transitions (the cluster watch)."""
+    for statement in HEALTH_DDL:
+        db.execute(statement)
+
+
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -77,9 +77,10 @@ class SqliteOrders(SqliteBase):
         return row["name"] if row else None
 
     def _supersede(self, db: sqlite3.Connection, destroy: NewOrder, now: float) -> None:
+        superseded = (Action.PROVISION, Action.UPDATE, Action.REPAIR)
         victims = db.execute(
-            "SELECT id FROM orders WHERE instance=? AND status=? AND action IN (?,?) AND id!=?",
-            (destroy.instance, OrderStatus.QUEUED, Action.PROVISION, Action.UPDATE, destroy.id),
+            "SELECT id FROM orders WHERE instance=? AND status=? AND action IN (?,?,?) AND id!=?",
+            (destroy.instance, OrderStatus.QUEUED, *superseded, destroy.id),
         ).fetchall()
         for (victim,) in victims:
             db.execute(

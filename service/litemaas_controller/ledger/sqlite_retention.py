@@ -4,7 +4,8 @@ A finished order first loses its payload (vars, body, results, and its runs' var
 its row stays as the tombstone (id, body hash, status), so a catalog's retry of the id is still a
 duplicate.  Past the tombstone retention the row goes, with its runs, as do dead-letter marks
 and destroyed instances.  Audit entries go past their own retention, under the delete trigger's
-mark (the trail stays append-only for everything newer).
+mark (the trail stays append-only for everything newer); so do health transitions, except each
+instance's current one.
 """
 
 from __future__ import annotations
@@ -64,6 +65,17 @@ def _tombstones(db: sqlite3.Connection, before: float) -> int:
     return db.execute(f"DELETE FROM orders WHERE id IN ({_OLD_ORDERS})", (before,)).rowcount  # noqa: S608
 
 
+def _health(db: sqlite3.Connection, before: float) -> int:
+    """Health transitions older than the audit's retention, but never an instance's newest (its
+    current health), and every one of an instance the ledger has forgotten."""
+    return db.execute(
+        "DELETE FROM health_history WHERE (at<? AND seq NOT IN"
+        " (SELECT MAX(seq) FROM health_history GROUP BY instance))"
+        " OR instance NOT IN (SELECT name FROM instances)",
+        (before,),
+    ).rowcount
+
+
 def prune(db: sqlite3.Connection, cutoffs: Cutoffs) -> dict[str, int]:
     """Prune in one transaction (the caller's); return how many of each went."""
     return {
@@ -71,4 +83,5 @@ def prune(db: sqlite3.Connection, cutoffs: Cutoffs) -> dict[str, int]:
         "audit": _audit(db, cutoffs.audit),
         "payloads": _payloads(db, cutoffs.payloads, time.time()),
         "tombstones": _tombstones(db, cutoffs.tombstones),
+        "health": _health(db, cutoffs.audit),
     }

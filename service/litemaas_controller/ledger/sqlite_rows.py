@@ -11,6 +11,7 @@ from litemaas_controller.ledger.models import (
     Action,
     AuditRecord,
     EventRecord,
+    HealthRecord,
     InstanceRecord,
     InstanceStatus,
     OrderRecord,
@@ -19,7 +20,15 @@ from litemaas_controller.ledger.models import (
     RunStatus,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: each instance's health transitions (v4); the current health is its newest row
+HEALTH_DDL = (
+    "CREATE TABLE IF NOT EXISTS health_history ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, status TEXT NOT NULL,"
+    " reason TEXT NOT NULL, since REAL NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS health_by_instance ON health_history (instance, seq)",
+)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +64,7 @@ CREATE TRIGGER IF NOT EXISTS audit_retained_d BEFORE DELETE ON audit
 -- stream entries given up as dead letters (stream/entry id): a re-read never runs them again
 CREATE TABLE IF NOT EXISTS dead_letters (
   entry TEXT PRIMARY KEY, message_id TEXT, kind TEXT NOT NULL, at REAL NOT NULL);
-"""
+""" + "".join(f"{statement};\n" for statement in HEALTH_DDL)  # noqa: S608 - constants
 
 
 def dumps(value: Any) -> str:
@@ -133,6 +142,17 @@ def instance(row: sqlite3.Row) -> InstanceRecord:
         results=loads_opt(row["results"]),
         last_order=row["last_order"],
         updated_at=row["updated_at"],
+    )
+
+
+def health(row: sqlite3.Row) -> HealthRecord:
+    return HealthRecord(
+        seq=row["seq"],
+        instance=row["instance"],
+        status=row["status"],
+        reason=row["reason"],
+        since=row["since"],
+        at=row["at"],
     )
 
 

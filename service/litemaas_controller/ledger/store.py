@@ -15,6 +15,7 @@ from litemaas_controller.ledger.models import (
     AuditRecord,
     Cutoffs,
     EventRecord,
+    HealthRecord,
     InstanceRecord,
     InstanceStatus,
     NewOrder,
@@ -38,7 +39,7 @@ class Store(Protocol):
         Raises ``ConflictError`` for the same id with another body (compared by the body's hash,
         which outlives a pruned body).  A new order needs the namespace the intake decided; one
         the intake ``settled`` is recorded succeeded, and nothing runs.  A destroy supersedes the
-        instance's queued provisions and updates.
+        instance's queued provisions, updates and repairs.
         """
         ...
 
@@ -130,6 +131,28 @@ class Store(Protocol):
     ) -> None: ...
 
     async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+
+    # --- health (the cluster watch's observations) ----------------------------------------------
+    async def record_health(
+        self, instance: str, status: str, reason: str, since: float
+    ) -> HealthRecord | None:
+        """Append a health transition; None (nothing written) when the instance's current health
+        already has this status and reason."""
+        ...
+
+    async def get_health(self, instance: str) -> HealthRecord | None:
+        """The instance's current health: its newest transition."""
+        ...
+
+    async def health_history(
+        self, instance: str, after: int = 0, limit: int = 100
+    ) -> Sequence[HealthRecord]:
+        """The instance's transitions with ``seq`` above ``after``, oldest first."""
+        ...
+
+    async def count_health_by_status(self) -> dict[str, int]:
+        """Instances not destroyed, by current health status."""
+        ...
 
     # --- retention and dead letters -------------------------------------------------------------
     async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:

@@ -116,10 +116,10 @@ def start_pod(workdir: Path, litellm_runtime: runtime.Runtime) -> Iterator[Calla
     numbers = itertools.count()
     with contextlib.ExitStack() as started:
 
-        def start(database_url: str, master_key: str) -> ProxyPod:
+        def start(database_url: str, master_key: str, **env: str) -> ProxyPod:
             pod_dir = workdir / f"pod-{next(numbers)}"
             pod_dir.mkdir()
-            pod = ProxyPod(pod_dir, pod_env(workdir, database_url, master_key))
+            pod = ProxyPod(pod_dir, {**pod_env(workdir, database_url, master_key), **env})
             started.callback(pod.stop)
             return pod.start()
 

@@ -1,6 +1,7 @@
 """One instance deployed by the collection's playbook on a sandbox with real workloads: its
 LiteLLM pod runs the real proxy (tests/sandbox/real/litellm_image.py) on the instance's real
-PostgreSQL. Shared by the module's tests, since every proxy start costs 20-60 s of CPU here."""
+PostgreSQL. Shared by the package's tests (the pod's, then the repair's), since every proxy start
+costs 20-60 s of CPU here."""
 
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def curl(
         return int(code), text
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sandbox_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A sandbox as `make sandbox-up REAL=1` starts one (the LiteLLM runtime installed first)."""
     box = Sandbox.start(
@@ -142,7 +143,7 @@ def sandbox_litellm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbo
     box.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def instance(
     sandbox_litellm: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Instance]:

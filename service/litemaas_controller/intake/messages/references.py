@@ -24,9 +24,15 @@ from typing import Any
 from litemaas_controller.config.upstream_allow import allowed
 from litemaas_controller.errors import InvalidError
 
-#: the instance's own Secrets: the deploy role's three and the master-key rotation's journal
+#: the instance's own Secrets: the deploy role's four and the master-key rotation's journal
 RESERVED_SECRETS = frozenset(
-    {"litellm-secret", "postgres-secret", "backend-secret", "litellm-master-key-rotation"}
+    {
+        "litellm-secret",
+        "postgres-secret",
+        "backend-secret",
+        "litellm-salt-key",
+        "litellm-master-key-rotation",
+    }
 )
 ALLOW_REF_LABEL = "litemaas.rhpds.io/allow-message-ref"
 

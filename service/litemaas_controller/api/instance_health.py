@@ -1,0 +1,92 @@
+"""Instance health: the ``health`` of ``GET /api/v1/instances/{name}``, its history, its stream.
+
+Also where the cluster watch is wired (unless ``LITEMAAS_HEALING=off``): it feeds the sink chain
+of the mode (``healing.chain.sink_chain``), once the repair policy exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from litemaas_controller.api import keys, query
+from litemaas_controller.api.stream import MAX_SEQ, Sse, follows
+from litemaas_controller.config import Settings
+from litemaas_controller.config.healing import HealingMode
+from litemaas_controller.errors import NotFoundError
+from litemaas_controller.healing.chain import sink_chain
+from litemaas_controller.healing.health import HealthModel
+from litemaas_controller.intake import IntakeFactory, OrderIntake
+from litemaas_controller.intake.auth import require_bearer
+from litemaas_controller.intake.watch import ClusterWatch, WatchMetrics
+from litemaas_controller.ledger import HealthRecord
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+#: what ``health`` says before the watch has judged the instance
+UNKNOWN = {"status": "unknown", "reason": "not observed yet", "since": None}
+
+
+def wire(
+    app: web.Application, settings: Settings, intakes: Sequence[IntakeFactory]
+) -> list[IntakeFactory]:
+    """``intakes`` plus the cluster watch when there is a cluster to watch and
+    ``LITEMAAS_HEALING`` is not ``off``."""
+    if not (settings.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")):
+        log.info("no cluster configured (KUBECONFIG): the cluster watch is off")
+        return list(intakes)
+    mode = HealingMode(settings.healing)
+    if mode == HealingMode.OFF:
+        log.info("LITEMAAS_HEALING=off: the cluster watch is off")
+        return list(intakes)
+    metrics = WatchMetrics(app[keys.METRICS].registry)
+
+    def make(_: OrderIntake) -> ClusterWatch:
+        store = app[keys.STORE]
+        model = HealthModel(sink_chain(mode, app[keys.POLICY]), settings.health_grace)
+        return ClusterWatch(settings, app[keys.KUBE], store, model, metrics)
+
+    return [*intakes, make]
+
+
+def view(record: HealthRecord | None) -> dict[str, Any]:
+    """The instance's current health (a dict the repair policy's fields join)."""
+    if record is None:
+        return dict(UNKNOWN)
+    return {"status": record.status, "reason": record.reason, "since": record.since}
+
+
+def transition(record: HealthRecord) -> dict[str, Any]:
+    return {"seq": record.seq, "at": record.at, **view(record)}
+
+
+@routes.get("/api/v1/instances/{name}/health")
+async def health_history(request: web.Request) -> web.StreamResponse:
+    """The transitions, oldest first, from ``after`` (paged by ``limit``); ``?follow=1``
+    streams them (server-sent events ``health``) as they happen."""
+    require_bearer(request.app[keys.SETTINGS], request.headers)
+    store = request.app[keys.STORE]
+    name = request.match_info["name"]
+    if await store.get_instance(name) is None:
+        raise NotFoundError(f"instance {name} does not exist")
+    after = query.integer(request, "after", 0, 0, MAX_SEQ)
+    limit = query.integer(request, "limit", 100, 1, 1000)
+    if not follows(request):
+        items = [transition(r) for r in await store.health_history(name, after, limit)]
+        return web.json_response({"items": items})
+    sse = Sse(request)
+    await sse.open()
+    while True:
+        records = await store.health_history(name, after, limit)
+        for record in records:
+            await sse.send("health", transition(record), str(record.seq))
+            after = record.seq
+        if not records and not await sse.idle(store):
+            break
+    return sse.response

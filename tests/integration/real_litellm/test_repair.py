@@ -1,0 +1,265 @@
+"""playbooks/repair_litemaas.yml on the package's instance (real LiteLLM on its real PostgreSQL):
+each fault is injected, then repaired, and the data stays: a model registered before the faults
+(its upstream key stored encrypted, the fake model server checking it) still answers a chat through
+a virtual key issued before them, on the same volume with the same rows.
+
+The tests build on each other in the order of the file. No key is ever printed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.test_models_e2e import UPSTREAM_MODEL, upstream_objects
+from integration.collection.conftest import PlayRun, run_playbook
+from integration.real.conftest import condition, psql
+from kubeobjects import has_ready_endpoints, make_namespace
+from waiting import wait_until
+
+from .conftest import WAIT, Instance, curl, shown
+
+pytestmark = pytest.mark.integration
+
+#: the repair's own readiness wait: a LiteLLM start takes 20-60 s here
+REPAIR_WAIT = 240
+
+
+@dataclass
+class Before:
+    """What the instance held before the first fault."""
+
+    model: str
+    virtual_key: str
+    postgres_secret: dict[str, Any]
+    pvc_uid: str
+    rows: dict[str, str]
+
+
+def data_rows(inst: Instance) -> dict[str, str]:
+    """Models and keys in LiteLLM's tables (counts and ids, never a key)."""
+    tables = {
+        "models": "SELECT count(*) || ':' || string_agg(model_id, ',' ORDER BY model_id)"
+        ' FROM "LiteLLM_ProxyModelTable"',
+        "keys": "SELECT count(*) || ':' || md5(string_agg(token, ',' ORDER BY token))"
+        ' FROM "LiteLLM_VerificationToken"',
+    }
+    return {
+        name: psql(inst.kube, inst.ns, sql, database="litellm_db") for name, sql in tables.items()
+    }
+
+
+def pvc_uid(inst: Instance) -> str:
+    claim = inst.kube.get(
+        f"/api/v1/namespaces/{inst.ns}/persistentvolumeclaims/postgres-storage-postgres-0"
+    )
+    assert claim is not None, "the database volume's claim is gone"
+    return str(claim["metadata"]["uid"])
+
+
+def chat(inst: Instance, key: str, model: str) -> tuple[int, Any]:
+    body = {"model": model, "messages": [{"role": "user", "content": "ping"}]}
+    return curl(inst.box, "POST", f"{inst.url}/v1/chat/completions", key=key, body=body)
+
+
+def assert_chat(inst: Instance, before: Before) -> None:
+    status, answer = chat(inst, before.virtual_key, before.model)
+    assert status == 200, f"the model registered before answered {status}: {shown(answer)}"
+    assert answer["choices"][0]["message"]["content"] == "pong"
+
+
+def repair(inst: Instance, workdir: Path) -> PlayRun:
+    return run_playbook(
+        inst.box,
+        "repair_litemaas.yml",
+        {
+            "ocp4_workload_litemaas_namespace": inst.ns,
+            "ocp4_workload_litemaas_wait_timeout": WAIT,
+            "ocp4_workload_litemaas_repair_wait_timeout": REPAIR_WAIT,
+        },
+        workdir,
+    )
+
+
+def assert_repaired(run: PlayRun) -> None:
+    assert not run.failed, f"repair {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
+    assert run.changed > 0, "the repair changed nothing"
+
+
+def deployment(inst: Instance) -> dict[str, Any]:
+    found = inst.kube.get(f"/apis/apps/v1/namespaces/{inst.ns}/deployments/litellm")
+    assert found is not None, "Deployment litellm is gone"
+    return found
+
+
+def ready(inst: Instance) -> bool:
+    dep = deployment(inst)
+    status = dep.get("status", {})
+    return (
+        status.get("observedGeneration") == dep["metadata"]["generation"]
+        and status.get("readyReplicas", 0) == dep["spec"]["replicas"] == 1
+        and status.get("updatedReplicas", 0) == 1
+        and status.get("replicas", 0) == 1
+    )
+
+
+@pytest.fixture(scope="module")
+def before(instance: Instance) -> Iterator[Before]:
+    """The fake model server in a namespace of its own, a model on it whose upstream key LiteLLM
+    stores encrypted, and a virtual key for it; then what the database holds."""
+    kube = instance.kube
+    models_ns = f"models-{uuid.uuid4().hex[:6]}"
+    upstream_key = f"sk-upstream-{uuid.uuid4().hex}"
+    make_namespace(kube, models_ns)
+    for path, obj in upstream_objects(models_ns, upstream_key):
+        kube.create(path, obj)
+    wait_until(lambda: has_ready_endpoints(kube, models_ns, "vllm"), timeout=120, what="vllm")
+    master = instance.master_key()
+    model = f"repair-{uuid.uuid4().hex[:6]}"
+    params = {
+        "model": f"openai/{UPSTREAM_MODEL}",
+        "api_base": f"http://vllm.{models_ns}.svc:8000/v1",
+        "api_key": upstream_key,
+    }
+    body = {"model_name": model, "litellm_params": params}
+    status, answer = curl(instance.box, "POST", f"{instance.url}/model/new", key=master, body=body)
+    assert status == 200, shown(answer)
+    status, answer = curl(
+        instance.box, "POST", f"{instance.url}/key/generate", key=master, body={"models": [model]}
+    )
+    assert status == 200, shown(answer)
+    found = Before(
+        model=model,
+        virtual_key=answer["key"],
+        postgres_secret=kube.get(f"/api/v1/namespaces/{instance.ns}/secrets/postgres-secret")[
+            "data"
+        ],
+        pvc_uid=pvc_uid(instance),
+        rows=data_rows(instance),
+    )
+    assert_chat(instance, found)
+    yield found
+
+
+def test_an_edited_command_and_env_are_restored_and_the_model_answers(
+    instance: Instance, before: Before, tmp_path: Path
+) -> None:
+    edit: dict[str, Any] = {
+        "name": "litellm",
+        "command": ["sh", "-c", "exit 3"],
+        "env": [{"name": "LITELLM_LOG", "value": "DEBUG"}],
+    }
+    instance.kube.request(
+        "PATCH",
+        f"/apis/apps/v1/namespaces/{instance.ns}/deployments/litellm",
+        {"spec": {"template": {"spec": {"containers": [edit]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+
+    def crash_looping() -> bool:
+        for pod in instance.litellm_pods():
+            for status in pod["status"].get("containerStatuses") or []:
+                if status["name"] == "litellm" and status.get("restartCount", 0) > 0:
+                    return True
+        return False
+
+    wait_until(crash_looping, timeout=120, what="the edited LiteLLM pod crash-looping")
+    assert_repaired(repair(instance, tmp_path))
+    container = deployment(instance)["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container
+    assert "LITELLM_LOG" not in [e["name"] for e in container["env"]]
+    wait_until(lambda: ready(instance), timeout=WAIT, what="Deployment litellm ready")
+    assert_chat(instance, before)
+
+
+def test_a_deleted_litellm_secret_is_restored_and_models_and_keys_still_work(
+    instance: Instance, before: Before, tmp_path: Path
+) -> None:
+    old_master = instance.master_key()
+    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/secrets/litellm-secret")
+    assert_repaired(repair(instance, tmp_path))
+    new_master = instance.master_key()  # restored (a new master key: the old one is unknowable)
+    postgres = instance.kube.get(f"/api/v1/namespaces/{instance.ns}/secrets/postgres-secret")
+    assert postgres["data"] == before.postgres_secret, "postgres-secret changed"
+    wait_until(instance.ready_pod, timeout=WAIT, what="a Ready LiteLLM pod")
+    # the model's upstream key, stored encrypted, still decrypts: the chat reaches the upstream
+    assert_chat(instance, before)
+    status, answer = curl(instance.box, "GET", f"{instance.url}/model/info", key=new_master)
+    assert status == 200, shown(answer)
+    assert before.model in [m["model_name"] for m in answer["data"]]
+    if new_master != old_master:
+        status, _ = curl(instance.box, "GET", f"{instance.url}/model/info", key=old_master)
+        assert status == 401
+
+
+def test_a_deleted_service_is_restored(instance: Instance, before: Before, tmp_path: Path) -> None:
+    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/services/litellm")
+    assert_repaired(repair(instance, tmp_path))
+    assert instance.kube.get(f"/api/v1/namespaces/{instance.ns}/services/litellm") is not None
+    wait_until(
+        lambda: has_ready_endpoints(instance.kube, instance.ns, "litellm"),
+        timeout=60,
+        what="Service litellm with a ready endpoint",
+    )
+    assert_chat(instance, before)
+
+
+def test_a_deployment_scaled_to_zero_is_scaled_back(
+    instance: Instance, before: Before, tmp_path: Path
+) -> None:
+    instance.kube.patch(
+        f"/apis/apps/v1/namespaces/{instance.ns}/deployments/litellm", {"spec": {"replicas": 0}}
+    )
+    wait_until(lambda: not instance.litellm_pods(), timeout=120, what="no LiteLLM pod left")
+    assert_repaired(repair(instance, tmp_path))
+    assert deployment(instance)["spec"]["replicas"] == 1
+    assert any(condition(p, "Ready") for p in instance.litellm_pods())  # the repair waited
+    assert_chat(instance, before)
+
+
+def test_after_the_repairs_a_second_run_changes_nothing_and_the_data_is_the_same(
+    instance: Instance, before: Before, tmp_path: Path
+) -> None:
+    run = repair(instance, tmp_path)
+    assert not run.failed, run.stdout[-6000:]
+    assert run.changed == 0, run.changed_tasks()
+    assert pvc_uid(instance) == before.pvc_uid
+    assert data_rows(instance) == before.rows
+
+
+def namespace_state(inst: Instance) -> dict[str, str]:
+    """Every object the repair could touch, by kind and name, with its resourceVersion."""
+    paths = {
+        "Secret": f"/api/v1/namespaces/{inst.ns}/secrets",
+        "Service": f"/api/v1/namespaces/{inst.ns}/services",
+        "PersistentVolumeClaim": f"/api/v1/namespaces/{inst.ns}/persistentvolumeclaims",
+        "Deployment": f"/apis/apps/v1/namespaces/{inst.ns}/deployments",
+        "StatefulSet": f"/apis/apps/v1/namespaces/{inst.ns}/statefulsets",
+        "Route": f"/apis/route.openshift.io/v1/namespaces/{inst.ns}/routes",
+    }
+    return {
+        f"{kind}/{item['metadata']['name']}": item["metadata"]["resourceVersion"]
+        for kind, path in paths.items()
+        for item in inst.kube.list(path)["items"]
+    }
+
+
+def test_both_secrets_gone_the_repair_refuses_and_changes_nothing(
+    instance: Instance, before: Before, tmp_path: Path
+) -> None:
+    for name in ("litellm-secret", "postgres-secret"):
+        instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/secrets/{name}")
+    state = namespace_state(instance)
+    run = repair(instance, tmp_path)
+    assert run.failed
+    [failed] = [e["event_data"]["res"] for e in run.events if e.get("event") == "runner_on_failed"]
+    assert failed["failure_kind"] == "permanent"
+    assert "postgres-secret and litellm-secret are both gone" in failed["msg"], failed["msg"]
+    assert "nothing was changed" in failed["msg"]
+    assert run.changed == 0
+    assert namespace_state(instance) == state
+    assert pvc_uid(instance) == before.pvc_uid

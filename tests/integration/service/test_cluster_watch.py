@@ -1,0 +1,166 @@
+"""The cluster watch: health found from a real kube-apiserver's objects, through faults, restarts.
+
+The module has a sandbox of its own (its kube-apiserver is restarted under the watch). Each test
+provisions an instance through the service with the ``watched`` fixture project, which creates
+the objects the deploy role would (labelled alike; the node agent runs stand-in pods), then breaks
+something and waits for the service to say so.  The resync period is far longer than the module:
+whatever is found is found by the watch itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import Sandbox
+
+from .conftest import BEARER, Service, ServiceFactory, wait_for_async
+
+pytestmark = pytest.mark.integration
+
+GRACE = 5.0
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    box = Sandbox.start(tmp_path_factory.mktemp("sandbox-watch"), "vanilla", parent=os.getpid())
+    yield box
+    box.stop()
+
+
+async def watching(make_service: ServiceFactory, sandbox: Sandbox) -> Service:
+    # health only: these tests watch faults last, the repair policy would end them
+    return await make_service("watched", kubeconfig=str(sandbox.kubeconfig), health_grace=GRACE,
+                              resync_period=3600.0, healing="observe")  # fmt: skip
+
+
+async def provisioned(service: Service) -> str:
+    """A new instance, provisioned and seen healthy by the watch."""
+    name = f"w{uuid.uuid4().hex[:8]}"
+    response = await service.post_order(
+        {"id": f"p-{name}", "action": "provision", "instance": name}
+    )
+    assert response.status == 202, await response.text()
+    assert (await service.finished(f"p-{name}"))["status"] == "succeeded"
+    await health(service, name, "healthy")
+    return name
+
+
+async def health(service: Service, name: str, status: str, reason: str = "") -> dict[str, Any]:
+    """Wait until the instance's health has ``status`` and its reason contains ``reason``."""
+
+    async def probe() -> dict[str, Any] | None:
+        found: dict[str, Any] = (await service.get(f"/api/v1/instances/{name}"))["health"]
+        return found if found["status"] == status and reason in found["reason"] else None
+
+    found: dict[str, Any] = await wait_for_async(probe, what=f"{name} {status} {reason!r}")
+    return found
+
+
+async def history(service: Service, name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await service.get(f"/api/v1/instances/{name}/health"))["items"]
+    return items
+
+
+async def metric(service: Service, pattern: str) -> float:
+    """The sum of the samples whose line matches ``pattern`` (0 when there is none)."""
+    text = await (await service.client.get("/metrics")).text()
+    lines = [line for line in text.splitlines() if re.match(pattern, line)]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def namespace_of(name: str) -> str:
+    return f"litemaas-{name}"
+
+
+def scale(sandbox: Sandbox, name: str, replicas: int) -> None:
+    path = f"/apis/apps/v1/namespaces/{namespace_of(name)}/deployments/litellm"
+    sandbox.kube().patch(path, {"spec": {"replicas": replicas}})
+
+
+async def test_a_crash_looping_pod_fails_the_instance_until_the_fault_is_cleared(
+    make_service: ServiceFactory, sandbox: Sandbox
+) -> None:
+    service = await watching(make_service, sandbox)
+    name = await provisioned(service)
+    sandbox.set_fault("deployment", namespace_of(name), "litellm", "crashloop")
+    failed = await health(service, name, "failed", "crash-looping")
+    assert re.search(
+        r"Pod litellm-[a-z0-9-]+: container litellm is crash-looping", failed["reason"]
+    )
+    assert await metric(service, r'litemaas_instances_by_health\{status="failed"\}') == 1
+    sandbox.clear_fault("deployment", namespace_of(name), "litellm")
+    await health(service, name, "healthy")
+    transitions = await history(service, name)
+    statuses = [t["status"] for t in transitions]
+    assert statuses[statuses.index("failed") :][-1] == "healthy", transitions
+    assert statuses.count("failed") == 1, transitions  # one failure, reported once
+    shown = await service.get(f"/api/v1/instances/{name}/health?after=0&limit=1")
+    assert len(shown["items"]) == 1
+
+
+async def test_after_a_kube_apiserver_restart_the_watch_relists_and_still_finds_a_failure(
+    make_service: ServiceFactory, sandbox: Sandbox
+) -> None:
+    service = await watching(make_service, sandbox)
+    name = await provisioned(service)
+    restarts = await metric(service, r"litemaas_watch_restarts_total")
+    gone = await metric(service, r'litemaas_watch_relists_total\{.*why="gone"')
+    sandbox.restart_apiserver()
+    scale(sandbox, name, 0)
+    failed = await health(service, name, "failed", "scaled to 0")
+    assert failed["reason"] == "Deployment litellm is scaled to 0 replicas"
+    # the streams dropped with the server; resuming from their old resourceVersions, which the
+    # new server's watch cache no longer holds, answered 410 and they listed again
+    assert await metric(service, r"litemaas_watch_restarts_total") > restarts
+    assert await metric(service, r'litemaas_watch_relists_total\{.*why="gone"') > gone
+    assert await metric(service, r'litemaas_watch_relists_total\{.*why="resync"') == 0
+
+
+async def test_objects_of_instances_the_ledger_does_not_know_are_ignored(
+    make_service: ServiceFactory, sandbox: Sandbox
+) -> None:
+    service = await watching(make_service, sandbox)
+    name = await provisioned(service)
+    kube = sandbox.kube()
+    stranger = f"s{uuid.uuid4().hex[:8]}"
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                       "metadata": {"name": stranger}})  # fmt: skip
+    hostile = "{{ lookup('env', 'HOME') }}\x1b[31m" + "x" * 300
+    for instance in (stranger, name):  # another instance's, and one claiming ours elsewhere
+        labels = {"app.kubernetes.io/managed-by": "litemaas-controller",
+                  "litemaas.rhpds.io/instance": instance}  # fmt: skip
+        service_body = {"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"name": "litellm", "labels": labels,
+                                     "annotations": {"note": hostile}},
+                        "spec": {"ports": [{"port": 4000}]}}  # fmt: skip
+        kube.create(f"/api/v1/namespaces/{stranger}/services", service_body)
+    # what the watch does see afterwards: our own Service deleted
+    kube.delete(f"/api/v1/namespaces/{namespace_of(name)}/services/litellm")
+    failed = await health(service, name, "failed")
+    assert failed["reason"] == "Service litellm is missing"
+    ledger = service.ledger()
+    assert {row[1] for row in ledger["health_history"]} == {name}
+    response = await service.client.get(f"/api/v1/instances/{stranger}/health", headers=BEARER)
+    assert response.status == 404
+
+
+async def test_a_deleted_postgres_pod_is_progressing_then_healthy_and_never_failed(
+    make_service: ServiceFactory, sandbox: Sandbox
+) -> None:
+    service = await watching(make_service, sandbox)
+    name = await provisioned(service)
+    seen = len(await history(service, name))
+    sandbox.kube().delete(f"/api/v1/namespaces/{namespace_of(name)}/pods/postgres-0")
+
+    async def back() -> list[str] | None:
+        statuses = [t["status"] for t in (await history(service, name))[seen:]]
+        return statuses if statuses[-1:] == ["healthy"] else None
+
+    statuses = await wait_for_async(back, what="healthy again")
+    assert statuses == ["progressing", "healthy"], await history(service, name)

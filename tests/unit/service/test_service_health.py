@@ -1,0 +1,222 @@
+"""The health model: verdicts from objects (pure), the grace, and the history in the ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from litemaas_controller.healing.assess import Moment, Objects, assess
+from litemaas_controller.healing.health import HealthModel
+from litemaas_controller.healing.history import HistoryRecorder
+from litemaas_controller.healing.model import Health, HealthStatus
+from litemaas_controller.ledger import Action, Cutoffs, NewOrder, SqliteStore
+from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_800_000_000.0
+AT = Moment(NOW, 60.0)
+PAST, FUTURE = 0.0, NOW * 2
+
+
+def stamp(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def workload(replicas: int = 1, ready: int = 1, **status: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 1},
+        "spec": {"replicas": replicas, "serviceName": "postgres"},
+        "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+                   "readyReplicas": ready, **status},
+    }  # fmt: skip
+
+
+def pod(ready: bool = True, **container: Any) -> dict[str, Any]:
+    state = container.pop("state", {"running": {"startedAt": stamp(NOW - 3600)}})
+    return {
+        "metadata": {"ownerReferences": [{"kind": "ReplicaSet"}]},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": str(ready)}],
+            "containerStatuses": [{"name": "litellm", "image": "litellm:1", "ready": ready,
+                                   "restartCount": 0, "state": state, **container}],
+        },
+    }  # fmt: skip
+
+
+def whole(**changes: Any) -> dict[tuple[str, str], Any]:
+    """Every object the role creates, healthy; ``changes`` by "Kind/name" (None: missing)."""
+    objects: dict[tuple[str, str], Any] = {
+        ("Deployment", "litellm"): workload(),
+        ("StatefulSet", "postgres"): workload(),
+        ("Service", "litellm"): {},
+        ("Service", "postgres"): {},
+        ("Secret", "litellm-secret"): {},
+        ("Secret", "postgres-secret"): {},
+        ("Ingress", "litellm"): {},
+        ("Pod", "litellm-abc"): pod(),
+    }
+    for key, value in changes.items():
+        kind, _, name = key.partition("/")
+        objects.pop((kind, name), None)
+        if value is not None:
+            objects[(kind, name)] = value
+    return objects
+
+
+def verdict(objects: Objects, busy: bool = False) -> tuple[str, str]:
+    found = assess(objects, "Ingress", busy, AT)
+    return found.status.value, found.reason
+
+
+def test_whole_instance_is_healthy_and_a_run_in_flight_is_progressing() -> None:
+    assert verdict(whole()) == ("healthy", "")
+    assert verdict(whole(**{"Service/litellm": None}), busy=True)[0] == "progressing"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"Secret/litellm-secret": None}, "Secret litellm-secret is missing"),
+        ({"Ingress/litellm": None}, "Ingress litellm is missing"),
+        ({"Deployment/litellm": workload(replicas=0, ready=0)},
+         "Deployment litellm is scaled to 0 replicas"),
+        ({"Pod/litellm-abc": pod(False, state={"waiting": {"reason": "ImagePullBackOff"}})},
+         "Pod litellm-abc: container litellm cannot pull its image litellm:1"),
+        ({"Pod/litellm-abc": pod(False, restartCount=3,
+                                 state={"waiting": {"reason": "CrashLoopBackOff"}},
+                                 lastState={"terminated": {"exitCode": 1, "reason": "Error",
+                                                           "finishedAt": stamp(NOW - 5)}})},
+         "Pod litellm-abc: container litellm is crash-looping (last exit 1: Error)"),
+        ({"Pod/litellm-abc": pod(False)},
+         "Pod litellm-abc is running but not ready: Ready is False"),
+    ],
+)  # fmt: skip
+def test_failures_name_the_object_and_its_state(change: dict[str, Any], reason: str) -> None:
+    assert verdict(whole(**change)) == ("failed", reason)
+
+
+def test_what_kubernetes_is_fixing_is_progressing() -> None:
+    deleting = pod()
+    deleting["metadata"]["deletionTimestamp"] = stamp(NOW)
+    starting = pod(False, state={"running": {"startedAt": stamp(NOW - 5)}})
+    for change in (
+        {"Pod/postgres-0": deleting},
+        {"Pod/litellm-abc": starting},
+        {"StatefulSet/postgres": workload(ready=0)},
+        {"Deployment/litellm": workload(updatedReplicas=0)},
+    ):
+        assert verdict(whole(**change))[0] == "progressing", change
+
+
+def test_a_container_that_crashed_a_moment_ago_still_counts_as_crash_looping() -> None:
+    crash = {"exitCode": 1, "reason": "Error", "finishedAt": stamp(NOW - 10)}
+    running = pod(restartCount=1, lastState={"terminated": crash})
+    found = assess(whole(**{"Pod/litellm-abc": running}), "Ingress", False, AT)
+    assert found.status == HealthStatus.FAILED and found.recheck == NOW - 10 + 60
+    later = Moment(NOW + 60, 60.0)
+    assert (
+        assess(whole(**{"Pod/litellm-abc": running}), "Ingress", False, later).status == "healthy"
+    )
+
+
+def test_cluster_text_in_a_reason_stays_plain_and_bounded() -> None:
+    hostile = "{{ lookup('env','HOME') }}\x1b[31m\n" + "x" * 5000
+    bad = pod(
+        False, state={"waiting": {"reason": "CreateContainerConfigError", "message": hostile}}
+    )
+    status, reason = verdict(whole(**{"Pod/litellm-abc": bad}))
+    assert status == "failed" and len(reason) <= 600
+    assert "\x1b" not in reason and "\n" not in reason
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.seen: list[Health] = []
+
+    async def observed(self, instance: str, health: Health) -> None:
+        self.seen.append(health)
+
+
+async def test_a_failure_counts_only_once_it_has_lasted_the_grace() -> None:
+    clock = [NOW]
+    sink = Sink()
+    model = HealthModel(sink, grace=30.0, clock=lambda: clock[0])
+    broken = assess(whole(**{"Service/litellm": None}), "Ingress", False, AT)
+    assert await model.judge("demo", assess(whole(), "Ingress", False, AT)) is None
+    assert await model.judge("demo", broken) == NOW + 30  # look again when the grace ends
+    clock[0] = NOW + 10
+    assert await model.judge("demo", assess(whole(), "Ingress", False, AT)) is None  # a blip
+    clock[0] = NOW + 20
+    await model.judge("demo", broken)
+    clock[0] = NOW + 50
+    await model.judge("demo", broken)
+    assert [(h.status.value, h.since) for h in sink.seen] == [
+        ("healthy", NOW),
+        ("failed", NOW + 20),  # since the failure began, not since it counted
+    ]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "ledger.sqlite3")
+    yield s
+    await s.close()
+
+
+async def test_the_history_keeps_transitions_once_and_any_status(store: SqliteStore) -> None:
+    recorder = HistoryRecorder(store)
+    seen = [("healthy", ""), ("healthy", ""), ("failed", "Service litellm is missing"),
+            ("degraded", "budget spent"), ("healthy", "")]  # fmt: skip
+    for status, reason in seen:
+        await recorder.observed("demo", Health(HealthStatus(status), reason, NOW))
+    history = await store.health_history("demo")
+    assert [h.status for h in history] == ["healthy", "failed", "degraded", "healthy"]
+    assert [h.status for h in await store.health_history("demo", history[1].seq, 2)] == [
+        "degraded", "healthy"
+    ]  # fmt: skip
+    current = await store.get_health("demo")
+    assert current is not None and current.seq == history[-1].seq
+
+
+async def test_retention_prunes_old_transitions_but_keeps_the_current_one(
+    store: SqliteStore,
+) -> None:
+    await store.accept_order(
+        NewOrder(id="p1", action=Action.PROVISION, instance="demo", namespace="litemaas-demo",
+                 vars={}, body='{"id":"p1"}', source="test", principal="bearer")
+    )  # fmt: skip
+    for instance in ("demo", "forgotten"):
+        for status in ("healthy", "failed", "healthy"):
+            await store.record_health(instance, status, status, NOW)
+    counts = await store.prune(Cutoffs(events=PAST, audit=FUTURE, payloads=PAST, tombstones=PAST))
+    assert counts["health"] == 2 + 3  # all of an instance the ledger does not know
+    assert [h.status for h in await store.health_history("demo")] == ["healthy"]
+    assert await store.health_history("forgotten") == []
+
+
+async def test_a_schema_3_ledger_gains_the_health_history(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    await SqliteStore(path).close()
+    db = sqlite3.connect(path)  # as a ledger written before health was kept
+    db.execute("DROP TABLE health_history")
+    db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert await store.record_health("demo", "healthy", "", NOW) is not None
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+        str(SCHEMA_VERSION),
+    )
+    db.close()
