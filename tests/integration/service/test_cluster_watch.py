@@ -1,6 +1,6 @@
 """The cluster watch: health found from a real kube-apiserver's objects, through faults, restarts.
 
-The module has a sandbox of its own (its kube-apiserver is restarted under the watch). Each test
+The module uses the session's vanilla sandbox (one test restarts its kube-apiserver). Each test
 provisions an instance through the service with the ``watched`` fixture project, which creates
 the objects the deploy role would (labelled alike; the node agent runs stand-in pods), then breaks
 something and waits for the service to say so.  The resync period is far longer than the module:
@@ -9,10 +9,8 @@ whatever is found is found by the watch itself.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +21,13 @@ from .conftest import BEARER, Service, ServiceFactory, wait_for_async
 
 pytestmark = pytest.mark.integration
 
-GRACE = 5.0
+GRACE = 3.0
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    box = Sandbox.start(tmp_path_factory.mktemp("sandbox-watch"), "vanilla", parent=os.getpid())
-    yield box
-    box.stop()
+@pytest.fixture
+def sandbox(sandbox_vanilla: Sandbox) -> Sandbox:
+    """The session's plain-Kubernetes sandbox (Ingress, no Route API)."""
+    return sandbox_vanilla
 
 
 async def watching(make_service: ServiceFactory, sandbox: Sandbox) -> Service:
