@@ -42,7 +42,7 @@ ListCall = Callable[..., Any]
 MAX_WATCH = 300.0  # longest server-side watch before it is renewed
 SILENCE = 30.0  # beyond the server's timeout: a stream that says nothing for longer is dead
 BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
+BACKOFF_CAP = 10.0  # one kube-apiserver restarting is back in seconds; 429 says how long itself
 
 
 class Hooks(Protocol):
