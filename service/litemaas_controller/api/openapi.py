@@ -46,6 +46,9 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("get", "/api/v1/instances/{name}/credentials",
      "Admin credentials, read from the instance's Secret when asked (never stored)",
      {"200": "credentials", "404": "no instance or Secret", "409": "not deployed yet"}),
+    ("get", "/api/v1/instances/{name}/health",
+     "Health transitions, oldest first (?after=, ?limit=; ?follow=1: server-sent events)",
+     {"200": "transitions", "400": "bad after or limit", "404": "no such instance"}),
 ]  # fmt: skip
 
 _OPEN = {
