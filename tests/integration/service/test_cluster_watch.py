@@ -9,6 +9,8 @@ whatever is found is found by the watch itself.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 from typing import Any
@@ -71,6 +73,23 @@ async def metric(service: Service, pattern: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
 
 
+async def follow_until_healed(service: Service, name: str) -> list[str]:
+    """The statuses ``?follow=1`` streams, live, until a failure has healed."""
+    path = f"/api/v1/instances/{name}/health"
+    response = await service.client.get(path, params={"follow": "1"}, headers=BEARER)
+    statuses: list[str] = []
+    try:
+        async for raw in response.content:
+            line = raw.decode()
+            if line.startswith("data:"):
+                statuses.append(json.loads(line[5:])["status"])
+            if "failed" in statuses and statuses[-1] == "healthy":
+                break
+    finally:
+        response.close()
+    return statuses
+
+
 def namespace_of(name: str) -> str:
     return f"litemaas-{name}"
 
@@ -85,6 +104,7 @@ async def test_a_crash_looping_pod_fails_the_instance_until_the_fault_is_cleared
 ) -> None:
     service = await watching(make_service, sandbox)
     name = await provisioned(service)
+    followed = asyncio.create_task(follow_until_healed(service, name))
     sandbox.set_fault("deployment", namespace_of(name), "litellm", "crashloop")
     failed = await health(service, name, "failed", "crash-looping")
     assert re.search(
@@ -93,6 +113,7 @@ async def test_a_crash_looping_pod_fails_the_instance_until_the_fault_is_cleared
     assert await metric(service, r'litemaas_instances_by_health\{status="failed"\}') == 1
     sandbox.clear_fault("deployment", namespace_of(name), "litellm")
     await health(service, name, "healthy")
+    assert (await asyncio.wait_for(followed, 60))[-2:] == ["failed", "healthy"]
     transitions = await history(service, name)
     statuses = [t["status"] for t in transitions]
     assert statuses[statuses.index("failed") :][-1] == "healthy", transitions
