@@ -115,8 +115,9 @@ class ListWatch:
                     continue
                 failures += 1
                 self._failed(f"{exc.status} {exc.reason}", backoff(failures, retry_after(exc)))
-            except (HTTPError, OSError, ValueError) as exc:
-                # a dropped or silent stream, or an unreachable server: resume from `version`
+            except (HTTPError, OSError, ValueError, KeyError) as exc:
+                # a dropped or silent stream, an unreachable server, or an answer that is not a
+                # list or an event: resume from `version`
                 failures += 1
                 self._failed(type(exc).__name__, backoff(failures))
 
