@@ -51,6 +51,9 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
      {"200": "a repair already queued or running", "202": "the new repair order",
       "404": "no such instance", "409": "destroyed, not deployed, or another order runs",
       "422": "not an instance name"}),
+    ("get", "/api/v1/instances/{name}/health",
+     "Health transitions, oldest first (?after=, ?limit=; ?follow=1: server-sent events)",
+     {"200": "transitions", "400": "bad after or limit", "404": "no such instance"}),
 ]  # fmt: skip
 
 _OPEN = {

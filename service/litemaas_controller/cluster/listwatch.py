@@ -42,7 +42,7 @@ ListCall = Callable[..., Any]
 MAX_WATCH = 300.0  # longest server-side watch before it is renewed
 SILENCE = 30.0  # beyond the server's timeout: a stream that says nothing for longer is dead
 BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
+BACKOFF_CAP = 10.0  # one kube-apiserver restarting is back in seconds; 429 says how long itself
 
 
 class Hooks(Protocol):
@@ -115,8 +115,9 @@ class ListWatch:
                     continue
                 failures += 1
                 self._failed(f"{exc.status} {exc.reason}", backoff(failures, retry_after(exc)))
-            except (HTTPError, OSError, ValueError) as exc:
-                # a dropped or silent stream, or an unreachable server: resume from `version`
+            except (HTTPError, OSError, ValueError, KeyError) as exc:
+                # a dropped or silent stream, an unreachable server, or an answer that is not a
+                # list or an event: resume from `version`
                 failures += 1
                 self._failed(type(exc).__name__, backoff(failures))
 

@@ -168,12 +168,13 @@ def _container(label: str, container: Obj, moment: Moment) -> Verdict | None:
         message = text(waiting.get("message"))
         return _failed(f"{label}: container {name} is {waiting['reason']}: {message}")
     last = (container.get("lastState") or {}).get("terminated") or {}
-    crashed_at = _time(last.get("finishedAt")) if last.get("exitCode") else None
-    recent = crashed_at is not None and crashed_at + moment.settle > moment.now
-    if waiting.get("reason") == "CrashLoopBackOff" or recent:
+    running = (container.get("state") or {}).get("running") or {}
+    started = _time(running.get("startedAt")) if last.get("exitCode") else None
+    recovering = started is not None and started + moment.settle > moment.now
+    if waiting.get("reason") == "CrashLoopBackOff" or recovering:
         exit_code, why = last.get("exitCode", "?"), text(last.get("reason") or "no reason")
         reason = f"{label}: container {name} is crash-looping (last exit {exit_code}: {why})"
-        return _failed(reason, None if crashed_at is None else crashed_at + moment.settle)
+        return _failed(reason, None if started is None else started + moment.settle)
     return None
 
 

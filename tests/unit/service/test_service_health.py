@@ -116,9 +116,10 @@ def test_what_kubernetes_is_fixing_is_progressing() -> None:
         assert verdict(whole(**change))[0] == "progressing", change
 
 
-def test_a_container_that_crashed_a_moment_ago_still_counts_as_crash_looping() -> None:
-    crash = {"exitCode": 1, "reason": "Error", "finishedAt": stamp(NOW - 10)}
-    running = pod(restartCount=1, lastState={"terminated": crash})
+def test_a_crashed_container_counts_as_crash_looping_until_it_has_run_the_grace() -> None:
+    crash = {"exitCode": 1, "reason": "Error", "finishedAt": stamp(NOW - 3600)}
+    running = pod(restartCount=1, lastState={"terminated": crash},
+                  state={"running": {"startedAt": stamp(NOW - 10)}})  # fmt: skip
     found = assess(whole(**{"Pod/litellm-abc": running}), "Ingress", False, AT)
     assert found.status == HealthStatus.FAILED and found.recheck == NOW - 10 + 60
     later = Moment(NOW + 60, 60.0)
