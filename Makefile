@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV ?= .venv
 export LITEMAAS_CACHE ?= $(HOME)/.cache/litemaas-controller
+# the oldest supported ansible-core with its kubernetes.core (hack/setup.sh builds it): tested by make test
+export LITEMAAS_OLDEST_ENV ?= $(LITEMAAS_CACHE)/ansible-2.16
 PROFILE ?= aws
 REAL ?= 0
 SANDBOX_DIR ?= .sandbox
