@@ -1,7 +1,8 @@
 """The repair budget and back-off of one instance, read from the ledger's repair orders.
 
 Nothing lives only in memory but the last reset (a healthy observation, a person's request): a
-restart forgets it, so the budget then counts every repair in the window.
+restart takes it back from the ledger's health history when the instance was last recorded healthy,
+else the budget counts every repair in the window.
 """
 
 from __future__ import annotations

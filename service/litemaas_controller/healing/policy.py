@@ -82,6 +82,8 @@ class RepairPolicy:
 
     # --- the sink -------------------------------------------------------------------------------
     async def observed(self, instance: str, health: Health) -> None:
+        if instance not in self._reset_at:
+            await self._recall_reset(instance)
         await self.next.observed(instance, health)
         if health.status == HealthStatus.HEALTHY:
             self._reset(instance, health.since)
@@ -172,6 +174,13 @@ class RepairPolicy:
             self._metrics.degraded.set(len(self._degraded))
 
     # --- the ledger -----------------------------------------------------------------------------
+    async def _recall_reset(self, instance: str) -> None:
+        """First observation since the start: an instance the ledger last recorded healthy had
+        its budget start again then (repairs before it healed count no more after a restart)."""
+        current = await self._store.get_health(instance)
+        if current is not None and current.status == HealthStatus.HEALTHY.value:
+            self._reset_at[instance] = current.since
+
     async def _spending(self, instance: str, now: float) -> Spending:
         reset_at = self._reset_at.get(instance, 0.0)
         return await spending(self._store, instance, self._budget, now, reset_at)

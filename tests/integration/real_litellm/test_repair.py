@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from e2e.test_models_e2e import UPSTREAM_MODEL, upstream_objects
+from e2e.realworld import UPSTREAM_MODEL, upstream_objects
 from integration.collection.conftest import PlayRun, run_playbook
 from integration.real.conftest import condition, psql
 from kubeobjects import has_ready_endpoints, make_namespace

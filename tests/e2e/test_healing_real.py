@@ -1,0 +1,299 @@
+"""Healing end to end with real workloads: `litemaas-controller serve` with healing on (shortened
+grace, back-off, budget and repair wait) watches the instance it provisioned on the sandbox, whose
+LiteLLM is the real proxy on its real PostgreSQL. A model is registered (a model.upsert message)
+and a virtual key issued (a key.create message); then faults are injected one after the other on
+that one instance, each only once the one before has healed, and the controller must find each
+and heal it through its own repair orders (`playbooks/repair_litemaas.yml`), without losing the
+model, the key, `postgres-secret` or the data volume.
+
+For each fault the module measures, from the fault's injection: when the instance's health first
+said so (`detected_s`: `failed`, or `progressing` for what Kubernetes heals itself), when it was
+`healthy` again (`healthy_s`), and the repair orders placed (`repairs`). They are printed at the
+end (pytest -s) and written to `healing.json` in the module's temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from e2e.realworld import LONG, MODEL, UPSERT, World, open_world
+from integration.real_litellm.conftest import curl, shown
+from waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+BUDGET = 2
+HEALING = {
+    "LITEMAAS_HEALING": "repair",
+    "LITEMAAS_HEALTH_GRACE": "5",
+    "LITEMAAS_REPAIR_BACKOFF": "2",
+    "LITEMAAS_REPAIR_BACKOFF_MAX": "10",
+    "LITEMAAS_REPAIR_BUDGET": f"{BUDGET}/10m",
+    # a LiteLLM start takes 20-60 s on an idle machine, minutes on a busy one
+    "LITEMAAS_REPAIR_WAIT_TIMEOUT": "240",
+    "LITEMAAS_RESYNC_PERIOD": "3600",  # longer than the module: the watch alone finds each fault
+}
+PVC = "postgres-storage-postgres-0"
+
+
+@dataclass
+class Healing:
+    world: World
+    key: str  # the virtual key issued before the faults
+    base_url: str
+    postgres_secret: dict[str, Any]  # its data as the cluster returns it (base64)
+    pvc_uid: str
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never the key
+        return f"Healing({self.world!r})"
+
+    @property
+    def ns(self) -> str:
+        return self.world.ns
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.world.box.kube().get(f"{self.ns_path}/{path}")
+        return found
+
+    @property
+    def ns_path(self) -> str:
+        return f"/api/v1/namespaces/{self.ns}"
+
+    @property
+    def deployment_path(self) -> str:
+        return f"/apis/apps/v1/namespaces/{self.ns}/deployments/litellm"
+
+
+def health(world: World) -> dict[str, Any]:
+    status, found = world.svc.request("GET", f"/api/v1/instances/{world.instance}")
+    assert status == 200, found
+    return dict(found["health"])
+
+
+def transitions(world: World, after: int = 0) -> list[dict[str, Any]]:
+    path = f"/api/v1/instances/{world.instance}/health?after={after}&limit=1000"
+    status, found = world.svc.request("GET", path)
+    assert status == 200, found
+    return list(found["items"])
+
+
+def repairs(world: World) -> list[dict[str, Any]]:
+    """The instance's repair orders, oldest first."""
+    status, found = world.svc.request("GET", f"/api/v1/orders?instance={world.instance}&limit=1000")
+    assert status == 200, found
+    return [o for o in reversed(found["items"]) if o["action"] == "repair"]
+
+
+def chats(h: Healing) -> None:
+    """The model registered before the faults answers a chat through the key issued before them
+    (waiting, within a deadline, for the Route to reach the new pod)."""
+    answer = wait_until(
+        lambda: (got := h.world.chat(h.base_url, h.key, MODEL))[0] == 200 and got,
+        timeout=120,
+        what="a chat through the virtual key issued before the fault",
+    )
+    assert answer[1]["choices"][0]["message"]["content"] == "pong", shown(answer[1])
+
+
+@dataclass
+class Episode:
+    """One fault, from its injection until the instance is healthy again."""
+
+    name: str
+    mark: int  # the last health transition before the fault
+    repairs_before: int
+    started: float = field(default_factory=time.time)
+
+
+def inject(h: Healing, name: str, fault: Callable[[], object]) -> Episode:
+    wait_until(lambda: health(h.world)["status"] == "healthy", timeout=LONG, what="healthy")
+    seen = transitions(h.world)
+    episode = Episode(name, seen[-1]["seq"] if seen else 0, len(repairs(h.world)))
+    fault()
+    return episode
+
+
+def healed(
+    h: Healing, episode: Episode, through: str = "failed", until: Callable[[], bool] = lambda: True
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Wait until the health went through ``through`` and is ``healthy`` again, with no repair in
+    flight and ``until`` true; record the episode's figures; return the statuses since the fault
+    and the repair orders placed for it."""
+
+    def probe() -> tuple[list[str], list[dict[str, Any]]] | None:
+        found = transitions(h.world, episode.mark)
+        statuses = [t["status"] for t in found]
+        placed = repairs(h.world)[episode.repairs_before :]
+        if through not in statuses or statuses[-1] != "healthy":
+            return None
+        if any(o["status"] in ("queued", "running") for o in placed) or not until():
+            return None
+        first = next(t for t in found if t["status"] == through)
+        h.figures[episode.name] = {
+            "detected_s": round(first["at"] - episode.started, 1),
+            "healthy_s": round(found[-1]["at"] - episode.started, 1),
+            "repairs": len(placed),
+        }
+        return statuses, placed
+
+    result = wait_until(probe, timeout=2 * LONG, what=f"{episode.name}: {through}, then healthy")
+    return result
+
+
+def one_repair_by_the_controller(placed: list[dict[str, Any]]) -> None:
+    assert [o["status"] for o in placed] == ["succeeded"], placed
+    assert placed[0]["principal"] == "controller:healing", placed[0]
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Healing]:
+    base = tmp_path_factory.mktemp("healing-e2e")
+    with open_world(base, "healing-e2e", **HEALING) as world:
+        upsert = world.message("up-1", "model.upsert", {**UPSERT, "api_base": world.api_base})
+        assert upsert["status"] == "succeeded", upsert
+        body = {"alias": "team-a", "user_id": "alice", "models": [MODEL],
+                "secret": {"name": "team-a-llm"}}  # fmt: skip
+        issued = world.message("key-1", "key.create", body)
+        assert issued["status"] == "succeeded", issued
+        key, base_url = world.virtual_key("team-a-llm")
+        kube = world.box.kube()
+        postgres = kube.get(f"/api/v1/namespaces/{world.ns}/secrets/postgres-secret")
+        claim = kube.get(f"/api/v1/namespaces/{world.ns}/persistentvolumeclaims/{PVC}")
+        assert postgres is not None and claim is not None
+        found = Healing(world, key, base_url, postgres["data"], claim["metadata"]["uid"])
+        chats(found)
+        started = time.monotonic()
+        try:
+            yield found
+        finally:
+            found.figures["faults_total_s"] = {"s": round(time.monotonic() - started, 1)}
+            (base / "healing.json").write_text(json.dumps(found.figures, indent=2))
+            print(f"\n[healing-e2e] {json.dumps(found.figures)}")
+
+
+def test_an_edited_command_and_env_crash_loop_litellm_and_one_repair_heals_it(h: Healing) -> None:
+    edit = {
+        "name": "litellm",
+        "command": ["sh", "-c", "exit 3"],
+        "env": [{"name": "LITELLM_LOG", "value": "DEBUG"}],
+    }
+    patch = {"spec": {"template": {"spec": {"containers": [edit]}}}}
+    kube = h.world.box.kube()
+    episode = inject(
+        h, "crashloop (command and env edited)",
+        lambda: kube.request("PATCH", h.deployment_path, patch,
+                             content_type="application/strategic-merge-patch+json"),
+    )  # fmt: skip
+    statuses, placed = healed(h, episode)
+    one_repair_by_the_controller(placed)
+    assert "degraded" not in statuses, statuses
+    container = kube.get(h.deployment_path)["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container
+    assert "LITELLM_LOG" not in [e["name"] for e in container.get("env", [])]
+    chats(h)
+
+
+def test_a_deleted_litellm_secret_is_restored_and_the_model_and_key_still_work(h: Healing) -> None:
+    kube = h.world.box.kube()
+    episode = inject(
+        h, "litellm-secret deleted", lambda: kube.delete(f"{h.ns_path}/secrets/litellm-secret")
+    )
+    _, placed = healed(h, episode)
+    one_repair_by_the_controller(placed)
+    restored = h.get("secrets/litellm-secret")
+    assert restored is not None and restored["data"]["DATABASE_URL"]
+    postgres = h.get("secrets/postgres-secret")
+    assert postgres is not None and postgres["data"] == h.postgres_secret
+    chats(h)
+    url = f"https://{h.world.host}/model/info"
+    status, body = curl(h.world.box, "GET", url, key=h.world.master_key())
+    assert status == 200, shown(body)
+    assert MODEL in [d["model_name"] for d in body["data"]]
+
+
+def test_a_deleted_service_and_a_deployment_scaled_to_zero_are_restored(h: Healing) -> None:
+    kube = h.world.box.kube()
+    episode = inject(
+        h, "Service litellm deleted", lambda: kube.delete(f"{h.ns_path}/services/litellm")
+    )
+    _, placed = healed(h, episode, until=lambda: h.get("services/litellm") is not None)
+    one_repair_by_the_controller(placed)
+    chats(h)
+
+    episode = inject(
+        h, "Deployment litellm scaled to 0",
+        lambda: kube.patch(h.deployment_path, {"spec": {"replicas": 0}}),
+    )  # fmt: skip
+    _, placed = healed(h, episode)
+    one_repair_by_the_controller(placed)
+    assert kube.get(h.deployment_path)["spec"]["replicas"] == 1
+    chats(h)
+
+
+def test_a_deleted_postgresql_pod_heals_without_a_repair(h: Healing) -> None:
+    kube = h.world.box.kube()
+    old = h.get("pods/postgres-0")
+    assert old is not None
+    episode = inject(
+        h, "PostgreSQL pod deleted", lambda: kube.delete(f"{h.ns_path}/pods/postgres-0")
+    )
+
+    def replaced() -> bool:
+        pod = h.get("pods/postgres-0")
+        return pod is not None and pod["metadata"]["uid"] != old["metadata"]["uid"]
+
+    statuses, placed = healed(h, episode, through="progressing", until=replaced)
+    assert placed == []
+    assert "failed" not in statuses and "degraded" not in statuses, statuses
+    assert statuses[0] == "progressing", statuses
+    chats(h)
+
+
+def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleared(
+    h: Healing,
+) -> None:
+    # Each repair of a fault no repair can fix waits out its whole readiness wait: the controller
+    # starts again with a short one (the budget is counted from the ledger, the watch relists).
+    h.world.svc.stop()
+    h.world.svc.env["LITEMAAS_REPAIR_WAIT_TIMEOUT"] = "20"
+    h.world.svc.start()
+    box = h.world.box
+    episode = inject(
+        h, "imagepull", lambda: box.set_fault("deployment", h.ns, "litellm", "imagepull")
+    )
+    degraded = wait_until(
+        lambda: (found := health(h.world))["status"] == "degraded" and found,
+        timeout=2 * LONG,
+        what="degraded",
+    )
+    assert "repair budget spent" in degraded["reason"], degraded
+    assert "pull" in degraded["reason"].lower(), degraded
+    placed = repairs(h.world)[episode.repairs_before :]
+    assert len(placed) == BUDGET and all(o["status"] == "failed" for o in placed), placed
+    events = box.kube().list(f"{h.ns_path}/events")["items"]
+    warnings = [e for e in events if e.get("reason") == "RepairBudgetSpent"]
+    assert warnings and warnings[-1]["type"] == "Warning", warnings
+    time.sleep(15)  # longer than the back-off and the grace: still nothing may run
+    assert len(repairs(h.world)) == episode.repairs_before + BUDGET
+    assert health(h.world)["status"] == "degraded"
+
+    box.clear_fault("deployment", h.ns, "litellm")
+    statuses, placed = healed(h, episode)
+    assert len(placed) == BUDGET, placed  # healed by clearing the fault, with no further run
+    assert statuses.index("failed") < statuses.index("degraded"), statuses
+    chats(h)
+
+
+def test_after_every_fault_the_data_volume_and_postgres_secret_are_the_same(h: Healing) -> None:
+    claim = h.get(f"persistentvolumeclaims/{PVC}")
+    assert claim is not None and claim["metadata"]["uid"] == h.pvc_uid
+    postgres = h.get("secrets/postgres-secret")
+    assert postgres is not None and postgres["data"] == h.postgres_secret
+    assert h.figures  # the faults before ran and were measured
