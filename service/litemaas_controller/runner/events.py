@@ -50,6 +50,15 @@ def _status(event: dict[str, Any]) -> str | None:
     return status
 
 
+def data_lost(event: dict[str, Any]) -> bool:
+    """True when the display callback could not write the event's data (a full disk).
+
+    Every event carries its name (``event``) in that data; ansible-runner's own ``verbose``
+    events name themselves.
+    """
+    return "event" not in event
+
+
 def to_record(run_id: str, event: dict[str, Any], redactor: Redactor) -> EventRecord | None:
     """The ledger's view of one event; None for events without a counter (nothing to order by)."""
     counter = event.get("counter")

@@ -34,6 +34,7 @@ from litemaas_controller.ledger.models import PERMANENT_FAILURE
 from litemaas_controller.runner import extravars, procs
 from litemaas_controller.runner.env import run_environment
 from litemaas_controller.runner.events import (
+    data_lost,
     failure,
     is_permanent_failure,
     stats_results,
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 CALLBACK_DIR = Path(__file__).parent / "callback"
 #: how often ansible-runner looks at its child; small so a killed run is noticed quickly
 PEXPECT_TIMEOUT = 0.2
+#: why a run is ended when ansible-playbook could not hand over an event's data
+DATA_LOST = (
+    "ansible-playbook could not write an event's data in the run's private dir; "
+    "is the disk under the state dir full?"
+)
 
 
 @dataclass(frozen=True)
@@ -229,11 +235,14 @@ class PlaybookRunner:
             try:
                 await self._handle(run_id, events, flight, on_events, on_process)
             except ControllerError as exc:
-                await self._unrecorded(run_id, flight, exc)
+                await self._unrecorded(run_id, flight, exc.message)
+            else:
+                if any(data_lost(e) for e in events):
+                    await self._unrecorded(run_id, flight, DATA_LOST)
 
-    async def _unrecorded(self, run_id: str, flight: _InFlight, exc: ControllerError) -> None:
-        """The ledger refused the run's events (disk full): end the run, it cannot be kept."""
-        flight.broken = f"the run was ended: its events could not be recorded ({exc.message})"
+    async def _unrecorded(self, run_id: str, flight: _InFlight, why: str) -> None:
+        """The run's events cannot be kept (disk full): end the run."""
+        flight.broken = f"the run was ended: its events could not be recorded ({why})"
         log.error("run %s: %s", run_id, flight.broken)
         await self.stop(run_id, RunStatus.FAILED)
 

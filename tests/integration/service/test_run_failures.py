@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -9,32 +11,39 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_until
 
-from .conftest import PROJECTS, SECRET, Evidence, ServiceFactory
+from .conftest import PROJECTS, SECRET, Evidence, Service, ServiceFactory, wait_for
 from .procscan import run_pids
 from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs to hold the state dir: a disk that fills up."""
+@contextlib.contextmanager
+def tmpfs(mount: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs on ``mount``: a disk that fills up."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
+    mount.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)],
                    check=True)  # fmt: skip
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A small disk to hold the state dir."""
+    with tmpfs(tmp_path / "disk") as mount:
+        yield mount
 
 
 def fill(disk: Path, leave: int) -> Path:
@@ -80,6 +89,37 @@ def test_a_full_disk_during_a_run_fails_the_order_and_the_service_goes_on(
         assert svc.finished("o-next", timeout=60)["status"] == "succeeded"
     finally:
         svc.stop()
+
+
+async def test_a_full_disk_under_the_runs_alone_ends_the_run_instead_of_hanging_it(
+    tmp_path: Path, make_service: ServiceFactory
+) -> None:
+    """The ledger has room; ansible-playbook's event data does not: the run ends, failed.
+
+    Ansible's results thread stops for good on an OSError from the display callback; before
+    the callback kept the error to itself, this play waited forever.
+    """
+    with tmpfs(tmp_path / "state" / "runs") as runs:
+        svc = await make_service("chatty")
+        held = {"id": "o-held", "action": "provision", "instance": "talker",
+                "vars": {"ocp4_workload_litemaas_version": "held"}}  # fmt: skip
+        assert (await svc.post_order(held)).status == 202
+        run = await svc.running_run("o-held")
+        await wait_for(lambda: any(e[4] == "Wait for the release" for e in events(svc, run["id"])),
+                       what="the held task to start")  # fmt: skip
+        fill(runs, leave=0)
+        svc.evidence.release()
+
+        final = await asyncio.wait_for(svc.finished("o-held"), 60)
+        assert final["status"] == "failed"
+        assert "could not write an event's data" in final["message"]
+        assert "full" in final["message"]
+        assert not run_pids(run["id"])
+        assert [p.name for p in runs.iterdir()] == ["ballast"]
+
+
+def events(svc: Service, run_id: str) -> list[tuple[Any, ...]]:
+    return [e for e in svc.ledger()["events"] if e[0] == run_id]
 
 
 async def test_state_dir_is_owner_only_and_leftover_private_dirs_are_swept(

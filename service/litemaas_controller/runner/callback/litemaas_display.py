@@ -10,6 +10,7 @@ It runs inside ansible-playbook; the service points ``ANSIBLE_STDOUT_CALLBACK`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -46,7 +47,19 @@ def scrub(event: dict[str, Any]) -> dict[str, Any]:
 
 class _ScrubbedWrite(_awx_module.IsolatedFileWrite):  # type: ignore[misc]
     def set(self, key: str, value: dict[str, Any]) -> None:
-        super().set(key, scrub(value))
+        try:
+            super().set(key, scrub(value))
+        except OSError:
+            # A full disk.  The error must not reach Ansible: its results thread stops for good
+            # on an OSError and the play then waits forever.  The event reaches ansible-runner
+            # without its data, and the controller ends the run on such an event.
+            self._discard(key)
+
+    def _discard(self, key: str) -> None:
+        """Remove what a failed write left (``<uuid>-partial.json.tmp``, maybe truncated)."""
+        name = f"{key[len(':1:ev-') :]}-partial.json.tmp"
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.private_data_dir, "job_events", name))
 
 
 if getattr(_awx_module.event_context, "cache", None) is not None:
