@@ -31,8 +31,8 @@ def _import_kubernetes():
     if k8s_client is not None:
         return
     try:
-        from kubernetes import client, config
-        from kubernetes.client.rest import ApiException as api_exception
+        from kubernetes import client, config  # noqa: PLC0415 (see above)
+        from kubernetes.client.rest import ApiException as api_exception  # noqa: PLC0415
     except ImportError:
         raise ConnectionError_(
             missing_required_lib("kubernetes") + "\n" + traceback.format_exc()

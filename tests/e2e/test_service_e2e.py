@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from integration.service.conftest import wait_for_async
 from integration.service.procscan import run_pids
 from integration.service.serveproc import ServeProcess
 from kubeobjects import secret_data
@@ -111,8 +112,6 @@ async def test_kill_9_during_a_real_deploy_then_restart(
         _, events = svc.request("GET", f"/api/v1/runs/{running[0]['id']}/events")
         started = [e for e in events["items"] if e["event"] == "playbook_on_task_start"]
         return str(running[0]["id"]) if len(started) >= 3 else None
-
-    from integration.service.conftest import wait_for_async
 
     orphan = await wait_for_async(running_run, what="the deploy's third task")
     svc.kill9()

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import supervisor
 from .handle import Sandbox, SandboxError
 from .profiles import PROFILES
 
@@ -30,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "serve":
-        from .supervisor import serve as run
-
-        return run(args.dir, args.profile, args.parent, args.real)
+        return supervisor.serve(args.dir, args.profile, args.parent, args.real)
     box = Sandbox(args.dir)
     try:
         if args.command == "up":

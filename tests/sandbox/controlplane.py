@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from . import pki as pki_mod
 from .binaries import Binaries
 
@@ -171,8 +173,6 @@ class ControlPlane:
         raise TimeoutError(f"kube-apiserver not ready after {timeout}s: {last}")
 
     def write_kubeconfig(self, path: Path, user: str, ca: Path) -> None:
-
-        import yaml
 
         config = {
             "apiVersion": "v1",

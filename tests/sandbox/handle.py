@@ -12,9 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
 from .agent.faults import ANNOTATION
 from .agent.kube import Kube
+from .real.litellm_image import ensure_runtime
 from .real.network import teardown as real_teardown
+from .supervisor import RESTART_APISERVER
 
 PLURAL_PATHS = {
     "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
@@ -68,8 +73,6 @@ class Sandbox:
         if real:
             argv.append("--real")
             # LiteLLM pods run the real proxy from a cached runtime: install it first (idempotent).
-            from .real.litellm_image import ensure_runtime
-
             ensure_runtime()
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         with (directory / "logs" / "supervisor.log").open("ab") as log:
@@ -163,9 +166,6 @@ class Sandbox:
 
     def client(self) -> Any:
         """A kubernetes.client.ApiClient for the admin user."""
-        from kubernetes import client as k8s
-        from kubernetes import config as k8s_config
-
         conf = k8s.Configuration()
         k8s_config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=conf)
         return k8s.ApiClient(conf)
@@ -184,8 +184,6 @@ class Sandbox:
 
     def restart_apiserver(self, timeout: float = 90) -> None:
         """Restart kube-apiserver (same port, same etcd); return once it answers again."""
-        from .supervisor import RESTART_APISERVER
-
         request = self.directory / RESTART_APISERVER
         request.touch()
         deadline = time.monotonic() + timeout

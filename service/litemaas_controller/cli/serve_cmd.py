@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from litemaas_controller.api import serve
-from litemaas_controller.config.settings import env_name, load_settings, setting_fields
+from litemaas_controller.config import load_settings
+from litemaas_controller.config.settings import env_name, setting_fields
 
 
 def _default(f: dataclasses.Field[Any]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,13 +252,6 @@ class Settings:
     )
     log_level: str = field(default="INFO", metadata=_doc("Python log level."))
 
-    def validate(self) -> Settings:
-        """Raise ``ConfigError`` naming the first bad setting; return self when all are good."""
-        from litemaas_controller.config.validation import validate_settings
-
-        validate_settings(self)
-        return self
-
     @property
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
@@ -299,22 +291,3 @@ def env_name(f: dataclasses.Field[Any]) -> str:
 def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(Settings)
 
-
-def coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
-    """Turn a string (env, flag) or YAML value into the field's type; ``ConfigError`` if not."""
-    from litemaas_controller.config.validation import coerce_value
-
-    return coerce_value(f, raw)
-
-
-def load_settings(
-    overrides: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-    config_file: Path | None = None,
-) -> Settings:
-    """Build Settings from defaults < file < environment < ``overrides`` (flags), validated."""
-    from litemaas_controller.config.sources import merged_values
-
-    env = os.environ if environ is None else environ
-    values = merged_values(overrides or {}, env, config_file)
-    return Settings(**values).validate()

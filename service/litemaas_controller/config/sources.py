@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from litemaas_controller.config.settings import coerce, env_name, setting_fields
+from litemaas_controller.config.settings import Settings, env_name, setting_fields
+from litemaas_controller.config.validation import coerce_value, validate_settings
 from litemaas_controller.errors import ConfigError
 
 
@@ -48,5 +50,16 @@ def merged_values(
             raw = from_file[f.name]
         else:
             continue
-        values[f.name] = coerce(f, raw)
+        values[f.name] = coerce_value(f, raw)
     return values
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build Settings from defaults < file < environment < ``overrides`` (flags), validated."""
+    env = os.environ if environ is None else environ
+    values = merged_values(overrides or {}, env, config_file)
+    return validate_settings(Settings(**values))

@@ -6,14 +6,12 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litemaas_controller.config.healing import parse_budget, parse_mode
+from litemaas_controller.config.settings import Settings, env_name
 from litemaas_controller.config.upstream_allow import check_entry
 from litemaas_controller.errors import ConfigError
-
-if TYPE_CHECKING:
-    from litemaas_controller.config.settings import Settings
 
 
 def _type_name(f: dataclasses.Field[Any]) -> str:
@@ -21,8 +19,7 @@ def _type_name(f: dataclasses.Field[Any]) -> str:
 
 
 def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
-    from litemaas_controller.config.settings import env_name
-
+    """Turn a string (env, flag) or YAML value into the field's type; ``ConfigError`` if not."""
     kind = _type_name(f)
     try:
         if raw is None:
@@ -144,7 +141,8 @@ def _check_healing(s: Settings) -> None:
         raise ConfigError("LITEMAAS_REPAIR_BACKOFF_MAX must not be below LITEMAAS_REPAIR_BACKOFF")
 
 
-def validate_settings(s: Settings) -> None:
+def validate_settings(s: Settings) -> Settings:
+    """Raise ``ConfigError`` naming the first bad setting; return ``s`` when all are good."""
     _check_listen(s)
     _check_positive(s)
     _check_retention(s)
@@ -153,3 +151,4 @@ def validate_settings(s: Settings) -> None:
     _check_log_level(s)
     _check_upstream_allow(s)
     _check_healing(s)
+    return s

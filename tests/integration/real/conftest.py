@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -95,8 +96,6 @@ def ready(kube: Kube, ns: str, name: str, timeout: float = 30) -> dict[str, Any]
 
 def postgres_login(kube: Kube, ns: str) -> tuple[str, str]:
     """(user, password) the role gave its PostgreSQL, read from the cluster."""
-    import base64
-
     sts = kube.get(f"/apis/apps/v1/namespaces/{ns}/statefulsets/postgres")
     assert sts is not None
     env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}

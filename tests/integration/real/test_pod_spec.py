@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from sandbox.real import images, names, routing
 from sandbox.real.container import backoff
 from sandbox.real.environment import ConfigError, argv, expand, resolve_env
+from sandbox.real.network import PodNetwork
 
 pytestmark = pytest.mark.unit
 
@@ -157,10 +159,6 @@ def test_known_images_by_repository_name(ref: str, known: str | None) -> None:
 
 
 def test_released_pod_addresses_are_not_reused_at_once(tmp_path: Any) -> None:
-    import ipaddress
-
-    from sandbox.real.network import PodNetwork
-
     net = PodNetwork(tmp_path)
     net.subnet = ipaddress.IPv4Network("10.90.0.0/29")  # .2 to .6 for pods
     first = [net._allocate() for _ in range(3)]

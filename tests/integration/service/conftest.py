@@ -23,7 +23,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from litemaas_controller.api import make_app
-from litemaas_controller.config import Settings
+from litemaas_controller.config import Settings, validate_settings
 from litemaas_controller.intake.auth import signed_headers
 
 from .redisproc import RedisServer
@@ -161,7 +161,7 @@ def base_settings(tmp_path: Path, project: str, **overrides: Any) -> Settings:
         drain_grace=5.0,
         run_env_passthrough=("LITEMAAS_TEST_EVIDENCE", "LITEMAAS_TEST_SECRET_FILE"),
     )
-    return replace(settings, **overrides).validate()
+    return validate_settings(replace(settings, **overrides))
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from litemaas_controller.intake.auth import signed_headers
+
 from .conftest import BEARER, SECRET, Service, ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
@@ -97,8 +99,6 @@ async def test_bad_signatures_are_refused(
 async def test_signature_over_other_bytes_is_refused(service: Service) -> None:
     """The HMAC covers the raw bytes: re-encoding the same JSON breaks it."""
     signed = json.dumps(ORDER).encode()
-    from litemaas_controller.intake.auth import signed_headers
-
     headers = {**signed_headers(SECRET, signed, time.time()), "Content-Type": "application/json"}
     sent = json.dumps(ORDER, indent=2).encode()
     before = service.ledger()

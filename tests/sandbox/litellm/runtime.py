@@ -17,9 +17,11 @@ Nothing here logs or puts on a command line the database password or master key.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -195,9 +197,6 @@ def container_command(
 
 def _serve(argv: list[str]) -> int:
     """Entry point of container_command: migrate, then exec the proxy."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(prog="runtime.py serve")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -128,8 +129,6 @@ async def test_audit_trail_is_append_only(store: SqliteStore, tmp_path: Path) ->
 
 async def test_waiters_wake_on_writes(store: SqliteStore) -> None:
     assert await store.wait_changed(0.01) is False
-    import asyncio
-
     waiter = asyncio.create_task(store.wait_changed(30))
     await asyncio.sleep(0)
     await store.accept_order(new("o1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from litemaas_controller.config.order_vars import (
     BUILTIN_SECRET,
@@ -67,8 +68,6 @@ def test_a_broken_file_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not REPO_SPECS.exists(), reason="the collection's role is not in this tree")
 def test_the_roles_own_specs_refuse_every_no_log_var() -> None:
-    import yaml
-
     options = yaml.safe_load(REPO_SPECS.read_text())["argument_specs"]["main"]["options"]
     catalogue = from_argument_specs(REPO_SPECS)
     for name, spec in options.items():
