@@ -18,6 +18,7 @@ from functools import partial
 from aiohttp import web
 
 from litemaas_controller.api import (
+    access,
     audit,
     health,
     instance_health,
@@ -133,7 +134,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     """
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[problems.middleware(settings.max_body_bytes)],
+        middlewares=[problems.middleware(settings.max_body_bytes), access.middleware],
     )
     app[keys.SETTINGS] = settings
     specs = settings.argument_specs or default_argument_specs(settings.playbook_dir)

@@ -7,9 +7,8 @@ import re
 
 from aiohttp import web
 
-from litemaas_controller.api import instance_health, keys, views
+from litemaas_controller.api import access, instance_health, keys, views
 from litemaas_controller.errors import ClusterError, ConflictError, InvalidError, NotFoundError
-from litemaas_controller.intake.auth import require_bearer
 from litemaas_controller.intake.schema import INSTANCE_PATTERN
 from litemaas_controller.ledger import InstanceStatus
 
@@ -23,14 +22,12 @@ GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 
 @routes.get("/api/v1/instances")
 async def list_instances(request: web.Request) -> web.Response:
-    require_bearer(request.app[keys.SETTINGS], request.headers)
     records = await request.app[keys.STORE].list_instances()
     return web.json_response({"items": [views.instance(r) for r in records]})
 
 
 @routes.get("/api/v1/instances/{name}")
 async def get_instance(request: web.Request) -> web.Response:
-    require_bearer(request.app[keys.SETTINGS], request.headers)
     name = request.match_info["name"]
     store = request.app[keys.STORE]
     record = await store.get_instance(name)
@@ -45,7 +42,7 @@ async def get_instance(request: web.Request) -> web.Response:
 async def repair_instance(request: web.Request) -> web.Response:
     """A person asks for a repair (docs/repair-policy.md): 202 with the new repair order, 200
     with the one already queued or running."""
-    principal = require_bearer(request.app[keys.SETTINGS], request.headers)
+    principal = request[access.PRINCIPAL]
     name = request.match_info["name"]
     if not re.search(INSTANCE_PATTERN, name):
         raise InvalidError("not an instance name (a DNS-1123 label of at most 40 characters)")
@@ -58,7 +55,7 @@ async def repair_instance(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/instances/{name}/credentials")
 async def get_credentials(request: web.Request) -> web.Response:
-    principal = require_bearer(request.app[keys.SETTINGS], request.headers)
+    principal = request[access.PRINCIPAL]
     name = request.match_info["name"]
     store = request.app[keys.STORE]
     record = await store.get_instance(name)

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from litemaas_controller import __version__
-from litemaas_controller.api import keys
+from litemaas_controller.api import access, keys
 from litemaas_controller.api.stream import MAX_SEQ
 
 routes = web.RouteTableDef()
@@ -56,15 +56,6 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
      {"200": "transitions", "400": "bad after or limit", "404": "no such instance"}),
 ]  # fmt: skip
 
-_OPEN = {
-    "/healthz": "Liveness",
-    "/readyz": "Readiness (503 while starting or draining)",
-    "/metrics": "Prometheus metrics",
-    "/api/v1/openapi.json": "This document",
-    "/api/v1/schemas/order.json": "The order's JSON schema",
-    "/api/v1/schemas/messages/{type}.json": "The JSON schema of a model-change message type",
-}
-
 
 def _answer(code: str, text: str) -> dict[str, Any]:
     if code >= "400":
@@ -89,7 +80,7 @@ def _paths() -> dict[str, Any]:
             schema = {"schema": {"$ref": "#/components/schemas/Order"}}
             op["requestBody"] = {"required": True, "content": {"application/json": schema}}
         paths.setdefault(path, {})[method] = op
-    for path, summary in _OPEN.items():
+    for path, summary in access.OPEN.items():
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "ok"}}}}
     return paths
 

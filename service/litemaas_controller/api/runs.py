@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, stream, views
+from litemaas_controller.api import access, keys, stream, views
 from litemaas_controller.errors import NotFoundError
-from litemaas_controller.intake.auth import require_bearer
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/runs")
 async def list_runs(request: web.Request) -> web.Response:
-    require_bearer(request.app[keys.SETTINGS], request.headers)
     order_id = request.query.get("order")
     records = await request.app[keys.STORE].list_runs(order_id=order_id)
     return web.json_response({"items": [views.run(r) for r in records]})
@@ -21,7 +19,6 @@ async def list_runs(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/runs/{id}")
 async def get_run(request: web.Request) -> web.Response:
-    require_bearer(request.app[keys.SETTINGS], request.headers)
     record = await request.app[keys.STORE].get_run(request.match_info["id"])
     if record is None:
         raise NotFoundError(f"run {request.match_info['id']} does not exist")
@@ -30,7 +27,6 @@ async def get_run(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/runs/{id}/events")
 async def run_events(request: web.Request) -> web.StreamResponse:
-    require_bearer(request.app[keys.SETTINGS], request.headers)
     run_id = request.match_info["id"]
     if await request.app[keys.STORE].get_run(run_id) is None:
         raise NotFoundError(f"run {run_id} does not exist")
@@ -39,7 +35,7 @@ async def run_events(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/v1/runs/{id}/cancel")
 async def cancel_run(request: web.Request) -> web.Response:
-    principal = require_bearer(request.app[keys.SETTINGS], request.headers)
+    principal = request[access.PRINCIPAL]
     run_id = request.match_info["id"]
     store = request.app[keys.STORE]
     if await store.get_run(run_id) is None:

@@ -290,4 +290,3 @@ def env_name(f: dataclasses.Field[Any]) -> str:
 
 def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(Settings)
-
