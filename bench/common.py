@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from litemaas_controller.config.paths import default_argument_specs, default_playbook_dir
 from litemaas_controller.intake.auth import signed_headers
 
 SECRET = "bench-webhook-secret-0123456789"
@@ -79,6 +80,8 @@ class Service:
             "LITEMAAS_API_TOKEN": TOKEN,
             "LITEMAAS_STATE_DIR": str(state),
             "LITEMAAS_PLAYBOOK_DIR": str(playbook_dir),
+            # the bench's own playbooks have no role beside them: the collection's interface
+            "LITEMAAS_ARGUMENT_SPECS": str(default_argument_specs(default_playbook_dir())),
             "LITEMAAS_RUN_ENV_PASSTHROUGH": "BENCH_MARKS",
             "LITEMAAS_DRAIN_GRACE": "0",
             "LITEMAAS_KILL_GRACE": "1",

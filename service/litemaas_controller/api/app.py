@@ -35,7 +35,6 @@ from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
 from litemaas_controller.cluster import EventWriter, KubeClient, NamespaceReader
 from litemaas_controller.config import Settings
-from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.config.paths import default_argument_specs, private_dir
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.dispatch.dispatcher import RunObserver
@@ -43,6 +42,7 @@ from litemaas_controller.healing.history import HistoryRecorder
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import SqliteStore
+from litemaas_controller.role.order_vars import load_order_vars
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
 from litemaas_controller.runner.metrics import RunnerMetrics

@@ -10,12 +10,12 @@ from litemaas_controller.api.credentials import SecretReader
 from litemaas_controller.api.metrics import Metrics
 from litemaas_controller.cluster import KubeClient
 from litemaas_controller.config import Settings
-from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import OrderIntake
 from litemaas_controller.intake.messages import RedisState
 from litemaas_controller.ledger import Store
+from litemaas_controller.role.order_vars import OrderVars
 from litemaas_controller.runner import PlaybookRunner
 
 SETTINGS = web.AppKey("settings", Settings)

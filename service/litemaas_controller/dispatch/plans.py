@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from litemaas_controller.config.order_vars import CONTROLLER, DECIDED, PREFIX
 from litemaas_controller.dispatch import changes
 from litemaas_controller.ledger import (
     CHANGE_ACTIONS,
@@ -16,6 +15,7 @@ from litemaas_controller.ledger import (
     RunOutcome,
     RunStatus,
 )
+from litemaas_controller.role.order_vars import CONTROLLER, DECIDED, PREFIX
 from litemaas_controller.runner import RunResult
 
 PLAYBOOKS = {

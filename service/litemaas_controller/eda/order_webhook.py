@@ -22,7 +22,6 @@ from aiohttp import web
 
 from litemaas_controller.api import problems
 from litemaas_controller.config import Settings
-from litemaas_controller.config.order_vars import load_order_vars
 from litemaas_controller.dispatch.plans import order_extravars
 from litemaas_controller.eda.args import Args
 from litemaas_controller.eda.seen import SeenIds, digest
@@ -31,6 +30,7 @@ from litemaas_controller.intake.auth import authenticate_order
 from litemaas_controller.intake.order_check import OrderCheck, canonical
 from litemaas_controller.intake.ownership import default_namespace
 from litemaas_controller.ledger import Action
+from litemaas_controller.role.order_vars import load_order_vars
 
 log = logging.getLogger(__name__)
 

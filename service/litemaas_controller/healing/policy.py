@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from litemaas_controller.cluster import EventWriter
 from litemaas_controller.config import Settings
 from litemaas_controller.config.healing import parse_budget
-from litemaas_controller.config.order_vars import PREFIX
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.errors import ConflictError, NotFoundError
 from litemaas_controller.healing.budget import Spending, backoff, spending
@@ -34,6 +33,7 @@ from litemaas_controller.ledger import (
     Store,
 )
 from litemaas_controller.ledger.models import is_permanent
+from litemaas_controller.role.order_vars import PREFIX
 
 log = logging.getLogger(__name__)
 

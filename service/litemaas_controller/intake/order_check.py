@@ -12,11 +12,11 @@ from typing import Any
 
 import jsonschema
 
-from litemaas_controller.config.order_vars import DECIDED, OrderVars
 from litemaas_controller.errors import InvalidError, MalformedError
 from litemaas_controller.intake import jsonin
 from litemaas_controller.intake.schema import order_schema
 from litemaas_controller.intake.templates import refuse_templates
+from litemaas_controller.role.order_vars import DECIDED, OrderVars
 
 
 def canonical(doc: Any) -> str:

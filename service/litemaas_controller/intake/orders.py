@@ -12,11 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 from litemaas_controller.cluster import NamespaceReader
-from litemaas_controller.config.order_vars import OrderVars
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.intake import ownership
 from litemaas_controller.intake.order_check import OrderCheck, canonical
 from litemaas_controller.ledger import Action, NewOrder, OrderRecord, OrderStatus, Store
+from litemaas_controller.role.order_vars import OrderVars
 
 log = logging.getLogger(__name__)
 

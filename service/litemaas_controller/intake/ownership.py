@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litemaas_controller.config.order_vars import CONTROLLER
 from litemaas_controller.errors import ConflictError
 from litemaas_controller.ledger import Action, InstanceRecord, InstanceStatus, NewOrder
+from litemaas_controller.role.order_vars import CONTROLLER
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 INSTANCE_LABEL = "litemaas.rhpds.io/instance"

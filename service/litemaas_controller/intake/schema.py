@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litemaas_controller.config.order_vars import OrderVars
+from litemaas_controller.role.order_vars import OrderVars
 
 
 def whole(pattern: str) -> str:

@@ -1,4 +1,4 @@
-"""Which vars an order may set: from the role's argument_specs, or the built-in 0.1.2 list."""
+"""Which vars an order may set: from the role's argument_specs, its only source."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from litemaas_controller.config.order_vars import (
-    BUILTIN_SECRET,
-    DECIDED,
-    builtin,
-    from_argument_specs,
-    load_order_vars,
-)
 from litemaas_controller.errors import ConfigError
+from litemaas_controller.role.order_vars import DECIDED, from_argument_specs, load_order_vars
 
 pytestmark = pytest.mark.unit
 
@@ -49,14 +43,21 @@ def test_argument_specs_split_into_allowed_secret_and_decided(tmp_path: Path) ->
     }
 
 
-def test_the_builtin_list_has_no_secret_or_decided_var() -> None:
-    catalogue = builtin()
-    assert not set(catalogue.allowed) & (BUILTIN_SECRET | DECIDED)
-    assert "ocp4_workload_litemaas_version" in catalogue.allowed
+def test_a_missing_file_is_a_config_error_that_says_where_it_looked(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.yml"
+    with pytest.raises(ConfigError, match="LITEMAAS_ARGUMENT_SPECS") as refused:
+        load_order_vars(absent)
+    assert str(absent) in refused.value.message
 
 
-def test_missing_file_falls_back_to_the_builtin_list(tmp_path: Path) -> None:
-    assert load_order_vars(tmp_path / "absent.yml").source == "built-in 0.1.2 list"
+def test_the_roles_own_specs_allow_every_public_role_var_and_nothing_decided() -> None:
+    options = yaml.safe_load(REPO_SPECS.read_text())["argument_specs"]["main"]["options"]
+    catalogue = load_order_vars(REPO_SPECS)
+    assert not set(catalogue.allowed) & (catalogue.secret | DECIDED)
+    # the variable the built-in copy of 0.1.2's list had lost
+    assert "ocp4_workload_litemaas_wait_timeout" in catalogue.allowed
+    public = {n for n in options if n.startswith("ocp4_workload_litemaas_")} - DECIDED
+    assert set(catalogue.allowed) | catalogue.secret == public
 
 
 def test_a_broken_file_is_a_config_error(tmp_path: Path) -> None:

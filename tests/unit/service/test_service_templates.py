@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from litemaas_controller.config.order_vars import from_argument_specs
 from litemaas_controller.errors import InvalidError
 from litemaas_controller.intake.messages.parse import parse
+from litemaas_controller.role.order_vars import from_argument_specs
 from litemaas_controller.runner import extravars
 from templated import BODIES, planted, replaced, slashed, string_fields, touching
 

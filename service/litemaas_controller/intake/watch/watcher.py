@@ -23,12 +23,12 @@ from litemaas_controller.cluster import KubeClient
 from litemaas_controller.cluster.kinds import cluster_wide, exposure_kind, secrets_in, serves_routes
 from litemaas_controller.cluster.listwatch import Hooks, ListWatch, Target, backoff
 from litemaas_controller.config import Settings
-from litemaas_controller.config.order_vars import CONTROLLER
 from litemaas_controller.healing.assess import Moment, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake.ownership import INSTANCE_LABEL, MANAGED_BY
 from litemaas_controller.intake.watch.cache import ObjectCache
 from litemaas_controller.ledger import InstanceStatus, Store
+from litemaas_controller.role.order_vars import CONTROLLER
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,8 @@ An order may set any of the role's own variables (``ocp4_workload_litemaas_*``) 
 ones (secrets travel by reference, in Kubernetes Secrets) and those the order itself decides
 (action, instance, namespace...).  The AgnosticD boilerplate the role only tolerates
 (``become_override``, ``ocp_username``, ``silent``) is not the order's to set.
-When the file is absent, a built-in list of the 0.1.2 role's variables is used.
+The file of the collection the service runs is the only source: there is no built-in copy to
+drift from it, and a missing file stops the service at start.
 """
 
 from __future__ import annotations
@@ -45,53 +46,6 @@ _ARGSPEC_TO_JSON = {
     "list": "array",
     "dict": "object",
 }
-
-#: the 0.1.2 role's non-secret variables (ORIGINAL-COLLECTION.md) with their JSON types
-BUILTIN: dict[str, str | None] = {
-    f"{PREFIX}{name}": kind
-    for name, kind in {
-        "version": "string",
-        "route_name": "string",
-        "image_registry": "string",
-        "backend_image": "string",
-        "frontend_image": "string",
-        "litellm_image": "string",
-        "litellm_tag": "string",
-        "cloud_provider": "string",
-        "postgres_version": "string",
-        "postgres_storage_size": "string",
-        "postgres_storage_class": "string",
-        "postgres_storage_access_mode": "string",
-        "litellm_ui_username": "string",
-        "oauth_enabled": "boolean",
-        "oauth_provider": "string",
-        "oauth_client_id": "string",
-        "admin_emails": "array",
-        "cluster_domain": "string",
-        "backend_memory_limit": "string",
-        "backend_cpu_limit": "string",
-        "frontend_memory_limit": "string",
-        "frontend_cpu_limit": "string",
-        "litellm_memory_limit": "string",
-        "litellm_cpu_limit": "string",
-        "deploy_frontend": "boolean",
-        "deploy_backend": "boolean",
-        "deploy_litellm": "boolean",
-    }.items()
-}
-
-#: the 0.1.2 role's secret variables: refused with a pointer to secrets-by-reference
-BUILTIN_SECRET = frozenset(
-    f"{PREFIX}{n}"
-    for n in (
-        "postgres_password",
-        "jwt_secret",
-        "admin_api_key",
-        "litellm_api_key",
-        "litellm_ui_password",
-        "oauth_client_secret",
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -134,12 +88,12 @@ def from_argument_specs(path: Path) -> OrderVars:
     return OrderVars(allowed=allowed, secret=frozenset(secret), source=str(path))
 
 
-def builtin() -> OrderVars:
-    return OrderVars(allowed=dict(BUILTIN), secret=BUILTIN_SECRET, source="built-in 0.1.2 list")
-
-
-def load_order_vars(path: Path | None) -> OrderVars:
-    """The catalogue from ``path`` when it exists, else the built-in list (logged by the caller)."""
-    if path is not None and path.is_file():
-        return from_argument_specs(path)
-    return builtin()
+def load_order_vars(path: Path) -> OrderVars:
+    """The catalogue from the role's ``argument_specs.yml`` at ``path``; ConfigError if absent."""
+    if not path.is_file():
+        raise ConfigError(
+            f"the role's argument specs are not at {path}: point LITEMAAS_ARGUMENT_SPECS at the "
+            "collection's roles/ocp4_workload_litemaas/meta/argument_specs.yml (by default it is "
+            "looked for beside LITEMAAS_PLAYBOOK_DIR)"
+        )
+    return from_argument_specs(path)
