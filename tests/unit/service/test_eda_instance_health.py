@@ -12,7 +12,7 @@ import pytest
 from litemaas_controller.dispatch.plans import order_extravars
 from litemaas_controller.eda.instance_health import HealthEvents, LabelledInstances, from_args
 from litemaas_controller.errors import ConfigError
-from litemaas_controller.healing.assess import Verdict
+from litemaas_controller.healing.assess import MAX_REASON, Moment, Verdict, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.healing.model import HealthStatus
 from litemaas_controller.ledger import Action
@@ -82,3 +82,19 @@ async def test_one_event_per_health_change_not_per_verdict() -> None:
     assert failed["reason"] == crash.reason and failed["since"] == 1001.0  # when it began
     assert (failed["instance"], failed["namespace"]) == ("demo", "litemaas-demo")
     assert failed["extravars"] == order_extravars(Action.REPAIR, "demo", "litemaas-demo", {}, {})
+
+
+async def test_hostile_cluster_text_reaches_the_event_bounded_and_as_plain_text() -> None:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    instances = LabelledInstances()
+    instances.listed([_namespace("litemaas-demo", "demo")])
+    model = HealthModel(HealthEvents(queue, instances), grace=0.0)
+    hostile = "{{ lookup('pipe', 'id') }}\n\x1b[31m" * 50
+    pod = {"metadata": {"name": "litellm-1"}, "status": {"phase": "Pending", "containerStatuses": [
+        {"name": "litellm", "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                                  "message": hostile}}}]}}  # fmt: skip
+    verdict = assess({("Pod", "litellm-1"): pod}, "Route", busy=False, moment=Moment(0.0, 60.0))
+    await model.judge("demo", verdict)
+    [event] = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert event["status"] == "failed" and len(event["reason"]) <= MAX_REASON
+    assert event["reason"].isprintable() and "{{ lookup('pipe', 'id') }}" in event["reason"]
