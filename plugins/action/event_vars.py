@@ -9,11 +9,13 @@ module: event_vars
 short_description: Set the variables an rhpds.litemaas event source computed, as unsafe facts
 description:
   - Reads C(ansible_eda.event.extravars), the variables one of this collection's event sources
-    (C(order_webhook), C(change_stream)) computed for the playbook, and sets them as facts that
-    Ansible never renders as templates, so a C({{ ... }}) in an order or a message stays literal.
+    (C(order_webhook), C(change_stream), C(instance_health)) computed for the playbook, and
+    sets them as facts that Ansible never renders as templates, so a C({{ ... }}) in an order
+    or a message stays literal.
   - Reads the extra var directly, without templating it; ansible-rulebook passes event data as
     plain extra vars, which Ansible would otherwise template wherever they are used.
-  - Also sets C(litemaas_event), the event's C(order) or C(message) and C(stream) parts.
+  - Also sets C(litemaas_event), the event's C(order) or C(message) and C(stream) parts, or
+    a health event's C(instance), C(namespace), C(status), C(reason) and C(since).
 options: {}
 author: litemaas-controller developers
 """
@@ -24,7 +26,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
 
-_PARTS = ("order", "message", "stream")
+_PARTS = ("order", "message", "stream", "instance", "namespace", "status", "reason", "since")
 
 
 class ActionModule(ActionBase):
@@ -37,7 +39,7 @@ class ActionModule(ActionBase):
         if not isinstance(event, dict) or not isinstance(event.get("extravars"), dict):
             raise AnsibleActionFail(
                 "no rhpds.litemaas event: run this playbook from a rulebook whose source is "
-                "rhpds.litemaas.order_webhook or rhpds.litemaas.change_stream"
+                "rhpds.litemaas.order_webhook, change_stream or instance_health"
             )
         facts = dict(event["extravars"])
         facts["litemaas_event"] = {k: event[k] for k in _PARTS if k in event}

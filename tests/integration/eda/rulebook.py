@@ -60,6 +60,7 @@ class Rulebook:
         env: dict[str, str],
         redis_url: str,
         consumer: str = "eda-test",
+        health_grace: float = 86400,
     ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,8 @@ class Rulebook:
             "litemaas_webhook_state_file": str(self.dir / "seen.json"),
             "litemaas_consumer": consumer,
             "litemaas_claim_idle": 1,
+            # the sandbox is shared: instances other tests left failed draw no repair here
+            "litemaas_health_grace": health_grace,
         }
         (self.dir / "vars.yml").write_text(json.dumps(settings))
         self.argv = [

@@ -39,6 +39,7 @@ def test_ansible_builder_create_makes_the_decision_environments_build_context(
         names = set(tar.getnames())
     assert {"extensions/eda/plugins/event_source/order_webhook.py",
             "extensions/eda/plugins/event_source/change_stream.py",
+            "extensions/eda/plugins/event_source/instance_health.py",
             "extensions/eda/rulebooks", "rulebooks/litemaas.yml"} <= names  # fmt: skip
     containerfile = (context / "Containerfile").read_text()
     assert "pip install --no-cache-dir /tmp/litemaas/litemaas_controller-0.2.0" in containerfile

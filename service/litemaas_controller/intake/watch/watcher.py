@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
@@ -27,7 +27,7 @@ from litemaas_controller.healing.assess import Moment, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake.ownership import INSTANCE_LABEL, MANAGED_BY
 from litemaas_controller.intake.watch.cache import ObjectCache
-from litemaas_controller.ledger import InstanceStatus, Store
+from litemaas_controller.ledger import InstanceRecord, InstanceStatus, RunRecord
 from litemaas_controller.role.order_vars import CONTROLLER
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,31 @@ JOIN = 5.0  # seconds shutdown waits for the stream threads
 LEDGER = ("ledger",)
 
 
+class Instances(Protocol):
+    """What the watch reads of the ledger (a ``Store``): which instances to judge, and which
+    have a run queued or going.  The EDA source reads the cluster's labels instead."""
+
+    async def list_instances(self) -> Sequence[InstanceRecord]: ...
+
+    async def instances_with_queued_orders(self) -> Sequence[str]: ...
+
+    async def unfinished_runs(self) -> Sequence[RunRecord]: ...
+
+    async def wait_changed(self, timeout: float) -> bool: ...
+
+
 class ClusterWatch:
     """``Intake``: judges instances' health (a ``HealthModel``) from what the cluster shows."""
 
     name = "cluster-watch"
 
     def __init__(
-        self, settings: Settings, kube: KubeClient, store: Store, model: HealthModel, hooks: Hooks
+        self,
+        settings: Settings,
+        kube: KubeClient,
+        store: Instances,
+        model: HealthModel,
+        hooks: Hooks,
     ) -> None:
         self._settings = settings
         self._kube = kube
