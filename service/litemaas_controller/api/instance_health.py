@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from litemaas_controller.api import keys, query
-from litemaas_controller.api.stream import MAX_SEQ, Sse, follows
+from litemaas_controller.api.stream import MAX_SEQ, Sse, follows, last_seq
 from litemaas_controller.config import Settings
 from litemaas_controller.config.healing import HealingMode
 from litemaas_controller.errors import NotFoundError
@@ -78,13 +78,17 @@ async def health_history(request: web.Request) -> web.StreamResponse:
     if not follows(request):
         items = [transition(r) for r in await store.health_history(name, after, limit)]
         return web.json_response({"items": items})
+    after = max(after, last_seq(request) or 0)
     sse = Sse(request)
     await sse.open()
-    while True:
-        records = await store.health_history(name, after, limit)
-        for record in records:
-            await sse.send("health", transition(record), str(record.seq))
-            after = record.seq
-        if not records and not await sse.idle(store):
-            break
+    try:
+        while True:
+            records = await store.health_history(name, after, limit)
+            for record in records:
+                await sse.send("health", transition(record), str(record.seq))
+                after = record.seq
+            if not records and not await sse.idle(store):
+                break
+    finally:
+        await sse.close()
     return sse.response

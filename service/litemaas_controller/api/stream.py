@@ -1,20 +1,27 @@
-"""Run and order events as JSON lists, or followed live as server-sent events (``?follow=1``)."""
+"""Run and order events as JSON lists, or followed live as server-sent events (``?follow=1``).
+
+The streams are aiohttp-sse's ``EventSourceResponse`` (its pings keep idle proxies open).
+Every ``event`` frame carries an ``id:`` (``<run id>:<seq>``; ``<seq>`` for health): a client
+that reconnects with ``Last-Event-ID`` gets what followed it, nothing twice and nothing lost.
+"""
 
 from __future__ import annotations
 
 import json
-import time
+import re
 from typing import Any
 
 from aiohttp import web
+from aiohttp_sse import EventSourceResponse
 
 from litemaas_controller.api import keys, query, views
-from litemaas_controller.errors import NotFoundError
+from litemaas_controller.errors import MalformedError, NotFoundError
 from litemaas_controller.ledger import TERMINAL_ORDER, TERMINAL_RUN, Store
 
-KEEPALIVE = 15.0  # seconds between comment lines, so proxies keep an idle stream open
+KEEPALIVE = 15.0  # seconds between pings, so proxies keep an idle stream open
 POLL = 1.0  # longest wait for a ledger change before looking at the shutdown flag again
 MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer limit
+_RUN_EVENT_ID = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{0,62}):([0-9]{1,18})")
 
 
 def follows(request: web.Request) -> bool:
@@ -25,34 +32,52 @@ def _after(request: web.Request) -> int:
     return query.integer(request, "after", 0, 0, MAX_SEQ)
 
 
+def last_run_event(request: web.Request) -> tuple[str, int] | None:
+    """(run id, seq) of the client's ``Last-Event-ID``, if it sent one."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw == "":
+        return None
+    found = _RUN_EVENT_ID.fullmatch(raw)
+    if found is None:
+        raise MalformedError("Last-Event-ID must be an id: this stream sent (<run id>:<seq>)")
+    return found[1], int(found[2])
+
+
+def last_seq(request: web.Request) -> int | None:
+    """The seq of the client's ``Last-Event-ID`` on a stream whose ids are plain seqs."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise MalformedError("Last-Event-ID must be an id: this stream sent (a number)")
+    return int(raw)
+
+
 class Sse:
-    """One server-sent event stream: frames, keepalives, and the end on shutdown."""
+    """One server-sent event stream: frames, and its end when the server stops."""
 
     def __init__(self, request: web.Request) -> None:
         self.request = request
-        self.response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-        )
-        self._last_write = time.monotonic()
+        self.response = EventSourceResponse(sep="\n", ping_interval=KEEPALIVE)
 
     async def open(self) -> None:
         await self.response.prepare(self.request)
 
     async def send(self, kind: str, data: Any, event_id: str | None = None) -> None:
-        frame = f"event: {kind}\n" + (f"id: {event_id}\n" if event_id else "")
-        frame += f"data: {json.dumps(data)}\n\n"
-        await self.response.write(frame.encode())
-        self._last_write = time.monotonic()
+        await self.response.send(json.dumps(data), id=event_id, event=kind)
 
     async def idle(self, store: Store) -> bool:
         """Wait for a change; False when the server is stopping and the stream must end."""
         if self.request.app[keys.STOPPING].is_set():
             return False
         await store.wait_changed(POLL)
-        if time.monotonic() - self._last_write > KEEPALIVE:
-            await self.response.write(b": keepalive\n\n")
-            self._last_write = time.monotonic()
         return not self.request.app[keys.STOPPING].is_set()
+
+    async def close(self) -> web.StreamResponse:
+        """Stop the pings; the response, for the handler to return."""
+        self.response.stop_streaming()
+        await self.response.wait()
+        return self.response
 
 
 async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
@@ -61,8 +86,19 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
     if not follows(request):
         events = await store.events_after(run_id, after, limit=5000)
         return web.json_response({"items": [views.event(e) for e in events]})
+    resume = last_run_event(request)
+    if resume is not None and resume[0] == run_id:
+        after = max(after, resume[1])
     sse = Sse(request)
     await sse.open()
+    try:
+        await _follow_run(sse, store, run_id, after)
+    finally:
+        await sse.close()
+    return sse.response
+
+
+async def _follow_run(sse: Sse, store: Store, run_id: str, after: int) -> None:
     while True:
         run = await store.get_run(run_id)
         events = await store.events_after(run_id, after)
@@ -71,10 +107,9 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
             after = e.seq
         if not events and run is not None and run.status in TERMINAL_RUN:
             await sse.send("end", views.run(run))
-            break
+            return
         if not events and not await sse.idle(store):
-            break
-    return sse.response
+            return
 
 
 async def order_events(request: web.Request, order_id: str) -> web.StreamResponse:
@@ -86,9 +121,20 @@ async def order_events(request: web.Request, order_id: str) -> web.StreamRespons
             {"run": r.id, **views.event(e)} for r in runs for e in await store.events_after(r.id, 0)
         ]
         return web.json_response({"items": items})
+    resume = last_run_event(request)
     sse = Sse(request)
     await sse.open()
-    cursors: dict[str, int] = {}
+    try:
+        await _follow_order(sse, store, order_id, resume)
+    finally:
+        await sse.close()
+    return sse.response
+
+
+async def _follow_order(
+    sse: Sse, store: Store, order_id: str, resume: tuple[str, int] | None
+) -> None:
+    cursors = await _resumed_cursors(store, order_id, resume)
     seen: dict[str, str] = {}  # run id -> last status sent
     order_status = ""
     while True:
@@ -110,7 +156,18 @@ async def order_events(request: web.Request, order_id: str) -> web.StreamRespons
             await sse.send("order", views.order(order))
         if not sent and order.status in TERMINAL_ORDER:
             await sse.send("end", views.order(order))
-            break
+            return
         if not sent and not await sse.idle(store):
-            break
-    return sse.response
+            return
+
+
+async def _resumed_cursors(
+    store: Store, order_id: str, resume: tuple[str, int] | None
+) -> dict[str, int]:
+    """Where each run's events start again after ``resume``: the runs before its run (oldest
+    first) were sent whole; an id of no run of this order resumes nothing."""
+    runs = [r.id for r in reversed(await store.list_runs(order_id=order_id))]
+    if resume is None or resume[0] not in runs:
+        return {}
+    done = runs[: runs.index(resume[0])]
+    return {**dict.fromkeys(done, MAX_SEQ), resume[0]: resume[1]}
