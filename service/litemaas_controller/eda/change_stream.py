@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from litemaas_controller.config import Settings
 from litemaas_controller.dispatch.changes import change_extravars
@@ -31,7 +31,7 @@ from litemaas_controller.eda.args import Args
 from litemaas_controller.errors import BadInputError
 from litemaas_controller.intake.messages import deadletter
 from litemaas_controller.intake.messages.parse import Message, parse
-from litemaas_controller.intake.messages.stream import Entry, Stream, is_nogroup
+from litemaas_controller.intake.messages.stream import Entry, Stream
 from litemaas_controller.intake.ownership import default_namespace
 from litemaas_controller.ledger import Action
 
@@ -110,17 +110,8 @@ class ChangeSource:
             await self._client.aclose()
 
     async def _session(self) -> None:
-        if await self._stream.ensure_group():
-            log.warning("consumer group %s created on %s", self._stream.group, self._stream.name)
-        self._followed.clear()  # after a reconnect, what is still ours is read again below
-        try:
-            await self._emit_all(await self._stream.read("0", BATCH * 4, None))
-            await self._loop()
-        except ResponseError as exc:
-            if not is_nogroup(exc):
-                raise
-            log.warning("consumer group %s is gone (Redis restarted without its data?)",
-                        self._stream.group)  # fmt: skip
+        # after a reconnect, what is still ours is read again (the stream's own entries first)
+        await self._stream.session(self._followed.clear, self._emit_all, self._loop, BATCH)
 
     async def _loop(self) -> None:
         every = max(0.05, self._claim_idle / 3)

@@ -23,7 +23,7 @@ from litemaas_controller.config import Settings
 from litemaas_controller.intake.messages.handler import Admitted, Handler
 from litemaas_controller.intake.messages.metrics import MessageMetrics
 from litemaas_controller.intake.messages.state import RedisState
-from litemaas_controller.intake.messages.stream import Entry, Stream, is_nogroup
+from litemaas_controller.intake.messages.stream import Entry, Stream
 from litemaas_controller.intake.orders import OrderIntake
 
 log = logging.getLogger(__name__)
@@ -97,20 +97,11 @@ class MessageConsumer:
         self._backoff = min(self._backoff * 2, BACKOFF[1])
 
     async def _session(self) -> None:
-        if await self._stream.ensure_group():
-            log.warning("consumer group %s created on %s (first start, or Redis lost it)",
-                        self._stream.group, self._stream.name)  # fmt: skip
+        await self._stream.session(self._connected, self._admit_all, self._loop, BATCH)
+
+    def _connected(self) -> None:
         self._state.up()
         self._backoff = BACKOFF[0]
-        try:
-            # our own pending entries first (a restart under the same consumer name)
-            await self._admit_all(await self._stream.read("0", BATCH * 4, None))
-            await self._loop()
-        except ResponseError as exc:
-            if not is_nogroup(exc):
-                raise
-            log.warning("consumer group %s is gone (Redis restarted without its data?)",
-                        self._stream.group)  # fmt: skip
 
     async def _loop(self) -> None:
         block_ms = int(self._block_s * 1000)

@@ -6,12 +6,15 @@ redis-py's asyncio client reconnects by itself; a command on a dead server raise
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
 
 Fields = Mapping[bytes, bytes]
 
@@ -56,6 +59,30 @@ class Stream:
                 return False
             raise
         return True
+
+    async def session(
+        self,
+        connected: Callable[[], None],
+        own: Callable[[list[Entry]], Awaitable[None]],
+        loop: Callable[[], Awaitable[None]],
+        batch: int,
+    ) -> None:
+        """One session of a consumer: the group made sure of, ``connected()``, its own pending
+        entries (a restart under the same consumer name) to ``own``, then ``loop`` until the
+        group vanishes (NOGROUP: returns, for the caller to start the next session at once).
+        Redis errors reach the caller, which backs off."""
+        if await self.ensure_group():
+            log.warning("consumer group %s created on %s (first start, or Redis lost it)",
+                        self.group, self.name)  # fmt: skip
+        connected()
+        try:
+            await own(await self.read("0", batch * 4, None))
+            await loop()
+        except ResponseError as exc:
+            if not is_nogroup(exc):
+                raise
+            log.warning("consumer group %s is gone (Redis restarted without its data?)",
+                        self.group)  # fmt: skip
 
     async def read(self, start: str, count: int, block_ms: int | None) -> list[Entry]:
         """New entries (``>``) or this consumer's own pending ones (``0``)."""
