@@ -10,10 +10,6 @@ set, the plugin also appends to the files AgnosticD collects (``<ACTION>-user-in
 ansible-playbook run, the controller) it writes nothing locally.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import os
 

@@ -7,10 +7,6 @@
 controller stops retrying and a person reads ``msg`` (plugins/module_utils/litellm_failure.py).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 

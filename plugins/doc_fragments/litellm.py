@@ -2,10 +2,6 @@
 # MIT License
 """Options every rhpds.litemaas LiteLLM module shares: how to reach the instance's LiteLLM."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
@@ -57,6 +53,7 @@ options:
     type: int
     default: 60
 requirements:
+  - Python 3.6 or newer on the host that runs the module (checked by C(make lint))
   - kubernetes (Python client) when O(namespace) is used or a module writes a Secret
 notes:
   - Tested with LiteLLM 1.108.7; the admin endpoints used (C(/model/new), C(/model/info),

@@ -2,10 +2,6 @@
 # MIT License
 """Filters of rhpds.litemaas for credentials that are generated once and read back from Secrets."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import base64
 import hashlib
 import json

@@ -9,10 +9,6 @@ exception, :class:`LiteLLMError`, that carries LiteLLM's own envelope
 message that says what to do next. No method logs or returns a key; callers decide what to report.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError

@@ -11,10 +11,6 @@ Two ways in (documented in the ``rhpds.litemaas.litellm`` doc fragment):
   (e.g. the in-cluster Service when the task runs inside the cluster).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import base64
 import traceback
 

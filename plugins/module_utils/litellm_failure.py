@@ -9,10 +9,6 @@ otherwise (an upstream or LiteLLM that does not answer, a model not registered y
 controller dead-letters a message whose run failed permanently at once and retries the others.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 

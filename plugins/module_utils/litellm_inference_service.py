@@ -19,10 +19,6 @@ before any key is read or sent. Nothing from the status is repeated in an error 
 condition's reason that is a plain word.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import re
 
 from ansible.module_utils.six.moves.urllib.parse import urlsplit

@@ -15,10 +15,6 @@ give the new key the alias. A run interrupted anywhere in between is repaired by
 whichever key matches the Secret is kept, any other key under either alias is deleted.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import hashlib
 import time
 

@@ -13,10 +13,6 @@ salt = the model id, 100,000 rounds): the same key gives the same fingerprint, t
 not give the key back.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import hashlib
 
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_api import (

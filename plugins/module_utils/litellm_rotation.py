@@ -32,10 +32,6 @@ the key the proxy holds. (A served deployment would not tell: the proxy keeps se
 when a reload cannot decrypt the row.)
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 import secrets
 import signal

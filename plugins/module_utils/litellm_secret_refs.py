@@ -21,10 +21,6 @@ The controller refuses the reserved names at intake as well
 (``litemaas_controller/intake/messages/references.py``); a unit test keeps the two lists equal.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 from ansible_collections.rhpds.litemaas.plugins.module_utils.litellm_failure import (
     PermanentFailure,
 )

@@ -17,10 +17,6 @@ rules at intake (``LITEMAAS_UPSTREAM_ALLOW``, ``litemaas_controller/config/upstr
 one table of unit cases runs against both.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ipaddress
 
 from ansible.module_utils.six.moves.urllib.parse import urlsplit

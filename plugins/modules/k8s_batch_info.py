@@ -3,10 +3,6 @@
 # MIT License
 """k8s_batch_info: several kubernetes.core.k8s_info reads (and the API groups) in one module run."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: k8s_batch_info
 short_description: Read several kinds of Kubernetes objects, and the served API groups, in one task
@@ -40,6 +36,7 @@ options:
     type: bool
     default: false
 requirements:
+  - Python 3.6 or newer on the host that runs the module (checked by C(make lint))
   - "kubernetes >= 24.2.0"
 seealso:
   - module: kubernetes.core.k8s_info

@@ -3,10 +3,6 @@
 # MIT License
 """litellm_info: what an instance's LiteLLM serves, and its keys, without any credential."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: litellm_info
 short_description: List the models and virtual keys of a LiteLLM proxy, without credentials

@@ -3,10 +3,6 @@
 # MIT License
 """litellm_key: a LiteLLM virtual key per alias, its value only in a Kubernetes Secret."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: litellm_key
 short_description: Create, rotate or delete a LiteLLM virtual key, written only to a Kubernetes Secret

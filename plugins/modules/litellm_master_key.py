@@ -3,10 +3,6 @@
 # MIT License
 """litellm_master_key: rotate LiteLLM's master key through the proxy, or check which key works."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: litellm_master_key
 short_description: Rotate the LiteLLM master key through the proxy, resumably, and check keys against it

@@ -3,10 +3,6 @@
 # MIT License
 """litellm_model: register, update or remove a model in an instance's LiteLLM, exactly once."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: litellm_model
 short_description: Register, update or remove a model in LiteLLM, idempotently

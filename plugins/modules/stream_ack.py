@@ -3,10 +3,6 @@
 # MIT License
 """stream_ack: acknowledge a Redis Streams entry after the run it triggered."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 DOCUMENTATION = r"""
 module: stream_ack
 short_description: Acknowledge a Redis Streams entry in its consumer group (XACK)
@@ -38,6 +34,7 @@ options:
     type: str
     required: true
 requirements:
+  - Python 3.6 or newer on the host that runs the module (checked by C(make lint))
   - redis (Python)
 """
 
