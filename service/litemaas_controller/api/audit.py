@@ -6,13 +6,18 @@ import dataclasses
 
 from aiohttp import web
 
-from litemaas_controller.api import keys
+from litemaas_controller.api import keys, paging
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/audit")
 async def list_audit(request: web.Request) -> web.Response:
-    subject = request.query.get("subject")
-    entries = await request.app[keys.STORE].list_audit(subject=subject)
-    return web.json_response({"items": [dataclasses.asdict(e) for e in entries]})
+    size = paging.limit(request)
+    entries = await request.app[keys.STORE].list_audit(
+        subject=request.query.get("subject"),
+        after=paging.seq_cursor(request, "audit") or 0,
+        limit=size + 1,
+    )
+    items = [dataclasses.asdict(e) for e in entries]
+    return web.json_response(paging.page("audit", items, [str(e.seq) for e in entries], size))

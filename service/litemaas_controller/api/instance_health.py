@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, query
+from litemaas_controller.api import keys, paging, query
 from litemaas_controller.api.stream import MAX_SEQ, Sse, follows, last_seq
 from litemaas_controller.config import Settings
 from litemaas_controller.config.healing import HealingMode
@@ -76,8 +76,12 @@ async def health_history(request: web.Request) -> web.StreamResponse:
     after = query.integer(request, "after", 0, 0, MAX_SEQ)
     limit = query.integer(request, "limit", 100, 1, 1000)
     if not follows(request):
-        items = [transition(r) for r in await store.health_history(name, after, limit)]
-        return web.json_response({"items": items})
+        after = max(after, paging.seq_cursor(request, "health") or 0)
+        records = await store.health_history(name, after, limit + 1)
+        seqs = [str(r.seq) for r in records]
+        return web.json_response(
+            paging.page("health", [transition(r) for r in records], seqs, limit)
+        )
     after = max(after, last_seq(request) or 0)
     sse = Sse(request)
     await sse.open()

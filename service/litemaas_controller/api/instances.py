@@ -7,7 +7,7 @@ import re
 
 from aiohttp import web
 
-from litemaas_controller.api import access, instance_health, keys, views
+from litemaas_controller.api import access, instance_health, keys, paging, views
 from litemaas_controller.errors import ClusterError, ConflictError, InvalidError, NotFoundError
 from litemaas_controller.intake.schema import INSTANCE_PATTERN
 from litemaas_controller.ledger import InstanceStatus
@@ -22,8 +22,13 @@ GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 
 @routes.get("/api/v1/instances")
 async def list_instances(request: web.Request) -> web.Response:
-    records = await request.app[keys.STORE].list_instances()
-    return web.json_response({"items": [views.instance(r) for r in records]})
+    size = paging.limit(request)
+    after = paging.cursor(request, "instances") or ""
+    records = await request.app[keys.STORE].list_instances(after=after, limit=size + 1)
+    names = [r.name for r in records]
+    return web.json_response(
+        paging.page("instances", [views.instance(r) for r in records], names, size)
+    )
 
 
 @routes.get("/api/v1/instances/{name}")

@@ -21,6 +21,17 @@ _FOLLOW: list[dict[str, Any]] = [
     },
 ]
 
+_PAGED: list[dict[str, Any]] = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"},
+     "description": "the `next` of the previous page"},
+]  # fmt: skip
+#: the lists: each answers {items, next?}, ``next`` set when more may follow
+_LISTS = frozenset({
+    "/api/v1/orders", "/api/v1/runs", "/api/v1/instances", "/api/v1/audit",
+    "/api/v1/orders/{id}/events", "/api/v1/runs/{id}/events", "/api/v1/instances/{name}/health",
+})  # fmt: skip
+
 #: (method, path, summary, answers); every /api/v1 path needs the bearer token except order intake
 _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("post", "/api/v1/orders", "Submit an order (HMAC-signed or bearer)", {
@@ -72,8 +83,10 @@ def _paths() -> dict[str, Any]:
             "responses": {code: _answer(code, text) for code, text in answers.items()},
             "security": [{"bearer": []}],
         }
+        if method == "get" and path in _LISTS:
+            op["parameters"] = list(_PAGED)
         if path.endswith("/events"):
-            op["parameters"] = _FOLLOW
+            op["parameters"] = op.get("parameters", []) + _FOLLOW
             op["responses"]["200"]["content"]["text/event-stream"] = {}
         if method == "post" and path == "/api/v1/orders":
             op["security"] = [{"hmac": []}, {"bearer": []}]

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, query, stream, views
+from litemaas_controller.api import keys, paging, stream, views
 from litemaas_controller.api.problems import status_of
 from litemaas_controller.errors import (
     ControllerError,
@@ -49,9 +49,14 @@ async def submit_order(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/orders")
 async def list_orders(request: web.Request) -> web.Response:
-    instance = request.query.get("instance")
-    records = await request.app[keys.STORE].list_orders(instance=instance, limit=_limit(request))
-    return web.json_response({"items": [views.order(r) for r in records]})
+    size = paging.limit(request)
+    records = await request.app[keys.STORE].list_orders(
+        instance=request.query.get("instance"),
+        limit=size + 1,
+        before=paging.seq_cursor(request, "orders"),
+    )
+    keys_ = [str(r.seq) for r in records]
+    return web.json_response(paging.page("orders", [views.order(r) for r in records], keys_, size))
 
 
 @routes.get("/api/v1/orders/{id}")
@@ -70,7 +75,3 @@ async def order_events(request: web.Request) -> web.StreamResponse:
     if await request.app[keys.STORE].get_order(order_id) is None:
         raise NotFoundError(f"order {order_id} does not exist")
     return await stream.order_events(request, order_id)
-
-
-def _limit(request: web.Request) -> int:
-    return query.integer(request, "limit", 100, 1, 1000)

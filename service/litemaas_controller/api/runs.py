@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from litemaas_controller.api import access, keys, stream, views
+from litemaas_controller.api import access, keys, paging, stream, views
 from litemaas_controller.errors import NotFoundError
 
 routes = web.RouteTableDef()
@@ -12,9 +12,14 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/runs")
 async def list_runs(request: web.Request) -> web.Response:
-    order_id = request.query.get("order")
-    records = await request.app[keys.STORE].list_runs(order_id=order_id)
-    return web.json_response({"items": [views.run(r) for r in records]})
+    size = paging.limit(request)
+    records = await request.app[keys.STORE].list_runs(
+        order_id=request.query.get("order"),
+        limit=size + 1,
+        before=paging.seq_cursor(request, "runs"),
+    )
+    keys_ = [str(r.seq) for r in records]
+    return web.json_response(paging.page("runs", [views.run(r) for r in records], keys_, size))
 
 
 @routes.get("/api/v1/runs/{id}")

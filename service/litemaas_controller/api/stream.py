@@ -14,13 +14,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from litemaas_controller.api import keys, query, views
+from litemaas_controller.api import keys, paging, query, views
 from litemaas_controller.errors import MalformedError, NotFoundError
 from litemaas_controller.ledger import TERMINAL_ORDER, TERMINAL_RUN, Store
 
 KEEPALIVE = 15.0  # seconds between pings, so proxies keep an idle stream open
 POLL = 1.0  # longest wait for a ledger change before looking at the shutdown flag again
 MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer limit
+EVENTS_PAGE = 500  # events in one page of a list, unless ``limit`` says otherwise
 _RUN_EVENT_ID = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{0,62}):([0-9]{1,18})")
 
 
@@ -84,8 +85,11 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
     store = request.app[keys.STORE]
     after = _after(request)
     if not follows(request):
-        events = await store.events_after(run_id, after, limit=5000)
-        return web.json_response({"items": [views.event(e) for e in events]})
+        size = paging.limit(request, EVENTS_PAGE)
+        after = max(after, paging.seq_cursor(request, "events") or 0)
+        events = await store.events_after(run_id, after, limit=size + 1)
+        items, seqs = [views.event(e) for e in events], [str(e.seq) for e in events]
+        return web.json_response(paging.page("events", items, seqs, size))
     resume = last_run_event(request)
     if resume is not None and resume[0] == run_id:
         after = max(after, resume[1])
@@ -116,11 +120,7 @@ async def order_events(request: web.Request, order_id: str) -> web.StreamRespons
     """Every run of the order in turn: ``run`` (status changes), ``event``, ``order``, ``end``."""
     store = request.app[keys.STORE]
     if not follows(request):
-        runs = list(reversed(await store.list_runs(order_id=order_id)))
-        items = [
-            {"run": r.id, **views.event(e)} for r in runs for e in await store.events_after(r.id, 0)
-        ]
-        return web.json_response({"items": items})
+        return web.json_response(await _order_events_page(request, store, order_id))
     resume = last_run_event(request)
     sse = Sse(request)
     await sse.open()
@@ -159,6 +159,22 @@ async def _follow_order(
             return
         if not sent and not await sse.idle(store):
             return
+
+
+async def _order_events_page(request: web.Request, store: Store, order_id: str) -> dict[str, Any]:
+    """One page of the order's events, every run in turn (oldest first)."""
+    size = paging.limit(request, EVENTS_PAGE)
+    key = paging.cursor(request, "order-events")
+    resume = _RUN_EVENT_ID.fullmatch(key) if key is not None else None
+    cursors = await _resumed_cursors(store, order_id, resume and (resume[1], int(resume[2])))
+    items: list[dict[str, Any]] = []
+    for run in reversed(await store.list_runs(order_id=order_id)):
+        left = size + 1 - len(items)
+        if left > 0 and cursors.get(run.id, 0) < MAX_SEQ:
+            events = await store.events_after(run.id, cursors.get(run.id, 0), limit=left)
+            items += [{"run": run.id, **views.event(e)} for e in events]
+    ids = [f"{i['run']}:{i['seq']}" for i in items]
+    return paging.page("order-events", items, ids, size)
 
 
 async def _resumed_cursors(

@@ -105,6 +105,7 @@ class OrderRecord:
     results: dict[str, Any] | None = None
     #: when retention removed its payload (vars, body, results); id, body hash and status stay
     pruned_at: float | None = None
+    seq: int = 0  # the ledger's arrival order: lists are paged at it
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class RunRecord:
     pid: int | None = None
     pid_start: int | None = None
     results: dict[str, Any] | None = None
+    seq: int = 0  # the ledger's creation order: lists are paged at it
 
 
 @dataclass(frozen=True)

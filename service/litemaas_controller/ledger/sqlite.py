@@ -143,12 +143,11 @@ class SqliteStore(SqliteOrders):
         return rows.run(row) if row else None
 
     async def list_runs(
-        self, *, order_id: str | None = None, limit: int = 100
+        self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
     ) -> Sequence[RunRecord]:
-        sql, args = "SELECT * FROM runs", [order_id] if order_id else []
-        sql += " WHERE order_id=?" if order_id else ""
-        cur = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
-        return [rows.run(r) for r in cur]
+        where, args = rows.newest_first("order_id", order_id or None, before)
+        sql = f"SELECT * FROM runs{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
+        return [rows.run(r) for r in self._db.execute(sql, (*args, limit))]
 
     async def unfinished_runs(self) -> Sequence[RunRecord]:
         cur = self._db.execute(

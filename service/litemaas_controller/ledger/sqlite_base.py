@@ -107,8 +107,12 @@ class SqliteBase:
         row = self._one("SELECT * FROM instances WHERE name=?", name)
         return rows.instance(row) if row else None
 
-    async def list_instances(self) -> Sequence[InstanceRecord]:
-        return [rows.instance(r) for r in self._db.execute("SELECT * FROM instances ORDER BY name")]
+    async def list_instances(self, *, after: str = "", limit: int = -1) -> Sequence[InstanceRecord]:
+        """By name, those after ``after``; at most ``limit`` (-1: all)."""
+        cur = self._db.execute(
+            "SELECT * FROM instances WHERE name>? ORDER BY name LIMIT ?", (after, limit)
+        )
+        return [rows.instance(r) for r in cur]
 
     async def audit(
         self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
@@ -116,10 +120,15 @@ class SqliteBase:
         with self._tx() as db:
             self._audit(db, action, subject, detail, actor=actor, source=source)
 
-    async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]:
-        sql, args = "SELECT * FROM audit", (subject,) if subject else ()
-        sql += " WHERE subject=?" if subject else ""
-        return [rows.audit(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
+    async def list_audit(
+        self, *, subject: str | None = None, after: int = 0, limit: int = -1
+    ) -> Sequence[AuditRecord]:
+        """Oldest first, those after the seq ``after``; at most ``limit`` (-1: all)."""
+        args: tuple[object, ...] = (after, subject) if subject else (after,)
+        where = "seq>? AND subject=?" if subject else "seq>?"
+        sql = f"SELECT * FROM audit WHERE {where} ORDER BY seq LIMIT ?"  # noqa: S608
+        cur = self._db.execute(sql, (*args, limit))
+        return [rows.audit(r) for r in cur]
 
     async def wait_changed(self, timeout: float) -> bool:
         try:

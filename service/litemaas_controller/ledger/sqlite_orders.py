@@ -144,12 +144,11 @@ class SqliteOrders(SqliteBase):
         return rows.order(row) if row else None
 
     async def list_orders(
-        self, *, instance: str | None = None, limit: int = 100
+        self, *, instance: str | None = None, limit: int = 100, before: int | None = None
     ) -> Sequence[OrderRecord]:
-        sql, args = "SELECT * FROM orders", [instance] if instance else []
-        sql += " WHERE instance=?" if instance else ""
-        cur = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
-        return [rows.order(r) for r in cur]
+        where, args = rows.newest_first("instance", instance or None, before)
+        sql = f"SELECT * FROM orders{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
+        return [rows.order(r) for r in self._db.execute(sql, (*args, limit))]
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
         row = self._one(

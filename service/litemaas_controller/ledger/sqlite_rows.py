@@ -96,6 +96,7 @@ def order(row: sqlite3.Row) -> OrderRecord:
         message=row["message"],
         results=loads_opt(row["results"]),
         pruned_at=row["pruned_at"],
+        seq=row["seq"],
     )
 
 
@@ -117,6 +118,7 @@ def run(row: sqlite3.Row) -> RunRecord:
         pid=row["pid"],
         pid_start=row["pid_start"],
         results=loads_opt(row["results"]),
+        seq=row["seq"],
     )
 
 
@@ -166,3 +168,17 @@ def audit(row: sqlite3.Row) -> AuditRecord:
         source=row["source"],
         detail=json.loads(row["detail"]),
     )
+
+
+def newest_first(column: str, value: str | None, before: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause and its arguments of a newest-first page: ``column=value`` when given,
+    and rows older than ``before`` (a seq) when given."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if value is not None:
+        clauses.append(f"{column}=?")
+        args.append(value)
+    if before is not None:
+        clauses.append("seq<?")
+        args.append(before)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -70,8 +70,10 @@ class Store(Protocol):
     async def get_order(self, order_id: str) -> OrderRecord | None: ...
 
     async def list_orders(
-        self, *, instance: str | None = None, limit: int = 100
-    ) -> Sequence[OrderRecord]: ...
+        self, *, instance: str | None = None, limit: int = 100, before: int | None = None
+    ) -> Sequence[OrderRecord]:
+        """Newest first; ``before``: only those older than that seq (the next page)."""
+        ...
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
         """The instance's first queued order: orders run in arrival order, a retried order
@@ -108,8 +110,10 @@ class Store(Protocol):
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
     async def list_runs(
-        self, *, order_id: str | None = None, limit: int = 100
-    ) -> Sequence[RunRecord]: ...
+        self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
+    ) -> Sequence[RunRecord]:
+        """Newest first; ``before``: only those older than that seq (the next page)."""
+        ...
 
     async def unfinished_runs(self) -> Sequence[RunRecord]:
         """Runs queued or running: after a restart, none of them is owned by anyone."""
@@ -124,13 +128,17 @@ class Store(Protocol):
     # --- instances and audit --------------------------------------------------------------------
     async def get_instance(self, name: str) -> InstanceRecord | None: ...
 
-    async def list_instances(self) -> Sequence[InstanceRecord]: ...
+    async def list_instances(
+        self, *, after: str = "", limit: int = -1
+    ) -> Sequence[InstanceRecord]: ...
 
     async def audit(
         self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
     ) -> None: ...
 
-    async def list_audit(self, *, subject: str | None = None) -> Sequence[AuditRecord]: ...
+    async def list_audit(
+        self, *, subject: str | None = None, after: int = 0, limit: int = -1
+    ) -> Sequence[AuditRecord]: ...
 
     # --- health (the cluster watch's observations) ----------------------------------------------
     async def record_health(
