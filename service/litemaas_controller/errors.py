@@ -110,6 +110,13 @@ class PermanentError(ControllerError):
     kind = "permanent"
 
 
+class ClusterRefusedError(PermanentError):
+    """The cluster answered, and asking again will not change the answer: an RBAC refusal or
+    a broken object.  The message says what a person must fix; no Retry-After."""
+
+    kind = "cluster-refused"
+
+
 class ConfigError(PermanentError):
     """A setting is missing or invalid; the message names the setting and how to set it."""
 

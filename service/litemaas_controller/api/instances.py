@@ -8,7 +8,12 @@ import re
 from aiohttp import web
 
 from litemaas_controller.api import access, instance_health, keys, paging, views
-from litemaas_controller.errors import ClusterError, ConflictError, InvalidError, NotFoundError
+from litemaas_controller.errors import (
+    ClusterRefusedError,
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+)
 from litemaas_controller.intake.schema import INSTANCE_PATTERN
 from litemaas_controller.ledger import InstanceStatus
 
@@ -81,7 +86,7 @@ async def get_credentials(request: web.Request) -> web.Response:
     data = await request.app[keys.SECRETS].read(record.namespace, str(secret_name))
     missing = [k for k in ADMIN_KEYS.values() if k not in data]
     if missing:
-        raise ClusterError(
+        raise ClusterRefusedError(
             f"Secret {record.namespace}/{secret_name} lacks {missing}; run an update order "
             "to repair the instance"
         )

@@ -25,6 +25,7 @@ _STATUS: list[tuple[type[errors.ControllerError], int]] = [
     (errors.InvalidError, 422),
     (errors.BadInputError, 400),
     (errors.ClusterError, 502),
+    (errors.ClusterRefusedError, 502),
     (errors.UnavailableError, 503),
     (errors.TemporaryError, 503),
     (errors.PermanentError, 500),

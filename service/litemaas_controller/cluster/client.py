@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
-from litemaas_controller.errors import ClusterError
+from litemaas_controller.errors import ClusterError, ClusterRefusedError
 
 #: seconds a read may take before the cluster counts as unreachable
 REQUEST_TIMEOUT = 10.0
@@ -63,6 +63,11 @@ class KubeClient:
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            if exc.status in (401, 403):
+                raise ClusterRefusedError(
+                    f"the cluster refused to read {what}: {exc.status} {exc.reason}; give the "
+                    "controller's identity get on it (see the RBAC of the install docs)"
+                ) from exc
             raise ClusterError(
                 f"the cluster refused to read {what}: {exc.status} {exc.reason}"
             ) from exc

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.unit
         (errors.UnsupportedMediaError("x"), 415),
         (errors.InvalidError("x"), 422),
         (errors.ClusterError("x"), 502),
+        (errors.ClusterRefusedError("x"), 502),
         (errors.UnavailableError("x"), 503),
         (errors.ConfigError("x"), 500),
     ],
