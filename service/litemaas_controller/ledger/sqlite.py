@@ -39,7 +39,7 @@ class SqliteStore(SqliteOrders):
         if order is None:
             raise NotFoundError(f"order {order_id} does not exist")
         run_id = f"run-{uuid.uuid4().hex[:12]}"
-        with self._tx() as db:
+        async with self._tx() as db:
             (attempts,) = db.execute(
                 "SELECT COUNT(*) FROM runs WHERE order_id=?", (order_id,)
             ).fetchone()
@@ -71,7 +71,7 @@ class SqliteStore(SqliteOrders):
     ) -> RunRecord:
         run = await self._run(run_id)
         now = time.time()
-        with self._tx() as db:
+        async with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status=?, started_at=? WHERE id=?",
                 (RunStatus.RUNNING, now, run_id),
@@ -89,14 +89,14 @@ class SqliteStore(SqliteOrders):
         return await self._run(run_id)
 
     async def record_process(self, run_id: str, pid: int, pid_start: int) -> None:
-        with self._tx() as db:
+        async with self._tx() as db:
             db.execute("UPDATE runs SET pid=?, pid_start=? WHERE id=?", (pid, pid_start, run_id))
 
     async def finish_run(self, run_id: str, outcome: RunOutcome) -> RunRecord:
         run = await self._run(run_id)
         now = time.time()
         results = dumps(outcome.results) if outcome.results is not None else None
-        with self._tx() as db:
+        async with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status=?, finished_at=?, rc=?, reason=?, results=? WHERE id=?",
                 (outcome.status, now, outcome.rc, outcome.reason, results, run_id),
@@ -118,7 +118,7 @@ class SqliteStore(SqliteOrders):
     async def requeue_run(self, run_id: str, status: str, reason: str) -> RunRecord:
         run = await self._run(run_id)
         now = time.time()
-        with self._tx() as db:
+        async with self._tx() as db:
             db.execute(
                 "UPDATE runs SET status=?, finished_at=?, reason=? WHERE id=?",
                 (RunStatus(status), now, reason, run_id),
@@ -157,7 +157,7 @@ class SqliteStore(SqliteOrders):
         return [rows.run(r) for r in cur]
 
     async def append_events(self, events: Iterable[EventRecord]) -> None:
-        with self._tx() as db:
+        async with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)",
                 [
@@ -179,7 +179,7 @@ class SqliteStore(SqliteOrders):
     async def record_health(
         self, instance: str, status: str, reason: str, since: float
     ) -> HealthRecord | None:
-        with self._tx() as db:
+        async with self._tx() as db:
             current = db.execute(
                 "SELECT status, reason FROM health_history WHERE instance=? ORDER BY seq DESC"
                 " LIMIT 1",
@@ -220,14 +220,14 @@ class SqliteStore(SqliteOrders):
 
     # --- retention and dead letters -------------------------------------------------------------
     async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
-        with self._tx() as db:
+        async with self._tx() as db:
             counts = sqlite_retention.prune(db, cutoffs)
             if any(counts.values()):
                 self._audit(db, "ledger.pruned", "ledger", counts, source="retention")
         return counts
 
     async def record_dead_letter(self, entry: str, message_id: str | None, kind: str) -> None:
-        with self._tx() as db:
+        async with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO dead_letters VALUES (?,?,?,?)",
                 (entry, message_id, kind, time.time()),

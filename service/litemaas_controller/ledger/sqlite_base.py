@@ -1,8 +1,12 @@
-"""The SQLite ledger's connection: WAL, transactions, change notification, instances, audit.
+"""The SQLite ledger's connections: WAL, transactions, change notification, instances, audit.
 
-Statements are short (an index lookup or a few row writes), so they run inline on the event
-loop's thread instead of in a thread; WAL with ``synchronous=NORMAL`` survives a crash of the
-process (a power cut may lose the last commits, which at-least-once delivery from catalogs covers).
+Two connections.  Reads use one on the event loop's thread: statements are short (an index
+lookup), and under WAL a reader never waits for a writer.  Writes use the other, one transaction
+at a time: its ``BEGIN IMMEDIATE``, the one statement that may wait (up to the busy timeout, for
+a write lock another process holds), runs in a thread, so such a lock stalls the writes queued
+behind it and nothing else: health checks, reads and streams go on.  The transaction's own
+statements then run inline, the lock held.  WAL with ``synchronous=NORMAL`` survives a crash of
+the process (a power cut may lose the last commits, which at-least-once delivery covers).
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,14 @@ from litemaas_controller.ledger.models import (
 )
 from litemaas_controller.ledger.sqlite_migrate import migrate
 from litemaas_controller.ledger.sqlite_rows import dumps
+
+
+def _connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
 
 
 def _owner_only(path: Path) -> None:
@@ -42,18 +54,18 @@ class SqliteBase:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _owner_only(path)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        self._db = _connect(path)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(rows.DDL)
+        self._writer = _connect(path, check_same_thread=False)  # its BEGIN waits in a thread
+        self._writing = asyncio.Lock()  # one write transaction at a time on the writer
         self._changed = asyncio.Event()
         self._ledger_id = self._init_meta()
         migrate(self._db)
 
     def _init_meta(self) -> str:
-        with self._tx() as db:
+        self._writer.execute("BEGIN IMMEDIATE")
+        with self._in_tx() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
@@ -64,24 +76,36 @@ class SqliteBase:
     def ledger_id(self) -> str:
         return self._ledger_id
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a write SQLite refuses (disk full...) is ``LedgerWriteError``."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[sqlite3.Connection]:
+        """One write transaction; a write SQLite refuses (disk full, a lock held past the busy
+        timeout...) is ``LedgerWriteError``.  Its statements run inline: no await in the body."""
+        async with self._writing:
             try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                # a failed COMMIT leaves the transaction open unless SQLite rolled it back
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
+                await asyncio.to_thread(self._writer.execute, "BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
+            with self._in_tx() as db:
+                yield db
         # wake every waiter, then arm a fresh event for the next write
         self._changed.set()
         self._changed = asyncio.Event()
+
+    @contextmanager
+    def _in_tx(self) -> Iterator[sqlite3.Connection]:
+        """The writer inside its begun transaction: committed at the end, else rolled back."""
+        db = self._writer
+        try:
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                # a failed COMMIT leaves the transaction open unless SQLite rolled it back
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
@@ -117,7 +141,7 @@ class SqliteBase:
     async def audit(
         self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
     ) -> None:
-        with self._tx() as db:
+        async with self._tx() as db:
             self._audit(db, action, subject, detail, actor=actor, source=source)
 
     async def list_audit(
@@ -139,3 +163,4 @@ class SqliteBase:
 
     async def close(self) -> None:
         self._db.close()
+        self._writer.close()

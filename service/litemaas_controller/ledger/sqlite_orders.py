@@ -34,7 +34,7 @@ class SqliteOrders(SqliteBase):
             return rows.order(existing), False
         if order.namespace is None:
             raise ValueError(f"order {order.id}: the intake decides the namespace first")
-        with self._tx() as db:
+        async with self._tx() as db:
             self._insert_order(db, order, order.namespace)
         record = await self.get_order(order.id)
         assert record is not None
@@ -58,7 +58,7 @@ class SqliteOrders(SqliteBase):
             self._audit(db, "order.settled", order.id, {"reason": order.settled},
                         source=order.source)  # fmt: skip
             return  # nothing to run and nothing changes for the instance
-        inst = self._one("SELECT status FROM instances WHERE name=?", order.instance)
+        inst = db.execute("SELECT status FROM instances WHERE name=?", (order.instance,)).fetchone()
         if inst is None or inst["status"] == InstanceStatus.DESTROYED:
             db.execute(
                 "INSERT OR REPLACE INTO instances (name, namespace, status, vars, results,"
@@ -94,7 +94,7 @@ class SqliteOrders(SqliteBase):
             self._audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
 
     async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
-        with self._tx() as db:
+        async with self._tx() as db:
             # behind every order accepted so far: the next number of the orders' sequence
             changed = db.execute(
                 "UPDATE orders SET status=?, message=?, updated_at=?, queue_seq=(SELECT seq + 1"
@@ -112,7 +112,7 @@ class SqliteOrders(SqliteBase):
         return record
 
     async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
-        with self._tx() as db:
+        async with self._tx() as db:
             changed = db.execute(
                 "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=? AND status=?",
                 (OrderStatus.SUPERSEDED, reason, time.time(), order_id, OrderStatus.QUEUED),
