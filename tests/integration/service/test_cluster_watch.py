@@ -1,6 +1,7 @@
 """The cluster watch: health found from a real kube-apiserver's objects, through faults, restarts.
 
-The module uses the session's vanilla sandbox (one test restarts its kube-apiserver). Each test
+The module uses the session's vanilla sandbox (one test restarts its kube-apiserver, one compacts
+and restarts its etcd). Each test
 provisions an instance through the service with the ``watched`` fixture project, which creates
 the objects the deploy role would (labelled alike; the node agent runs stand-in pods), then breaks
 something and waits for the service to say so.  The resync period is far longer than the module:
