@@ -1,5 +1,6 @@
 """A network partition between the service and kube-apiserver: a TCP forwarder on loopback that a
-test cuts (every connection through it closed, new ones closed as soon as they come) and mends.
+test cuts (every connection through it closed, new ones held, reaching nothing) and mends (the held
+ones go through: a client waiting to reconnect does so at once, without its back-off).
 
 TLS passes through untouched (the client still verifies kube-apiserver's certificate, which names
 127.0.0.1); ``kubeconfig`` writes a copy of the sandbox's kubeconfig that goes through it.
@@ -24,6 +25,7 @@ class Partition:
         self.port = int(self._listener.getsockname()[1])
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._held: list[socket.socket] = []
         self._cut = False
         threading.Thread(target=self._accept, name="partition", daemon=True).start()
 
@@ -35,6 +37,7 @@ class Partition:
         return copy
 
     def cut(self) -> None:
+        """Close every connection through it; hold new ones (they reach nothing) until mended."""
         with self._lock:
             self._cut = True
             dropped, self._open = self._open, set()
@@ -42,12 +45,19 @@ class Partition:
             _close(sock)
 
     def mend(self) -> None:
+        """Let connections through again, the held ones first."""
         with self._lock:
             self._cut = False
+            held, self._held = self._held, []
+        for client in held:
+            self._forward(client)
 
     def close(self) -> None:
         self.cut()
-        _close(self._listener)
+        with self._lock:
+            held, self._held = self._held, []
+        for sock in (*held, self._listener):
+            _close(sock)
 
     def _accept(self) -> None:
         while True:
@@ -55,24 +65,23 @@ class Partition:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            try:
-                server = socket.create_connection(self._upstream, timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            server.settimeout(None)
-            with self._lock:
-                if self._cut:
-                    pair: tuple[socket.socket, ...] = ()
-                else:
-                    pair = (client, server)
-                    self._open.update(pair)
-            if not pair:
-                _close(client)
-                _close(server)
-                continue
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            self._forward(client)
+
+    def _forward(self, client: socket.socket) -> None:
+        with self._lock:
+            if self._cut:
+                self._held.append(client)
+                return
+        try:
+            server = socket.create_connection(self._upstream, timeout=5)
+        except OSError:
+            _close(client)
+            return
+        server.settimeout(None)
+        with self._lock:
+            self._open.update((client, server))
+        for source, sink in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
