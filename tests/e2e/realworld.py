@@ -217,6 +217,16 @@ def upstream_objects(ns: str, key: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def place_order(world: World, order: dict[str, Any]) -> dict[str, Any]:
+    """A signed catalog order, followed to its end; its final record."""
+    body = json.dumps(order).encode()
+    headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
+    status, accepted = world.svc.request("POST", "/api/v1/orders", body, **headers)
+    assert status == 202, accepted
+    final: dict[str, Any] = world.svc.finished(order["id"], timeout=LONG)
+    return final
+
+
 def provision(world: World) -> None:
     """The instance by a signed catalog order, and the model server beside it."""
     kube = world.box.kube()
@@ -228,12 +238,8 @@ def provision(world: World) -> None:
         "action": "provision",
         "instance": world.instance,
     }
-    body = json.dumps(order).encode()
-    headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    status, accepted = world.svc.request("POST", "/api/v1/orders", body, **headers)
-    assert status == 202, accepted
     started = time.monotonic()
-    final = world.svc.finished(order["id"], timeout=LONG)
+    final = place_order(world, order)
     assert final["status"] == "succeeded", final
     world.run_times.setdefault("deploy_litemaas.yml", []).append(time.monotonic() - started)
     route = kube.get(f"/apis/route.openshift.io/v1/namespaces/{world.ns}/routes/litellm")

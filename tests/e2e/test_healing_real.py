@@ -4,7 +4,8 @@ LiteLLM is the real proxy on its real PostgreSQL. A model is registered (a model
 and a virtual key issued (a key.create message); then faults are injected one after the other on
 that one instance, each only once the one before has healed, and the controller must find each
 and heal it through its own repair orders (`playbooks/repair_litemaas.yml`), without losing the
-model, the key, `postgres-secret` or the data volume.
+model, the key, `postgres-secret` or the data volume. An update order's rollout, on the same
+instance, must trigger no repair.
 
 For each fault the module measures, from the fault's injection: when the instance's health first
 said so (`detected_s`: `failed`, or `progressing` for what Kubernetes heals itself), when it was
@@ -22,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from e2e.realworld import LONG, MODEL, UPSERT, World, open_world
+from e2e.realworld import LONG, MODEL, UPSERT, World, open_world, place_order
+from integration.real.conftest import condition
 from integration.real_litellm.conftest import curl, shown
 from waiting import wait_until
 
@@ -253,6 +255,32 @@ def test_a_deleted_postgresql_pod_heals_without_a_repair(h: Healing) -> None:
     assert placed == []
     assert "failed" not in statuses and "degraded" not in statuses, statuses
     assert statuses[0] == "progressing", statuses
+    chats(h)
+
+
+def test_an_update_rolls_litellm_out_and_triggers_no_repair(h: Healing) -> None:
+    kube = h.world.box.kube()
+    pods = f"{h.ns_path}/pods?labelSelector=app%3Dlitellm"
+    old = {p["metadata"]["uid"] for p in kube.list(pods)["items"]}
+    limit = {"ocp4_workload_litemaas_litellm_memory_limit": "1100Mi"}  # a new pod template
+    order = {"id": f"{h.world.instance}-u", "action": "update", "instance": h.world.instance,
+             "vars": limit}  # fmt: skip
+    ended: list[dict[str, Any]] = []
+    episode = inject(h, "update rollout", lambda: ended.append(place_order(h.world, order)))
+    assert ended[0]["status"] == "succeeded", ended
+
+    def rolled_out() -> bool:
+        found = [p for p in kube.list(pods)["items"] if not p["metadata"].get("deletionTimestamp")]
+        return bool(found) and all(
+            p["metadata"]["uid"] not in old and condition(p, "Ready") for p in found
+        )
+
+    # its pod replaced, not ready for a while: progressing (the run, the rollout), never failed
+    statuses, placed = healed(h, episode, through="progressing", until=rolled_out)
+    assert placed == []
+    assert "failed" not in statuses and "degraded" not in statuses, statuses
+    container = kube.get(h.deployment_path)["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["memory"] == "1100Mi"
     chats(h)
 
 

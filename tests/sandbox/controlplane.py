@@ -48,6 +48,7 @@ class ControlPlane:
     tokens: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     api_port: int = 0
+    etcd_url: str = ""
 
     @property
     def server(self) -> str:
@@ -80,7 +81,7 @@ class ControlPlane:
         policy = self.directory / "audit-policy.yaml"
         policy.write_text(AUDIT_POLICY)
         etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
-        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self.etcd_url = etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
         self._spawn(
             "etcd",
@@ -196,16 +197,28 @@ class ControlPlane:
     def restart_apiserver(self, grace: float = 10.0) -> None:
         """Stop kube-apiserver and start it again on the same port and etcd, as an upgrade or a
         crash does: every watch on it drops, and its watch cache starts empty."""
-        proc = next(p for p in self.procs if p.args[0] == str(self.binaries.apiserver))
+        self._respawn("kube-apiserver", self.binaries.apiserver, grace)
+        self._wait_ready(self.directory / "pki" / "ca.crt")
+
+    def restart_etcd(self, grace: float = 10.0) -> None:
+        """Stop etcd and start it again on its data: kube-apiserver's watches on it resume from
+        their last revisions, and a kind whose revision etcd compacted meanwhile is listed again
+        (its watch cache starts again, its watchers are ended)."""
+        self._respawn("etcd", self.binaries.etcd, grace)
+        self._wait_ready(self.directory / "pki" / "ca.crt")
+
+    def _respawn(self, name: str, binary: Path, grace: float) -> None:
+        proc = next(p for p in self.procs if p.args[0] == str(binary))
         proc.terminate()
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        place = self.procs.index(proc)
         self.procs.remove(proc)
-        self._spawn("kube-apiserver", [str(arg) for arg in proc.args])
-        self._wait_ready(self.directory / "pki" / "ca.crt")
+        self._spawn(name, [str(arg) for arg in proc.args])
+        self.procs.insert(place, self.procs.pop())  # where the old one was: stopped in its turn
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop in reverse order of start; SIGKILL whatever ignores SIGTERM."""

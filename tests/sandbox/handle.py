@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from .agent.faults import ANNOTATION
 from .agent.kube import Kube
 from .real.litellm_image import ensure_runtime
 from .real.network import teardown as real_teardown
-from .supervisor import RESTART_APISERVER
+from .supervisor import RESTART_APISERVER, RESTART_ETCD
 
 PLURAL_PATHS = {
     "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
@@ -184,15 +186,40 @@ class Sandbox:
 
     def restart_apiserver(self, timeout: float = 90) -> None:
         """Restart kube-apiserver (same port, same etcd); return once it answers again."""
-        request = self.directory / RESTART_APISERVER
+        self._restart(RESTART_APISERVER, "kube-apiserver", timeout)
+
+    def restart_etcd(self, timeout: float = 90) -> None:
+        """Restart etcd (same data); return once kube-apiserver is ready on it again."""
+        self._restart(RESTART_ETCD, "etcd", timeout)
+
+    def _restart(self, request_file: str, what: str, timeout: float) -> None:
+        request = self.directory / request_file
         request.touch()
         deadline = time.monotonic() + timeout
         while request.exists():
             if (self.directory / "failed").exists() or time.monotonic() > deadline:
-                raise SandboxError(
-                    f"kube-apiserver did not come back; logs in {self.directory}/logs"
-                )
+                raise SandboxError(f"{what} did not come back; logs in {self.directory}/logs")
             time.sleep(0.1)
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to now, as kube-apiserver does every few minutes; return the
+        revision. Two writes of a key of the sandbox's own come first, so that the revision after
+        the last change of any kind is compacted too."""
+        put = {"key": _b64("sandbox/compaction"), "value": _b64("x")}
+        self._etcd("put", put)
+        written = self._etcd("put", put)
+        revision = int(written["header"]["revision"])
+        self._etcd("compaction", {"revision": revision, "physical": True})
+        return revision
+
+    def _etcd(self, call: str, body: dict[str, Any]) -> dict[str, Any]:
+        """etcd's JSON gateway (plain HTTP on loopback)."""
+        request = urllib.request.Request(
+            f"{self.info['etcd']}/v3/kv/{call}", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
 
     # -- faults ------------------------------------------------------------------------------
     def set_fault(self, kind: str, namespace: str, name: str, fault: str | None) -> None:
@@ -204,6 +231,10 @@ class Sandbox:
 
     def clear_fault(self, kind: str, namespace: str, name: str) -> None:
         self.set_fault(kind, namespace, name, None)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def _alive(pid: int) -> bool:

@@ -23,8 +23,9 @@ from .real.proxy import RouterProxy
 log = logging.getLogger("sandbox")
 
 
-#: a file whose presence asks the supervisor to restart kube-apiserver (removed once it is back)
+#: files whose presence asks the supervisor to restart kube-apiserver or etcd (removed once back)
 RESTART_APISERVER = "restart-apiserver"
+RESTART_ETCD = "restart-etcd"
 
 
 def ca_bundle(directory: Path) -> Path:
@@ -88,6 +89,7 @@ def serve(directory: Path, profile_name: str, parent: int | None = None, real: b
             "domain": profile.domain,
             "openshift": profile.openshift,
             "server": cp.server,
+            "etcd": cp.etcd_url,
             "platform": profile.platform,
             "real": real,
             "router": f"127.0.0.1:{router.port}",
@@ -96,11 +98,12 @@ def serve(directory: Path, profile_name: str, parent: int | None = None, real: b
         write_env(directory, kubeconfig, router.port)
         (directory / "ready").touch()
         log.info("sandbox %s ready at %s", profile.name, cp.server)
-        restart = directory / RESTART_APISERVER
+        restarts = {RESTART_APISERVER: cp.restart_apiserver, RESTART_ETCD: cp.restart_etcd}
         while not stop.wait(0.5):
-            if restart.exists():  # asked for by Sandbox.restart_apiserver
-                cp.restart_apiserver()
-                restart.unlink()
+            for request, restart in restarts.items():
+                if (directory / request).exists():  # asked for by Sandbox.restart_*
+                    restart()
+                    (directory / request).unlink()
             if parent is not None and not _alive(parent):
                 log.warning("parent %s is gone; stopping", parent)
                 break

@@ -1,7 +1,10 @@
-"""playbooks/repair_litemaas.yml on the package's instance (real LiteLLM on its real PostgreSQL):
-each fault is injected, then repaired, and the data stays: a model registered before the faults
-(its upstream key stored encrypted, the fake model server checking it) still answers a chat through
-a virtual key issued before them, on the same volume with the same rows.
+"""playbooks/repair_litemaas.yml on the package's instance (real LiteLLM on its real PostgreSQL),
+run directly: four faults at once (an edited command and env, a deleted litellm-secret, a deleted
+Service, the Deployment scaled to 0) restored by one repair, a second run that changes nothing, and
+the refusal when both Secrets are gone. The data stays: a model registered before the faults (its
+upstream key stored encrypted, the fake model server checking it) still answers a chat through a
+virtual key issued before them, on the same volume with the same rows. Healing each fault through
+the service, one repair each, is tests/e2e/test_healing_real.py.
 
 The tests build on each other in the order of the file. No key is ever printed."""
 
@@ -146,9 +149,12 @@ def before(instance: Instance) -> Iterator[Before]:
     yield found
 
 
-def test_an_edited_command_and_env_are_restored_and_the_model_answers(
+def test_four_faults_at_once_are_restored_by_one_repair_and_models_and_keys_still_work(
     instance: Instance, before: Before, tmp_path: Path
 ) -> None:
+    # The faults tests/e2e/test_healing_real.py heals one by one through the service, here all
+    # together: the playbook must restore each whatever state the others left.
+    old_master = instance.master_key()
     edit: dict[str, Any] = {
         "name": "litellm",
         "command": ["sh", "-c", "exit 3"],
@@ -157,36 +163,31 @@ def test_an_edited_command_and_env_are_restored_and_the_model_answers(
     instance.kube.request(
         "PATCH",
         f"/apis/apps/v1/namespaces/{instance.ns}/deployments/litellm",
-        {"spec": {"template": {"spec": {"containers": [edit]}}}},
+        {"spec": {"replicas": 0, "template": {"spec": {"containers": [edit]}}}},
         content_type="application/strategic-merge-patch+json",
     )
+    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/secrets/litellm-secret")
+    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/services/litellm")
+    wait_until(lambda: not instance.litellm_pods(), timeout=120, what="no LiteLLM pod left")
 
-    def crash_looping() -> bool:
-        for pod in instance.litellm_pods():
-            for status in pod["status"].get("containerStatuses") or []:
-                if status["name"] == "litellm" and status.get("restartCount", 0) > 0:
-                    return True
-        return False
-
-    wait_until(crash_looping, timeout=120, what="the edited LiteLLM pod crash-looping")
     assert_repaired(repair(instance, tmp_path))
-    container = deployment(instance)["spec"]["template"]["spec"]["containers"][0]
+
+    restored = deployment(instance)
+    container = restored["spec"]["template"]["spec"]["containers"][0]
     assert "command" not in container
     assert "LITELLM_LOG" not in [e["name"] for e in container["env"]]
-    wait_until(lambda: ready(instance), timeout=WAIT, what="Deployment litellm ready")
-    assert_chat(instance, before)
-
-
-def test_a_deleted_litellm_secret_is_restored_and_models_and_keys_still_work(
-    instance: Instance, before: Before, tmp_path: Path
-) -> None:
-    old_master = instance.master_key()
-    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/secrets/litellm-secret")
-    assert_repaired(repair(instance, tmp_path))
-    new_master = instance.master_key()  # restored (a new master key: the old one is unknowable)
+    assert restored["spec"]["replicas"] == 1
+    assert any(condition(p, "Ready") for p in instance.litellm_pods())  # the repair waited
+    assert instance.kube.get(f"/api/v1/namespaces/{instance.ns}/services/litellm") is not None
     postgres = instance.kube.get(f"/api/v1/namespaces/{instance.ns}/secrets/postgres-secret")
     assert postgres["data"] == before.postgres_secret, "postgres-secret changed"
-    wait_until(instance.ready_pod, timeout=WAIT, what="a Ready LiteLLM pod")
+    new_master = instance.master_key()  # restored (a new master key: the old one is unknowable)
+    wait_until(lambda: ready(instance), timeout=WAIT, what="Deployment litellm ready")
+    wait_until(
+        lambda: has_ready_endpoints(instance.kube, instance.ns, "litellm"),
+        timeout=60,
+        what="Service litellm with a ready endpoint",
+    )
     # the model's upstream key, stored encrypted, still decrypts: the chat reaches the upstream
     assert_chat(instance, before)
     status, answer = curl(instance.box, "GET", f"{instance.url}/model/info", key=new_master)
@@ -197,32 +198,7 @@ def test_a_deleted_litellm_secret_is_restored_and_models_and_keys_still_work(
         assert status == 401
 
 
-def test_a_deleted_service_is_restored(instance: Instance, before: Before, tmp_path: Path) -> None:
-    instance.kube.delete(f"/api/v1/namespaces/{instance.ns}/services/litellm")
-    assert_repaired(repair(instance, tmp_path))
-    assert instance.kube.get(f"/api/v1/namespaces/{instance.ns}/services/litellm") is not None
-    wait_until(
-        lambda: has_ready_endpoints(instance.kube, instance.ns, "litellm"),
-        timeout=60,
-        what="Service litellm with a ready endpoint",
-    )
-    assert_chat(instance, before)
-
-
-def test_a_deployment_scaled_to_zero_is_scaled_back(
-    instance: Instance, before: Before, tmp_path: Path
-) -> None:
-    instance.kube.patch(
-        f"/apis/apps/v1/namespaces/{instance.ns}/deployments/litellm", {"spec": {"replicas": 0}}
-    )
-    wait_until(lambda: not instance.litellm_pods(), timeout=120, what="no LiteLLM pod left")
-    assert_repaired(repair(instance, tmp_path))
-    assert deployment(instance)["spec"]["replicas"] == 1
-    assert any(condition(p, "Ready") for p in instance.litellm_pods())  # the repair waited
-    assert_chat(instance, before)
-
-
-def test_after_the_repairs_a_second_run_changes_nothing_and_the_data_is_the_same(
+def test_after_the_repair_a_second_run_changes_nothing_and_the_data_is_the_same(
     instance: Instance, before: Before, tmp_path: Path
 ) -> None:
     run = repair(instance, tmp_path)

@@ -1,6 +1,7 @@
 """The cluster watch: health found from a real kube-apiserver's objects, through faults, restarts.
 
-The module uses the session's vanilla sandbox (one test restarts its kube-apiserver). Each test
+The module uses the session's vanilla sandbox (one test restarts its kube-apiserver, one compacts
+and restarts its etcd). Each test
 provisions an instance through the service with the ``watched`` fixture project, which creates
 the objects the deploy role would (labelled alike; the node agent runs stand-in pods), then breaks
 something and waits for the service to say so.  The resync period is far longer than the module:
@@ -13,13 +14,18 @@ import asyncio
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from sandbox import Sandbox
+from sandbox.agent.kube import Kube
+from waiting import wait_until
 
 from .conftest import BEARER, Service, ServiceFactory, wait_for_async
+from .partition import Partition
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +38,13 @@ def sandbox(sandbox_vanilla: Sandbox) -> Sandbox:
     return sandbox_vanilla
 
 
-async def watching(make_service: ServiceFactory, sandbox: Sandbox) -> Service:
+async def watching(
+    make_service: ServiceFactory, sandbox: Sandbox, kubeconfig: Path | None = None
+) -> Service:
     # health only: these tests watch faults last, the repair policy would end them
-    return await make_service("watched", kubeconfig=str(sandbox.kubeconfig), health_grace=GRACE,
-                              resync_period=3600.0, healing="observe")  # fmt: skip
+    return await make_service("watched", kubeconfig=str(kubeconfig or sandbox.kubeconfig),
+                              health_grace=GRACE, resync_period=3600.0,
+                              healing="observe")  # fmt: skip
 
 
 async def provisioned(service: Service) -> str:
@@ -140,6 +149,45 @@ async def test_after_a_kube_apiserver_restart_the_watch_relists_and_still_finds_
     assert await metric(service, r"litemaas_watch_restarts_total") > restarts
     assert await metric(service, r'litemaas_watch_relists_total\{.*why="gone"') > gone
     assert await metric(service, r'litemaas_watch_relists_total\{.*why="resync"') == 0
+
+
+def expired(kube: Kube, path: str, version: str) -> bool:
+    """kube-apiserver answers a watch of ``path`` from ``version`` with 410 Gone."""
+    for event in kube.watch(path, version, timeout=1):
+        if event["type"] == "ERROR":
+            return bool(event["object"].get("code") == 410)
+    return False
+
+
+async def test_a_watch_resumed_from_a_compacted_resource_version_relists_and_finds_a_failure(
+    make_service: ServiceFactory, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    api = urlsplit(sandbox.kube().server)
+    partition = Partition((str(api.hostname), int(api.port or 443)))
+    try:
+        kubeconfig = partition.kubeconfig(sandbox.kubeconfig, tmp_path / "kubeconfig")
+        service = await watching(make_service, sandbox, kubeconfig)
+        name = await provisioned(service)
+        gone = r'litemaas_watch_relists_total\{kind="Service",why="gone"'
+        relists = await metric(service, gone)
+        kube, services = sandbox.kube(), f"/api/v1/namespaces/{namespace_of(name)}/services"
+        partition.cut()  # from here the watch is behind: its streams drop, and cannot resume
+        behind = str(kube.list(services)["metadata"]["resourceVersion"])
+        kube.delete(f"{services}/litellm")
+        # what kube-apiserver does every 5 minutes, then etcd restarted: kube-apiserver's watch of
+        # Services resumes from a compacted revision and its watch cache starts again, after the
+        # fault: it no longer serves a watch from where the service's stream was
+        await asyncio.to_thread(sandbox.compact_etcd)
+        await asyncio.to_thread(sandbox.restart_etcd)
+        await asyncio.to_thread(wait_until, lambda: expired(kube, services, behind), timeout=60,
+                                what="410 Gone for a watch from before the fault")  # fmt: skip
+        partition.mend()
+        failed = await health(service, name, "failed")
+        assert failed["reason"] == "Service litellm is missing"
+        assert await metric(service, gone) > relists
+        assert await metric(service, r'litemaas_watch_relists_total\{.*why="resync"') == 0
+    finally:
+        partition.close()
 
 
 async def test_objects_of_instances_the_ledger_does_not_know_are_ignored(
