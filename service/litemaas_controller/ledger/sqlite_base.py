@@ -17,6 +17,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ class SqliteBase:
         self._db.executescript(rows.DDL)
         self._writer = _connect(path, check_same_thread=False)  # its BEGIN waits in a thread
         self._writing = asyncio.Lock()  # one write transaction at a time on the writer
+        #: the one thread the writer's BEGINs wait in; close() waits for it before closing
+        self._begins = ThreadPoolExecutor(1, thread_name_prefix="ledger-begin")
         self._changed = asyncio.Event()
         self._ledger_id = self._init_meta()
         migrate(self._db)
@@ -82,7 +85,7 @@ class SqliteBase:
         timeout...) is ``LedgerWriteError``.  Its statements run inline: no await in the body."""
         async with self._writing:
             try:
-                await asyncio.to_thread(self._writer.execute, "BEGIN IMMEDIATE")
+                await asyncio.get_running_loop().run_in_executor(self._begins, self._begin)
             except sqlite3.OperationalError as exc:
                 raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
             with self._in_tx() as db:
@@ -90,6 +93,13 @@ class SqliteBase:
         # wake every waiter, then arm a fresh event for the next write
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def _begin(self) -> None:
+        """In the begin thread.  A caller cancelled while its BEGIN waited left the writer in
+        that transaction (its thread went on): roll it back first."""
+        if self._writer.in_transaction:
+            self._writer.execute("ROLLBACK")
+        self._writer.execute("BEGIN IMMEDIATE")
 
     @contextmanager
     def _in_tx(self) -> Iterator[sqlite3.Connection]:
@@ -162,5 +172,11 @@ class SqliteBase:
         return True
 
     async def close(self) -> None:
-        self._db.close()
-        self._writer.close()
+        """Close both connections, never while a BEGIN still runs in its thread (closing a
+        connection another thread uses crashes the process)."""
+        async with self._writing:
+            await asyncio.to_thread(self._begins.shutdown, wait=True)
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+            self._db.close()
+            self._writer.close()
