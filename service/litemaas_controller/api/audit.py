@@ -19,5 +19,6 @@ async def list_audit(request: web.Request) -> web.Response:
         after=paging.seq_cursor(request, "audit") or 0,
         limit=size + 1,
     )
-    items = [dataclasses.asdict(e) for e in entries]
-    return web.json_response(paging.page("audit", items, [str(e.seq) for e in entries], size))
+    return web.json_response(
+        paging.page("audit", entries, dataclasses.asdict, lambda e: e.seq, size)
+    )

@@ -74,14 +74,11 @@ async def health_history(request: web.Request) -> web.StreamResponse:
     if await store.get_instance(name) is None:
         raise NotFoundError(f"instance {name} does not exist")
     after = query.integer(request, "after", 0, 0, MAX_SEQ)
-    limit = query.integer(request, "limit", 100, 1, 1000)
+    limit = paging.limit(request)
     if not follows(request):
         after = max(after, paging.seq_cursor(request, "health") or 0)
         records = await store.health_history(name, after, limit + 1)
-        seqs = [str(r.seq) for r in records]
-        return web.json_response(
-            paging.page("health", [transition(r) for r in records], seqs, limit)
-        )
+        return web.json_response(paging.page("health", records, transition, lambda r: r.seq, limit))
     after = max(after, last_seq(request) or 0)
     sse = Sse(request)
     await sse.open()

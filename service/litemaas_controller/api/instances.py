@@ -28,11 +28,12 @@ GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 @routes.get("/api/v1/instances")
 async def list_instances(request: web.Request) -> web.Response:
     size = paging.limit(request)
-    after = paging.cursor(request, "instances") or ""
-    records = await request.app[keys.STORE].list_instances(after=after, limit=size + 1)
-    names = [r.name for r in records]
+    after = paging.cursor(request, "instances", paging.NAME)
+    records = await request.app[keys.STORE].list_instances(
+        after=after[0] if after else "", limit=size + 1
+    )
     return web.json_response(
-        paging.page("instances", [views.instance(r) for r in records], names, size)
+        paging.page("instances", records, views.instance, lambda r: r.name, size)
     )
 
 

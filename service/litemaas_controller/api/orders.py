@@ -55,8 +55,7 @@ async def list_orders(request: web.Request) -> web.Response:
         limit=size + 1,
         before=paging.seq_cursor(request, "orders"),
     )
-    keys_ = [str(r.seq) for r in records]
-    return web.json_response(paging.page("orders", [views.order(r) for r in records], keys_, size))
+    return web.json_response(paging.page("orders", records, views.order, lambda r: r.seq, size))
 
 
 @routes.get("/api/v1/orders/{id}")

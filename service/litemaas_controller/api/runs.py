@@ -18,8 +18,7 @@ async def list_runs(request: web.Request) -> web.Response:
         limit=size + 1,
         before=paging.seq_cursor(request, "runs"),
     )
-    keys_ = [str(r.seq) for r in records]
-    return web.json_response(paging.page("runs", [views.run(r) for r in records], keys_, size))
+    return web.json_response(paging.page("runs", records, views.run, lambda r: r.seq, size))
 
 
 @routes.get("/api/v1/runs/{id}")

@@ -22,7 +22,6 @@ KEEPALIVE = 15.0  # seconds between pings, so proxies keep an idle stream open
 POLL = 1.0  # longest wait for a ledger change before looking at the shutdown flag again
 MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer limit
 EVENTS_PAGE = 500  # events in one page of a list, unless ``limit`` says otherwise
-_RUN_EVENT_ID = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{0,62}):([0-9]{1,18})")
 
 
 def follows(request: web.Request) -> bool:
@@ -33,25 +32,27 @@ def _after(request: web.Request) -> int:
     return query.integer(request, "after", 0, 0, MAX_SEQ)
 
 
+def _last_event_id(request: web.Request, shape: re.Pattern[str], what: str) -> re.Match[str] | None:
+    """The client's ``Last-Event-ID``, if it sent one, in the shape of this stream's ids."""
+    raw = request.headers.get("Last-Event-ID")
+    if not raw:
+        return None
+    found = shape.fullmatch(raw)
+    if found is None:
+        raise MalformedError(f"Last-Event-ID must be an id: this stream sent ({what})")
+    return found
+
+
 def last_run_event(request: web.Request) -> tuple[str, int] | None:
     """(run id, seq) of the client's ``Last-Event-ID``, if it sent one."""
-    raw = request.headers.get("Last-Event-ID")
-    if raw is None or raw == "":
-        return None
-    found = _RUN_EVENT_ID.fullmatch(raw)
-    if found is None:
-        raise MalformedError("Last-Event-ID must be an id: this stream sent (<run id>:<seq>)")
-    return found[1], int(found[2])
+    found = _last_event_id(request, paging.RUN_EVENT, "<run id>:<seq>")
+    return None if found is None else (found[1], int(found[2]))
 
 
 def last_seq(request: web.Request) -> int | None:
     """The seq of the client's ``Last-Event-ID`` on a stream whose ids are plain seqs."""
-    raw = request.headers.get("Last-Event-ID")
-    if raw is None or raw == "":
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise MalformedError("Last-Event-ID must be an id: this stream sent (a number)")
-    return int(raw)
+    found = _last_event_id(request, paging.SEQ, "a number")
+    return None if found is None else int(found[0])
 
 
 class Sse:
@@ -88,8 +89,7 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
         size = paging.limit(request, EVENTS_PAGE)
         after = max(after, paging.seq_cursor(request, "events") or 0)
         events = await store.events_after(run_id, after, limit=size + 1)
-        items, seqs = [views.event(e) for e in events], [str(e.seq) for e in events]
-        return web.json_response(paging.page("events", items, seqs, size))
+        return web.json_response(paging.page("events", events, views.event, lambda e: e.seq, size))
     resume = last_run_event(request)
     if resume is not None and resume[0] == run_id:
         after = max(after, resume[1])
@@ -164,17 +164,15 @@ async def _follow_order(
 async def _order_events_page(request: web.Request, store: Store, order_id: str) -> dict[str, Any]:
     """One page of the order's events, every run in turn (oldest first)."""
     size = paging.limit(request, EVENTS_PAGE)
-    key = paging.cursor(request, "order-events")
-    resume = _RUN_EVENT_ID.fullmatch(key) if key is not None else None
-    cursors = await _resumed_cursors(store, order_id, resume and (resume[1], int(resume[2])))
+    key = paging.cursor(request, "order-events", paging.RUN_EVENT)
+    cursors = await _resumed_cursors(store, order_id, key and (key[1], int(key[2])))
     items: list[dict[str, Any]] = []
     for run in reversed(await store.list_runs(order_id=order_id)):
         left = size + 1 - len(items)
         if left > 0 and cursors.get(run.id, 0) < MAX_SEQ:
             events = await store.events_after(run.id, cursors.get(run.id, 0), limit=left)
             items += [{"run": run.id, **views.event(e)} for e in events]
-    ids = [f"{i['run']}:{i['seq']}" for i in items]
-    return paging.page("order-events", items, ids, size)
+    return paging.page("order-events", items, lambda i: i, lambda i: f"{i['run']}:{i['seq']}", size)
 
 
 async def _resumed_cursors(

@@ -86,3 +86,15 @@ async def test_a_cursor_not_given_by_this_list_is_refused(
 async def svc_get(svc: Service, path: str, params: dict[str, str]) -> tuple[int, Any]:
     response = await svc.client.get(path, params=params, headers=BEARER)
     return response.status, await response.json()
+
+
+async def test_an_order_events_cursor_of_another_shape_is_refused(
+    make_service: ServiceFactory,
+) -> None:
+    svc = await make_service("quick")
+    assert (await svc.post_order({"id": "o1", "action": "provision", "instance": "demo"})).status
+    assert (await svc.finished("o1"))["status"] == "succeeded"
+    seq_only = base64.urlsafe_b64encode(b"order-events:5").decode()  # not <run id>:<seq>
+    status, body = await svc_get(svc, "/api/v1/orders/o1/events", {"cursor": seq_only})
+    assert status == 400
+    assert "list again" in body["detail"]
