@@ -67,8 +67,8 @@ class SqliteBase:
         migrate(self._db)
 
     def _init_meta(self) -> str:
-        self._writer.execute("BEGIN IMMEDIATE")
         with self._in_tx() as db:
+            self._begin()  # inline: nothing else runs yet; a refusal is LedgerWriteError too
             db.execute("INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
