@@ -60,6 +60,12 @@ async def test_submit_follow_show_and_list(make_service: ServiceFactory) -> None
     assert code == 0 and "demo" in out and "ready" in out
     code, out, _ = await cli(svc, "runs", "list", "--order", "c1")
     assert code == 0 and "succeeded" in out
+    # a list is read to its end, page after page: one event a request gives every line
+    run_id = out.split()[0]
+    code, whole, _ = await cli(svc, "runs", "events", run_id)
+    assert code == 0 and len(whole.splitlines()) > 3, whole
+    code, chunked, _ = await cli(svc, "runs", "events", run_id, "--chunk-size", "1")
+    assert code == 0 and chunked == whole
     code, out, _ = await cli(svc, "order", "show", "c1")
     assert code == 0 and '"runs"' in out
 
