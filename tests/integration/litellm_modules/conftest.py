@@ -45,6 +45,8 @@ SECRET_FIELDS = {
 }
 #: the label that lets a model change read an upstream's key from a Secret
 ALLOW_REF = {"litemaas.rhpds.io/allow-message-ref": "true"}
+#: the Secret (key ``token``) the tests keep the fake upstream's API key in
+UPSTREAM_SECRET = "upstream-creds"
 TIMINGS = Path(os.environ.get("LITELLM_MODULES_TIMINGS", "/tmp/litellm-modules-timings.jsonl"))
 
 
@@ -341,6 +343,50 @@ class Ansible:
         leaked = [c for c in self.canaries() if c in run.everything()]
         assert not leaked, f"{len(leaked)} secret value(s) in the run's output or artifacts"
         return run
+
+    def register(self, namespace: str, model: dict[str, Any], label: str = "") -> Run:
+        """register_model.yml with ``model`` in the instance's namespace."""
+        extravars = {"litellm_models_namespace": namespace, "litellm_models_model": model}
+        return self.run(playbook="register_model.yml", extravars=extravars, label=label)
+
+    def keys(
+        self,
+        namespace: str,
+        operation: str,
+        *,
+        key: dict[str, Any] | None = None,
+        wait: int | None = None,
+        check: bool = False,
+        label: str = "",
+        env: dict[str, str] | None = None,
+    ) -> Run:
+        """rotate_keys.yml's ``operation`` (with its ``key``, waiting ``wait`` s for rollouts)."""
+        extravars: dict[str, Any] = {
+            "litellm_keys_namespace": namespace,
+            "litellm_keys_operation": operation,
+        }
+        if key is not None:
+            extravars["litellm_keys_key"] = key
+        if wait is not None:
+            extravars["litellm_keys_wait_timeout"] = wait
+        return self.run(
+            playbook="rotate_keys.yml", extravars=extravars, check=check, label=label, env=env
+        )
+
+
+def keep_upstream_key(instance: Instance, upstream: FakeUpstream) -> None:
+    """The fake upstream's API key in ``UPSTREAM_SECRET``, which model messages may reference."""
+    instance.put_secret(UPSTREAM_SECRET, {"token": upstream.state.api_key}, ALLOW_REF)
+
+
+def upstream_model(upstream: FakeUpstream, name: str = "granite", **extra: Any) -> dict[str, Any]:
+    """A model served by the fake upstream, its API key read from ``UPSTREAM_SECRET``."""
+    return {
+        "name": name,
+        "api_base": upstream.base_url,
+        "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
+        **extra,
+    }
 
 
 def assert_ok(run: Run) -> None:

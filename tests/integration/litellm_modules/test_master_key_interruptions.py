@@ -26,7 +26,6 @@ from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
-    ALLOW_REF,
     Ansible,
     Instance,
     ProxyPod,
@@ -36,7 +35,9 @@ from .conftest import (
     assert_ok,
     canary,
     chat,
+    keep_upstream_key,
     make_instance,
+    upstream_model,
 )
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def instance(
 ) -> Instance:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mi-{secrets.token_hex(4)}", pod)
-    found.put_secret("upstream-creds", {"token": upstream.state.api_key}, ALLOW_REF)
+    keep_upstream_key(found, upstream)
     found.put_secret("backend-secret", {"litellm-api-key": pod.env["LITELLM_MASTER_KEY"]})
     add_deployment(found, "litellm", "litellm-secret")
     add_deployment(found, "backend", "backend-secret")
@@ -75,32 +76,12 @@ def ansible(
     sandbox_aws: Sandbox, workdir: Path, instance: Instance, upstream: FakeUpstream
 ) -> Ansible:
     runner = Ansible(sandbox_aws, workdir / "runs", instance.secret_values)
-    registered = runner.run(
-        playbook="register_model.yml",
-        extravars={
-            "litellm_models_namespace": instance.namespace,
-            "litellm_models_model": {
-                "name": "granite",
-                "api_base": upstream.base_url,
-                "api_key_secret": {"name": "upstream-creds", "key": "token"},
-            },
-        },
-    )
-    assert_ok(registered)
+    assert_ok(runner.register(instance.namespace, upstream_model(upstream)))
     return runner
 
 
 def rotate(ansible: Ansible, instance: Instance, env: dict[str, str], label: str) -> Run:
-    return ansible.run(
-        playbook="rotate_keys.yml",
-        extravars={
-            "litellm_keys_namespace": instance.namespace,
-            "litellm_keys_operation": "master_key.rotate",
-            "litellm_keys_wait_timeout": 240,
-        },
-        env=env,
-        label=label,
-    )
+    return ansible.keys(instance.namespace, "master_key.rotate", wait=240, env=env, label=label)
 
 
 def kill_marked_run(mark: str) -> None:

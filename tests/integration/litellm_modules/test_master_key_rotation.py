@@ -21,7 +21,6 @@ from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
-    ALLOW_REF,
     Ansible,
     Instance,
     ProxyPod,
@@ -31,8 +30,10 @@ from .conftest import (
     assert_ok,
     canary,
     chat,
+    keep_upstream_key,
     make_instance,
     read_key_secret,
+    upstream_model,
 )
 
 pytestmark = pytest.mark.integration
@@ -84,7 +85,7 @@ def instance(
 ) -> Instance:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mr-{secrets.token_hex(4)}", pod)
-    found.put_secret("upstream-creds", {"token": upstream.state.api_key}, ALLOW_REF)
+    keep_upstream_key(found, upstream)
     found.put_secret(
         "backend-secret",
         {"litellm-api-key": pod.env["LITELLM_MASTER_KEY"], "jwt-secret": canary("jwt")},
@@ -102,42 +103,17 @@ def ansible(sandbox_aws: Sandbox, workdir: Path, instance: Instance) -> Ansible:
 
 @pytest.fixture(scope="module")
 def rotation(ansible: Ansible, instance: Instance, upstream: FakeUpstream) -> Rotation:
-    registered = ansible.run(
-        playbook="register_model.yml",
-        extravars={
-            "litellm_models_namespace": instance.namespace,
-            "litellm_models_model": {
-                "name": "granite",
-                "api_base": upstream.base_url,
-                "api_key_secret": {"name": "upstream-creds", "key": "token"},
-            },
-        },
-    )
-    assert_ok(registered)
-    created = ansible.run(
-        playbook="rotate_keys.yml",
-        extravars={
-            "litellm_keys_namespace": instance.namespace,
-            "litellm_keys_operation": "key.create",
-            "litellm_keys_key": {
-                "alias": "app",
-                "models": ["granite"],
-                "secret": {"name": "app-llm"},
-            },
-        },
-    )
-    assert_ok(created)
+    assert_ok(ansible.register(instance.namespace, upstream_model(upstream)))
+    app = {"alias": "app", "models": ["granite"], "secret": {"name": "app-llm"}}
+    assert_ok(ansible.keys(instance.namespace, "key.create", key=app))
     virtual_key = read_key_secret(instance, "app-llm")
     old_key = instance.master_key
     templates_before = {name: template(instance, name) for name in ("litellm", "backend")}
     with RolloutWatcher(instance) as watcher:
-        run = ansible.run(
-            playbook="rotate_keys.yml",
-            extravars={
-                "litellm_keys_namespace": instance.namespace,
-                "litellm_keys_operation": "master_key.rotate",
-                "litellm_keys_wait_timeout": 240,
-            },
+        run = ansible.keys(
+            instance.namespace,
+            "master_key.rotate",
+            wait=240,
             label="rotate_keys.yml master_key.rotate (incl. proxy restart)",
         )
     new_key = instance.master_key
@@ -217,14 +193,7 @@ def test_a_rotation_resumes_with_the_recorded_key(
         },
     )
     with RolloutWatcher(instance) as watcher:
-        run = ansible.run(
-            playbook="rotate_keys.yml",
-            extravars={
-                "litellm_keys_namespace": instance.namespace,
-                "litellm_keys_operation": "master_key.rotate",
-                "litellm_keys_wait_timeout": 240,
-            },
-        )
+        run = ansible.keys(instance.namespace, "master_key.rotate", wait=240)
     assert not watcher.errors
     assert_ok(run)
     assert instance.master_key == pending
@@ -241,14 +210,7 @@ def test_check_mode_rotates_nothing(
     restarts = instance.pod.restarts
     secrets_before = {n: instance.secret(n) for n in ("litellm-secret", "backend-secret")}
     templates_before = {n: template(instance, n) for n in ("litellm", "backend")}
-    run = ansible.run(
-        playbook="rotate_keys.yml",
-        extravars={
-            "litellm_keys_namespace": instance.namespace,
-            "litellm_keys_operation": "master_key.rotate",
-        },
-        check=True,
-    )
+    run = ansible.keys(instance.namespace, "master_key.rotate", check=True)
     assert_ok(run)
     assert {n: instance.secret(n) for n in secrets_before} == secrets_before
     assert {n: template(instance, n) for n in templates_before} == templates_before
@@ -263,13 +225,10 @@ def test_admin_password_rotation_rolls_litellm_and_the_new_password_logs_in(
     old = instance.secret("litellm-secret")["UI_PASSWORD"]
     restarts = instance.pod.restarts
     with RolloutWatcher(instance) as watcher:
-        run = ansible.run(
-            playbook="rotate_keys.yml",
-            extravars={
-                "litellm_keys_namespace": instance.namespace,
-                "litellm_keys_operation": "admin_password.rotate",
-                "litellm_keys_wait_timeout": 240,
-            },
+        run = ansible.keys(
+            instance.namespace,
+            "admin_password.rotate",
+            wait=240,
             label="rotate_keys.yml admin_password.rotate (incl. proxy restart)",
         )
     new = instance.secret("litellm-secret")["UI_PASSWORD"]

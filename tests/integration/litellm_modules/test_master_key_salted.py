@@ -16,7 +16,6 @@ from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
 from .conftest import (
-    ALLOW_REF,
     Ansible,
     ProxyPod,
     RolloutWatcher,
@@ -24,8 +23,10 @@ from .conftest import (
     assert_ok,
     canary,
     chat,
+    keep_upstream_key,
     make_instance,
     read_key_secret,
+    upstream_model,
 )
 
 pytestmark = pytest.mark.integration
@@ -43,43 +44,17 @@ def test_a_salted_instance_rotates_its_master_key_and_its_models_still_answer(
     pod = start_pod(fresh_database(), canary("master"), LITELLM_SALT_KEY=salt)
     instance = make_instance(sandbox_aws, f"ms-{secrets.token_hex(4)}", pod)
     instance.put_secret("litellm-salt-key", {"LITELLM_SALT_KEY": salt})
-    instance.put_secret("upstream-creds", {"token": upstream.state.api_key}, ALLOW_REF)
+    keep_upstream_key(instance, upstream)
     add_deployment(instance, "litellm", "litellm-secret")
     ansible = Ansible(sandbox_aws, workdir / "salted-runs", instance.secret_values)
     ns = instance.namespace
-    model = {
-        "name": "granite",
-        "api_base": upstream.base_url,
-        "api_key_secret": {"name": "upstream-creds", "key": "token"},
-    }
-    assert_ok(
-        ansible.run(
-            playbook="register_model.yml",
-            extravars={"litellm_models_namespace": ns, "litellm_models_model": model},
-        )
-    )
-    key = {"alias": "app", "models": ["granite"], "secret": {"name": "app-llm"}}
-    assert_ok(
-        ansible.run(
-            playbook="rotate_keys.yml",
-            extravars={
-                "litellm_keys_namespace": ns,
-                "litellm_keys_operation": "key.create",
-                "litellm_keys_key": key,
-            },
-        )
-    )
+    assert_ok(ansible.register(ns, upstream_model(upstream)))
+    app = {"alias": "app", "models": ["granite"], "secret": {"name": "app-llm"}}
+    assert_ok(ansible.keys(ns, "key.create", key=app))
     virtual_key = read_key_secret(instance, "app-llm")
     old_key = instance.master_key
     with RolloutWatcher(instance) as watcher:
-        run = ansible.run(
-            playbook="rotate_keys.yml",
-            extravars={
-                "litellm_keys_namespace": ns,
-                "litellm_keys_operation": "master_key.rotate",
-                "litellm_keys_wait_timeout": 240,
-            },
-        )
+        run = ansible.keys(ns, "master_key.rotate", wait=240)
     assert not watcher.errors
     assert_ok(run)
     new_key = instance.master_key

@@ -18,19 +18,21 @@ from sandbox import Sandbox
 
 from .conftest import (
     ALLOW_REF,
+    UPSTREAM_SECRET,
     Ansible,
     Instance,
     ProxyPod,
     assert_ok,
     canary,
     chat,
+    keep_upstream_key,
     make_instance,
     read_key_secret,
+    upstream_model,
 )
 
 pytestmark = pytest.mark.integration
 
-UPSTREAM_SECRET = "upstream-creds"
 OWNER_ANNOTATION = "litemaas.rhpds.io/virtual-key"
 
 
@@ -43,7 +45,7 @@ def instance(
 ) -> Iterator[Instance]:
     pod = start_pod(fresh_database(), canary("master"))
     found = make_instance(sandbox_aws, f"mk-{secrets.token_hex(4)}", pod)
-    found.put_secret(UPSTREAM_SECRET, {"token": upstream.state.api_key}, ALLOW_REF)
+    keep_upstream_key(found, upstream)
     yield found
     assert found.pod.env["LITELLM_MASTER_KEY"] not in found.pod.log_text()
 
@@ -55,28 +57,13 @@ def ansible(sandbox_aws: Sandbox, workdir: Path, instance: Instance) -> Ansible:
 
 
 def upsert(ansible: Ansible, instance: Instance, upstream: FakeUpstream, name: str, **extra):
-    model = {
-        "name": name,
-        "api_base": upstream.base_url,
-        "api_key_secret": {"name": UPSTREAM_SECRET, "key": "token"},
-        **extra,
-    }
-    return ansible.run(
-        playbook="register_model.yml",
-        extravars={"litellm_models_namespace": instance.namespace, "litellm_models_model": model},
-        label=f"register_model.yml upsert {name}",
-    )
+    model = upstream_model(upstream, name, **extra)
+    return ansible.register(instance.namespace, model, label=f"register_model.yml upsert {name}")
 
 
 def key_op(ansible: Ansible, instance: Instance, operation: str, label: str = "", **key):
-    return ansible.run(
-        playbook="rotate_keys.yml",
-        extravars={
-            "litellm_keys_namespace": instance.namespace,
-            "litellm_keys_operation": operation,
-            "litellm_keys_key": key,
-        },
-        label=label or f"rotate_keys.yml {operation}",
+    return ansible.keys(
+        instance.namespace, operation, key=key, label=label or f"rotate_keys.yml {operation}"
     )
 
 
