@@ -59,6 +59,15 @@ if [[ ! -e $oldest/collections/ansible_collections/kubernetes/core/MANIFEST.json
 fi
 flock "$cache/ansible-2.16.lock" tests/integration/collection/make_oldest_env.sh "$oldest" >/dev/null
 
+# schemathesis, which fuzzes the served OpenAPI document in the suite (test_schemathesis.py), in a
+# venv of its own: its pytest plugin and hypothesis stay out of the project's test environment.
+st="$cache/schemathesis-4"
+if [[ ! -x $st/bin/schemathesis ]]; then
+  say "installing schemathesis 4 in $st"
+  "$python" -m venv "$st"
+  "$st/bin/pip" install -q 'schemathesis>=4.32,<5'
+fi
+
 # The collections path of this checkout: kubernetes.core from the cache, rhpds.litemaas = this tree.
 coll="$venv/collections/ansible_collections"
 mkdir -p "$coll/kubernetes" "$coll/rhpds"

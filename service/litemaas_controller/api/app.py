@@ -20,6 +20,7 @@ from aiohttp import web
 from litemaas_controller.api import (
     access,
     audit,
+    contract,
     health,
     instance_health,
     instances,
@@ -134,7 +135,11 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     """
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[problems.middleware(settings.max_body_bytes), access.middleware],
+        middlewares=[
+            problems.middleware(settings.max_body_bytes),
+            access.middleware,
+            contract.middleware,
+        ],
     )
     app[keys.SETTINGS] = settings
     specs = settings.argument_specs or default_argument_specs(settings.playbook_dir)
@@ -148,6 +153,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_ledger, retention.ctx, _dispatch, _healing, _intakes(intakes)])
+    app.on_startup.append(openapi.check)
     app.on_shutdown.append(_on_shutdown)
     for table in (
         orders.routes,

@@ -6,16 +6,19 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from litemaas_controller.api import keys
+from litemaas_controller.api.contract import promises
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@promises("Liveness", {"200": "alive"}, "Status")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
+@promises("Readiness", {"200": "ready", "503": "starting or draining"}, "Readiness")
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     if keys.DISPATCHER not in app or app[keys.DISPATCHER].draining or app[keys.STOPPING].is_set():
@@ -28,6 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
+@promises("Prometheus metrics", {"200": "metrics"}, "Metrics", media="text/plain")
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     body = await app[keys.METRICS].render(app[keys.STORE], app[keys.DISPATCHER].in_flight)

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, paging, query
-from litemaas_controller.api.stream import MAX_SEQ, Sse, follows, last_seq
+from litemaas_controller.api import keys, paging
+from litemaas_controller.api.contract import promises
+from litemaas_controller.api.stream import FOLLOWING, Sse, after_seq, follows, last_seq
 from litemaas_controller.config import Settings
 from litemaas_controller.config.healing import HealingMode
 from litemaas_controller.errors import NotFoundError
@@ -27,6 +28,8 @@ from litemaas_controller.ledger import HealthRecord
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+
+HEALTH = paging.Listing("health", paging.SEQ)
 
 #: what ``health`` says before the watch has judged the instance
 UNKNOWN = {"status": "unknown", "reason": "not observed yet", "since": None}
@@ -66,6 +69,15 @@ def transition(record: HealthRecord) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/instances/{name}/health")
+@promises(
+    "Health transitions, oldest first (?follow=1: server-sent events, resumed from "
+    "Last-Event-ID)",
+    {"200": "transitions", "400": "bad after, cursor, limit or Last-Event-ID",
+     "404": "no such instance"},
+    "TransitionPage",
+    (*HEALTH.params, *FOLLOWING),
+    streams=True,
+)  # fmt: skip
 async def health_history(request: web.Request) -> web.StreamResponse:
     """The transitions, oldest first, from ``after`` (paged by ``limit``); ``?follow=1``
     streams them (server-sent events ``health``) as they happen."""
@@ -73,12 +85,12 @@ async def health_history(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if await store.get_instance(name) is None:
         raise NotFoundError(f"instance {name} does not exist")
-    after = query.integer(request, "after", 0, 0, MAX_SEQ)
-    limit = paging.limit(request)
+    after = after_seq(request)
+    limit = HEALTH.limit(request)
     if not follows(request):
-        after = max(after, paging.seq_cursor(request, "health") or 0)
+        after = max(after, HEALTH.seq(request) or 0)
         records = await store.health_history(name, after, limit + 1)
-        return web.json_response(paging.page("health", records, transition, lambda r: r.seq, limit))
+        return web.json_response(HEALTH.page(records, transition, lambda r: r.seq, limit))
     after = max(after, last_seq(request) or 0)
     sse = Sse(request)
     await sse.open()

@@ -8,6 +8,7 @@ import re
 from aiohttp import web
 
 from litemaas_controller.api import access, instance_health, keys, paging, views
+from litemaas_controller.api.contract import promises
 from litemaas_controller.errors import (
     ClusterRefusedError,
     ConflictError,
@@ -19,6 +20,8 @@ from litemaas_controller.ledger import InstanceStatus
 
 routes = web.RouteTableDef()
 
+INSTANCES = paging.Listing("instances", paging.NAME)
+
 #: what a catalog hands the person who ordered (as 0.1.2 did): the admin login, not the master key
 ADMIN_KEYS = {"username": "UI_USERNAME", "password": "UI_PASSWORD"}
 #: an instance being or already destroyed has no credentials to serve
@@ -26,18 +29,22 @@ GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 
 
 @routes.get("/api/v1/instances")
+@promises("List instances (by name)", {"200": "instances"}, "InstancePage", INSTANCES.params)
 async def list_instances(request: web.Request) -> web.Response:
-    size = paging.limit(request)
-    after = paging.cursor(request, "instances", paging.NAME)
+    size = INSTANCES.limit(request)
+    after = INSTANCES.cursor(request)
     records = await request.app[keys.STORE].list_instances(
         after=after[0] if after else "", limit=size + 1
     )
-    return web.json_response(
-        paging.page("instances", records, views.instance, lambda r: r.name, size)
-    )
+    return web.json_response(INSTANCES.page(records, views.instance, lambda r: r.name, size))
 
 
 @routes.get("/api/v1/instances/{name}")
+@promises(
+    "An instance with its health and repair budget",
+    {"200": "instance", "404": "no such instance"},
+    "InstanceWithHealth",
+)
 async def get_instance(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     store = request.app[keys.STORE]
@@ -50,6 +57,13 @@ async def get_instance(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/instances/{name}/repair")
+@promises(
+    "Ask for a repair (docs/repair-policy.md): the budget starts again",
+    {"200": "a repair already queued or running", "202": "the new repair order",
+     "404": "no such instance", "409": "destroyed, not deployed, or another order runs",
+     "422": "not an instance name"},
+    "Order",
+)  # fmt: skip
 async def repair_instance(request: web.Request) -> web.Response:
     """A person asks for a repair (docs/repair-policy.md): 202 with the new repair order, 200
     with the one already queued or running."""
@@ -65,6 +79,13 @@ async def repair_instance(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/instances/{name}/credentials")
+@promises(
+    "Admin credentials, read from the instance's Secret when asked (never stored)",
+    {"200": "credentials", "404": "no instance or Secret", "409": "not deployed yet",
+     "502": "the cluster failed (Retry-After), refused, or the Secret is broken (what to fix)",
+     "503": "unavailable now (Retry-After)"},
+    "Credentials",
+)  # fmt: skip
 async def get_credentials(request: web.Request) -> web.Response:
     principal = request[access.PRINCIPAL]
     name = request.match_info["name"]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from litemaas_controller.api import keys
+from litemaas_controller.api.contract import Param, promises
 from litemaas_controller.config import Settings
 from litemaas_controller.errors import NotFoundError
 from litemaas_controller.intake import IntakeFactory, messages
@@ -27,6 +28,12 @@ def wire(
 
 
 @routes.get("/api/v1/schemas/messages/{type}.json")
+@promises(
+    "The JSON schema of a model-change message type",
+    {"200": "the schema", "404": "no such message type"},
+    "JsonSchema",
+    path=(Param.text("type", "a message type", enum=list(messages.TYPES)),),
+)
 async def message_schema(request: web.Request) -> web.Response:
     message_type = request.match_info["type"]
     if message_type not in messages.TYPES:

@@ -1,110 +1,88 @@
-"""The OpenAPI 3.1 document (``/api/v1/openapi.json``) and the published order schema."""
+"""The OpenAPI 3.1 document (``/api/v1/openapi.json``), made from the router and the contract
+each handler declares (``api/contract.py``), and the published order schema.
+
+Every route is in the document but the web page's (``/`` and ``/ui/…``): a route without a
+contract stops the document, and so the service's start, with the route's name.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
 from litemaas_controller import __version__
-from litemaas_controller.api import access, keys
-from litemaas_controller.api.stream import MAX_SEQ
+from litemaas_controller.api import access, answers, keys
+from litemaas_controller.api.contract import Contract, of, promises
 
 routes = web.RouteTableDef()
 
-_FOLLOW: list[dict[str, Any]] = [
-    {"name": "follow", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
-    {
-        "name": "after",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
-    },
-]
-
-_PAGED: list[dict[str, Any]] = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"},
-     "description": "the `next` of the previous page"},
-]  # fmt: skip
-#: the lists: each answers {items, next?}, ``next`` set when more may follow
-_LISTS = frozenset({
-    "/api/v1/orders", "/api/v1/runs", "/api/v1/instances", "/api/v1/audit",
-    "/api/v1/orders/{id}/events", "/api/v1/runs/{id}/events", "/api/v1/instances/{name}/health",
-})  # fmt: skip
-
-#: (method, path, summary, answers); every /api/v1 path needs the bearer token except order intake
-_ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
-    ("post", "/api/v1/orders", "Submit an order (HMAC-signed or bearer)", {
-        "200": "duplicate: the current record", "202": "accepted: the new record",
-        "400": "not JSON", "401": "bad or stale signature, or no token",
-        "409": "same id with another body, or an instance rule broken",
-        "413": "body too large", "415": "not application/json",
-        "422": "schema or vars refused (the problem lists the allowed vars)"}),
-    ("get", "/api/v1/orders", "List orders (newest first)", {"200": "orders"}),
-    ("get", "/api/v1/orders/{id}", "An order with its runs and the deploy's results",
-     {"200": "order", "404": "no such order"}),
-    ("get", "/api/v1/orders/{id}/events", "Events of every run of the order",
-     {"200": "events", "404": "no such order"}),
-    ("get", "/api/v1/runs", "List runs (newest first)", {"200": "runs"}),
-    ("get", "/api/v1/runs/{id}", "A run", {"200": "run", "404": "no such run"}),
-    ("get", "/api/v1/runs/{id}/events", "Events of a run", {"200": "events", "404": "no run"}),
-    ("post", "/api/v1/runs/{id}/cancel", "Cancel a run: its whole process tree is ended",
-     {"200": "the cancelled run", "404": "no such run", "409": "the run already ended"}),
-    ("get", "/api/v1/instances", "List instances", {"200": "instances"}),
-    ("get", "/api/v1/audit", "The audit trail, oldest first (?subject= an order, run or instance)",
-     {"200": "entries"}),
-    ("get", "/api/v1/instances/{name}", "An instance", {"200": "instance", "404": "no such"}),
-    ("get", "/api/v1/instances/{name}/credentials",
-     "Admin credentials, read from the instance's Secret when asked (never stored)",
-     {"200": "credentials", "404": "no instance or Secret", "409": "not deployed yet"}),
-    ("post", "/api/v1/instances/{name}/repair",
-     "Ask for a repair (docs/repair-policy.md): the budget starts again",
-     {"200": "a repair already queued or running", "202": "the new repair order",
-      "404": "no such instance", "409": "destroyed, not deployed, or another order runs",
-      "422": "not an instance name"}),
-    ("get", "/api/v1/instances/{name}/health",
-     "Health transitions, oldest first (?after=, ?limit=; ?follow=1: server-sent events)",
-     {"200": "transitions", "400": "bad after or limit", "404": "no such instance"}),
-]  # fmt: skip
+#: the web page's routes: HTML for people, not part of the API
+UNPUBLISHED = re.compile(r"/$|/ui(/.*)?$")
+#: what every operation may answer besides its own codes
+COMMON = {"400": "a query parameter it does not take, or a bad value"}
+SECURED = {"401": "no token, or a wrong one"}
+_PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _answer(code: str, text: str) -> dict[str, Any]:
-    if code >= "400":
+def _answer(code: str, text: str, contract: Contract) -> dict[str, Any]:
+    if not code.startswith("2"):
         ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
         return {"description": text, "content": {"application/problem+json": ref}}
-    return {"description": text, "content": {"application/json": {}}}
+    content = {contract.media: {"schema": {"$ref": f"#/components/schemas/{contract.returns}"}}}
+    if contract.streams:
+        content["text/event-stream"] = {"schema": {"$ref": "#/components/schemas/SseEvent"}}
+    return {"description": text, "content": content}
 
 
-def _paths() -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for method, path, summary, answers in _ENDPOINTS:
-        op: dict[str, Any] = {
-            "summary": summary,
-            "responses": {code: _answer(code, text) for code, text in answers.items()},
-            "security": [{"bearer": []}],
-        }
-        if method == "get" and path in _LISTS:
-            op["parameters"] = list(_PAGED)
-        if path.endswith("/events"):
-            op["parameters"] = op.get("parameters", []) + _FOLLOW
-            op["responses"]["200"]["content"]["text/event-stream"] = {}
-        if method == "post" and path == "/api/v1/orders":
-            op["security"] = [{"hmac": []}, {"bearer": []}]
-            schema = {"schema": {"$ref": "#/components/schemas/Order"}}
-            op["requestBody"] = {"required": True, "content": {"application/json": schema}}
-        paths.setdefault(path, {})[method] = op
-    for path, summary in access.OPEN.items():
-        paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "ok"}}}}
-    return paths
+def _path_schema(name: str, contract: Contract) -> dict[str, Any]:
+    declared = [p for p in contract.path if p.name == name]
+    return dict(declared[0].schema) if declared else {"type": "string", "minLength": 1}
 
 
-def document(order_schema: dict[str, Any]) -> dict[str, Any]:
-    schema = {k: v for k, v in order_schema.items() if k not in ("$schema", "$id")}
-    problem = {
-        "type": "object",
-        "properties": {k: {"type": "string"} for k in ("type", "title", "detail")}
-        | {"status": {"type": "integer"}},
+def _operation(method: str, path: str, contract: Contract) -> dict[str, Any]:
+    opened = method == "GET" and path in access.OPEN
+    self_authenticated = (method, path) in access.SELF_AUTHENTICATED
+    codes = {**COMMON, **({} if opened else SECURED), **contract.answers}
+    op: dict[str, Any] = {
+        "operationId": f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}".rstrip("_"),
+        "summary": contract.summary,
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(name, contract)}
+            for name in _PARAMETER.findall(path)
+        ]
+        + [
+            {"name": p.name, "in": "query", "schema": dict(p.schema), "description": p.description}
+            for p in contract.query
+        ],
+        "responses": {code: _answer(code, text, contract) for code, text in sorted(codes.items())},
+        "security": [] if opened else [{"bearer": []}],
     }
+    if self_authenticated:
+        op["security"] = [{"bearer": []}, {"hmac": []}]
+    if contract.body:
+        schema = {"schema": {"$ref": f"#/components/schemas/{contract.body}"}}
+        op["requestBody"] = {"required": True, "content": {"application/json": schema}}
+    return op
+
+
+def paths(router: web.UrlDispatcher) -> dict[str, Any]:
+    """Every route's operation, by path and method."""
+    found: dict[str, Any] = {}
+    for route in router.routes():
+        path = route.resource.canonical if route.resource else ""
+        if route.method == "HEAD" or UNPUBLISHED.match(path):
+            continue
+        contract = of(route.handler)
+        if contract is None:
+            raise RuntimeError(f"{route.method} {path} declares no contract (api/contract.py)")
+        found.setdefault(path, {})[route.method.lower()] = _operation(route.method, path, contract)
+    return found
+
+
+def document(router: web.UrlDispatcher, order_schema: dict[str, Any]) -> dict[str, Any]:
+    schema = {k: v for k, v in order_schema.items() if k not in ("$schema", "$id")}
     hmac_doc = (
         "sha256=<hex HMAC-SHA256(secret, X-Litemaas-Timestamp + '.' + raw body)>; "
         "the timestamp (unix seconds) must be within the signature window (5 minutes)"
@@ -112,9 +90,9 @@ def document(order_schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "litemaas-controller", "version": __version__},
-        "paths": _paths(),
+        "paths": paths(router),
         "components": {
-            "schemas": {"Order": schema, "Problem": problem},
+            "schemas": answers.components(schema),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "hmac": {
@@ -128,11 +106,18 @@ def document(order_schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def check(app: web.Application) -> None:
+    """At start: every route has its contract (else the start fails, naming the route)."""
+    paths(app.router)
+
+
 @routes.get("/api/v1/openapi.json")
+@promises("This document", {"200": "the OpenAPI 3.1 document"}, "JsonSchema")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app[keys.INTAKE].schema))
+    return web.json_response(document(request.app.router, request.app[keys.INTAKE].schema))
 
 
 @routes.get("/api/v1/schemas/order.json")
+@promises("The order's JSON schema", {"200": "the schema"}, "JsonSchema")
 async def order_schema(request: web.Request) -> web.Response:
     return web.json_response(request.app[keys.INTAKE].schema)

@@ -6,7 +6,8 @@ import time
 
 from aiohttp import web
 
-from litemaas_controller.api import keys, paging, stream, views
+from litemaas_controller.api import keys, paging, query, stream, views
+from litemaas_controller.api.contract import Param, promises
 from litemaas_controller.api.problems import status_of
 from litemaas_controller.errors import (
     ControllerError,
@@ -17,12 +18,25 @@ from litemaas_controller.intake.auth import authenticate_order
 
 routes = web.RouteTableDef()
 
+INSTANCE = Param.text("instance", "only the orders of this instance")
+ORDERS = paging.Listing("orders", paging.SEQ)
+
 
 def _source(request: web.Request) -> str:
     return f"http:{request.remote or 'unknown'}"
 
 
 @routes.post("/api/v1/orders")
+@promises(
+    "Submit an order (HMAC-signed or bearer)",
+    {"200": "duplicate: the current record", "202": "accepted: the new record",
+     "400": "not JSON", "401": "bad or stale signature, or no token",
+     "409": "same id with another body, or an instance rule broken",
+     "413": "body too large", "415": "not application/json",
+     "422": "schema or vars refused (the problem lists the allowed vars)"},
+    "Order",
+    body="OrderRequest",
+)  # fmt: skip
 async def submit_order(request: web.Request) -> web.Response:
     app = request.app
     metrics = app[keys.METRICS]
@@ -48,17 +62,23 @@ async def submit_order(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/orders")
+@promises("List orders (newest first)", {"200": "orders"}, "OrderPage", (INSTANCE, *ORDERS.params))
 async def list_orders(request: web.Request) -> web.Response:
-    size = paging.limit(request)
+    size = ORDERS.limit(request)
     records = await request.app[keys.STORE].list_orders(
-        instance=request.query.get("instance"),
+        instance=query.text(request, INSTANCE),
         limit=size + 1,
-        before=paging.seq_cursor(request, "orders"),
+        before=ORDERS.seq(request),
     )
-    return web.json_response(paging.page("orders", records, views.order, lambda r: r.seq, size))
+    return web.json_response(ORDERS.page(records, views.order, lambda r: r.seq, size))
 
 
 @routes.get("/api/v1/orders/{id}")
+@promises(
+    "An order with its runs and the deploy's results",
+    {"200": "order", "404": "no such order"},
+    "OrderWithRuns",
+)
 async def get_order(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     record = await store.get_order(request.match_info["id"])
@@ -69,6 +89,14 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/orders/{id}/events")
+@promises(
+    "Events of every run of the order, oldest first (?follow=1: server-sent events, resumed "
+    "from Last-Event-ID)",
+    {"200": "events", "400": "bad cursor, limit or Last-Event-ID", "404": "no such order"},
+    "OrderEventPage",
+    (*stream.ORDER_EVENTS.params, stream.FOLLOW),
+    streams=True,
+)
 async def order_events(request: web.Request) -> web.StreamResponse:
     order_id = request.match_info["id"]
     if await request.app[keys.STORE].get_order(order_id) is None:

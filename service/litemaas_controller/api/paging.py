@@ -1,22 +1,23 @@
-"""Pages of a list: at most ``limit`` items, and ``next``, an opaque cursor to the next page.
+"""Pages of a list: at most ``limit`` items, and ``next``, the cursor to the next page.
 
 A list is never cut in silence: when more may follow, the answer's ``next`` is set, and the
-same request with ``?cursor=<next>`` gets the following page.  A cursor is base64url of
-``<list>:<key>`` (the last item's seq, name, or ``<run id>:<seq>``); one from another list,
-or tampered with, is a 400, never a wrong page.
+same request with ``?cursor=<next>`` gets the following page.  A cursor is ``<list>:<key>``
+(the last item's seq, name, or ``<run id>:<seq>``), and the OpenAPI document gives each list's
+cursor as a whole-string pattern: one from another list, or of another shape, is a 400, never
+a wrong page.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from litemaas_controller.api import query
+from litemaas_controller.api.contract import Param
 from litemaas_controller.errors import BadInputError
 
 T = TypeVar("T")
@@ -28,42 +29,59 @@ NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 RUN_EVENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]{0,62}):([0-9]{1,18})")
 
 
-def limit(request: web.Request, default: int = DEFAULT) -> int:
-    return query.integer(request, "limit", default, 1, MOST)
+@dataclass(frozen=True)
+class Listing:
+    """One paged list: its name (the cursors' prefix), its keys' shape, its default page size."""
 
+    kind: str
+    shape: re.Pattern[str]
+    default: int = DEFAULT
 
-def cursor(request: web.Request, kind: str, shape: re.Pattern[str]) -> re.Match[str] | None:
-    """The key the request's ``cursor`` points after, on the list ``kind``; None without one."""
-    raw = request.query.get("cursor")
-    if raw is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(raw.encode("ascii") + b"==").decode("ascii")
-    except (UnicodeError, ValueError, binascii.Error):
-        text = ""
-    prefix, _, key = text.partition(":")
-    found = shape.fullmatch(key) if prefix == kind else None
-    if found is None:
-        raise BadInputError(f"cursor is not one this list ({kind}) gave as next; list again")
-    return found
+    @property
+    def limit_param(self) -> Param:
+        return Param.integer("limit", 1, MOST, f"the most items in this page ({self.default})")
 
+    @property
+    def cursor_param(self) -> Param:
+        pattern = rf"^{re.escape(self.kind)}:(?:{self.shape.pattern})$"
+        return Param.text("cursor", "the `next` of the previous page", pattern=pattern)
 
-def seq_cursor(request: web.Request, kind: str) -> int | None:
-    found = cursor(request, kind, SEQ)
-    return None if found is None else int(found[0])
+    @property
+    def params(self) -> tuple[Param, Param]:
+        """The query parameters of the list (for its contract)."""
+        return self.limit_param, self.cursor_param
 
+    def limit(self, request: web.Request) -> int:
+        return query.integer(request, self.limit_param, self.default)
 
-def page(
-    kind: str,
-    records: Sequence[T],
-    view: Callable[[T], Any],
-    key: Callable[[T], object],
-    size: int,
-) -> dict[str, Any]:
-    """The answer for ``records`` fetched with one more than ``size``: the first ``size`` as
-    ``view`` shows them, and ``next`` when there are more, pointing after the last one shown."""
-    body: dict[str, Any] = {"items": [view(r) for r in records[:size]]}
-    if len(records) > size:
-        token = base64.urlsafe_b64encode(f"{kind}:{key(records[size - 1])}".encode()).rstrip(b"=")
-        body["next"] = token.decode("ascii")
-    return body
+    def cursor(self, request: web.Request) -> re.Match[str] | None:
+        """The key the request's ``cursor`` points after; None without one."""
+        raw = query.text(request, self.cursor_param)
+        if raw is None:
+            return None
+        prefix, _, key = raw.partition(":")
+        found = self.shape.fullmatch(key) if prefix == self.kind else None
+        if found is None:
+            raise BadInputError(
+                f"cursor is not one this list ({self.kind}) gave as next; list again"
+            )
+        return found
+
+    def seq(self, request: web.Request) -> int | None:
+        """The seq the request's ``cursor`` points after (lists keyed by seq)."""
+        found = self.cursor(request)
+        return None if found is None else int(found[0])
+
+    def page(
+        self,
+        records: Sequence[T],
+        view: Callable[[T], Any],
+        key: Callable[[T], object],
+        size: int,
+    ) -> dict[str, Any]:
+        """The answer for ``records`` fetched with one more than ``size``: the first ``size`` as
+        ``view`` shows them, and ``next`` when there are more, after the last one shown."""
+        body: dict[str, Any] = {"items": [view(r) for r in records[:size]]}
+        if len(records) > size:
+            body["next"] = f"{self.kind}:{key(records[size - 1])}"
+        return body

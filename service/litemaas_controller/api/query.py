@@ -1,4 +1,5 @@
-"""Query parameters that are numbers: ASCII digits only, small, in range; else a 400."""
+"""Query parameters, read only as their handler's contract declares them (``api/contract.py``):
+numbers are ASCII digits only, small, in the declared range; else a 400."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ import re
 
 from aiohttp import web
 
+from litemaas_controller.api.contract import Param, declared
 from litemaas_controller.errors import BadInputError
 
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII: str.isdigit() takes superscripts and more
 
 
-def integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    """The query parameter ``name`` as an integer from ``low`` to ``high``."""
-    raw = request.query.get(name)
+def text(request: web.Request, param: Param) -> str | None:
+    """The query parameter as sent, or None."""
+    declared(request, param.name)
+    return request.query.get(param.name)
+
+
+def integer(request: web.Request, param: Param, default: int) -> int:
+    """The query parameter as an integer within the schema's minimum and maximum."""
+    raw = text(request, param)
     if raw is None:
         return default
+    low, high = param.schema["minimum"], param.schema["maximum"]
     if _DIGITS.fullmatch(raw) is None or not low <= int(raw) <= high:
-        raise BadInputError(f"{name} must be an integer from {low} to {high}")
+        raise BadInputError(f"{param.name} must be an integer from {low} to {high}")
     return int(raw)

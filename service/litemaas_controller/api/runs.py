@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from litemaas_controller.api import access, keys, paging, stream, views
+from litemaas_controller.api import access, keys, paging, query, stream, views
+from litemaas_controller.api.contract import Param, promises
 from litemaas_controller.errors import NotFoundError
 
 routes = web.RouteTableDef()
 
+ORDER = Param.text("order", "only the runs of this order")
+RUNS = paging.Listing("runs", paging.SEQ)
+
 
 @routes.get("/api/v1/runs")
+@promises("List runs (newest first)", {"200": "runs"}, "RunPage", (ORDER, *RUNS.params))
 async def list_runs(request: web.Request) -> web.Response:
-    size = paging.limit(request)
+    size = RUNS.limit(request)
     records = await request.app[keys.STORE].list_runs(
-        order_id=request.query.get("order"),
+        order_id=query.text(request, ORDER),
         limit=size + 1,
-        before=paging.seq_cursor(request, "runs"),
+        before=RUNS.seq(request),
     )
-    return web.json_response(paging.page("runs", records, views.run, lambda r: r.seq, size))
+    return web.json_response(RUNS.page(records, views.run, lambda r: r.seq, size))
 
 
 @routes.get("/api/v1/runs/{id}")
+@promises("A run", {"200": "run", "404": "no such run"}, "Run")
 async def get_run(request: web.Request) -> web.Response:
     record = await request.app[keys.STORE].get_run(request.match_info["id"])
     if record is None:
@@ -30,6 +36,13 @@ async def get_run(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/runs/{id}/events")
+@promises(
+    "Events of a run, oldest first (?follow=1: server-sent events, resumed from Last-Event-ID)",
+    {"200": "events", "400": "bad after, cursor, limit or Last-Event-ID", "404": "no such run"},
+    "EventPage",
+    (*stream.EVENTS.params, *stream.FOLLOWING),
+    streams=True,
+)
 async def run_events(request: web.Request) -> web.StreamResponse:
     run_id = request.match_info["id"]
     if await request.app[keys.STORE].get_run(run_id) is None:
@@ -38,6 +51,11 @@ async def run_events(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/runs/{id}/cancel")
+@promises(
+    "Cancel a run: its whole process tree is ended",
+    {"200": "the cancelled run", "404": "no such run", "409": "the run already ended"},
+    "Run",
+)
 async def cancel_run(request: web.Request) -> web.Response:
     principal = request[access.PRINCIPAL]
     run_id = request.match_info["id"]

@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from litemaas_controller.api import keys, paging, query, views
-from litemaas_controller.errors import MalformedError, NotFoundError
+from litemaas_controller.api.contract import Param
+from litemaas_controller.errors import BadInputError, MalformedError, NotFoundError
 from litemaas_controller.ledger import TERMINAL_ORDER, TERMINAL_RUN, Store
 
 KEEPALIVE = 15.0  # seconds between pings, so proxies keep an idle stream open
@@ -24,12 +25,27 @@ MAX_SEQ = 10**18 - 1  # largest ``after`` (18 digits): below SQLite's integer li
 EVENTS_PAGE = 500  # events in one page of a list, unless ``limit`` says otherwise
 
 
+FOLLOW = Param.text(
+    "follow",
+    "1 (or true, yes): server-sent events, live until the subject ends",
+    enum=["0", "1", "false", "true", "no", "yes"],
+)
+AFTER = Param.integer("after", 0, MAX_SEQ, "only what came after this seq")
+#: the query parameters of a list that can also be followed live from a seq
+FOLLOWING = (FOLLOW, AFTER)
+EVENTS = paging.Listing("events", paging.SEQ, EVENTS_PAGE)
+ORDER_EVENTS = paging.Listing("order-events", paging.RUN_EVENT, EVENTS_PAGE)
+
+
 def follows(request: web.Request) -> bool:
-    return request.query.get("follow", "0").lower() in ("1", "true", "yes")
+    raw = query.text(request, FOLLOW) or "0"
+    if raw not in FOLLOW.schema["enum"]:
+        raise BadInputError(f"follow must be one of {', '.join(FOLLOW.schema['enum'])}")
+    return raw in ("1", "true", "yes")
 
 
-def _after(request: web.Request) -> int:
-    return query.integer(request, "after", 0, 0, MAX_SEQ)
+def after_seq(request: web.Request) -> int:
+    return query.integer(request, AFTER, 0)
 
 
 def _last_event_id(request: web.Request, shape: re.Pattern[str], what: str) -> re.Match[str] | None:
@@ -84,12 +100,12 @@ class Sse:
 
 async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
     store = request.app[keys.STORE]
-    after = _after(request)
+    after = after_seq(request)
     if not follows(request):
-        size = paging.limit(request, EVENTS_PAGE)
-        after = max(after, paging.seq_cursor(request, "events") or 0)
+        size = EVENTS.limit(request)
+        after = max(after, EVENTS.seq(request) or 0)
         events = await store.events_after(run_id, after, limit=size + 1)
-        return web.json_response(paging.page("events", events, views.event, lambda e: e.seq, size))
+        return web.json_response(EVENTS.page(events, views.event, lambda e: e.seq, size))
     resume = last_run_event(request)
     if resume is not None and resume[0] == run_id:
         after = max(after, resume[1])
@@ -163,8 +179,8 @@ async def _follow_order(
 
 async def _order_events_page(request: web.Request, store: Store, order_id: str) -> dict[str, Any]:
     """One page of the order's events, every run in turn (oldest first)."""
-    size = paging.limit(request, EVENTS_PAGE)
-    key = paging.cursor(request, "order-events", paging.RUN_EVENT)
+    size = ORDER_EVENTS.limit(request)
+    key = ORDER_EVENTS.cursor(request)
     cursors = await _resumed_cursors(store, order_id, key and (key[1], int(key[2])))
     items: list[dict[str, Any]] = []
     for run in reversed(await store.list_runs(order_id=order_id)):
@@ -172,7 +188,7 @@ async def _order_events_page(request: web.Request, store: Store, order_id: str) 
         if left > 0 and cursors.get(run.id, 0) < MAX_SEQ:
             events = await store.events_after(run.id, cursors.get(run.id, 0), limit=left)
             items += [{"run": run.id, **views.event(e)} for e in events]
-    return paging.page("order-events", items, lambda i: i, lambda i: f"{i['run']}:{i['seq']}", size)
+    return ORDER_EVENTS.page(items, lambda i: i, lambda i: f"{i['run']}:{i['seq']}", size)
 
 
 async def _resumed_cursors(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import faulthandler
 import logging
+import signal
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -63,5 +65,7 @@ def run_serve(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name, None) for f in setting_fields()}
     settings = load_settings(overrides=overrides, config_file=args.config)
     logging.getLogger().setLevel(settings.log_level.upper())
+    # `kill -USR1 <pid>`: every thread's stack on stderr, for a service that will not stop
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     asyncio.run(serve(settings))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -57,7 +58,14 @@ class ServeProcess:
     def terminate(self, timeout: float = 60) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # its threads' stacks, into the log
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(2)
+            tail = self.log.read_text()[-8000:]
+            raise AssertionError(f"serve did not stop {timeout} s after SIGTERM:\n{tail}") from None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

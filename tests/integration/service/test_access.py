@@ -11,12 +11,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from litemaas_controller.api import access, make_app
+from litemaas_controller.api.contract import promises
 
 from .conftest import BEARER, base_settings
 
 pytestmark = pytest.mark.integration
 
 
+@promises("a route added later", {"200": "who called"}, "Status")
 async def _probe(request: web.Request) -> web.Response:
     return web.json_response({"principal": request[access.PRINCIPAL]})
 

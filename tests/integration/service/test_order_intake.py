@@ -187,7 +187,7 @@ async def test_read_side_needs_the_bearer_token(service: Service) -> None:
 async def test_published_schema_and_openapi_agree(service: Service) -> None:
     schema = await (await service.client.get("/api/v1/schemas/order.json")).json()
     doc = await (await service.client.get("/api/v1/openapi.json")).json()
-    assert doc["components"]["schemas"]["Order"]["properties"] == schema["properties"]
+    assert doc["components"]["schemas"]["OrderRequest"]["properties"] == schema["properties"]
     assert "/api/v1/runs/{id}/cancel" in doc["paths"]
     allowed = set(schema["properties"]["vars"]["properties"])
     assert "ocp4_workload_litemaas_version" in allowed
