@@ -20,6 +20,7 @@ from aiohttp import web
 from litemaas_controller.api import (
     access,
     audit,
+    dead_letters,
     health,
     instance_health,
     instances,
@@ -158,6 +159,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
         health.routes,
         openapi.routes,
         messages.routes,
+        dead_letters.routes,
     ):
         app.add_routes(table)
     return app

@@ -30,6 +30,7 @@ _PAGED: list[dict[str, Any]] = [
 _LISTS = frozenset({
     "/api/v1/orders", "/api/v1/runs", "/api/v1/instances", "/api/v1/audit",
     "/api/v1/orders/{id}/events", "/api/v1/runs/{id}/events", "/api/v1/instances/{name}/health",
+    "/api/v1/dead-letters",
 })  # fmt: skip
 
 #: (method, path, summary, answers); every /api/v1 path needs the bearer token except order intake
@@ -40,7 +41,8 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
         "409": "same id with another body, or an instance rule broken",
         "413": "body too large", "415": "not application/json",
         "422": "schema or vars refused (the problem lists the allowed vars)"}),
-    ("get", "/api/v1/orders", "List orders (newest first)", {"200": "orders"}),
+    ("get", "/api/v1/orders", "List orders (newest first; ?instance=, ?status=)",
+     {"200": "orders"}),
     ("get", "/api/v1/orders/{id}", "An order with its runs and the deploy's results",
      {"200": "order", "404": "no such order"}),
     ("get", "/api/v1/orders/{id}/events", "Events of every run of the order",
@@ -65,6 +67,9 @@ _ENDPOINTS: list[tuple[str, str, str, dict[str, str]]] = [
     ("get", "/api/v1/instances/{name}/health",
      "Health transitions, oldest first (?after=, ?limit=; ?follow=1: server-sent events)",
      {"200": "transitions", "400": "bad after or limit", "404": "no such instance"}),
+    ("get", "/api/v1/dead-letters",
+     "The message intake's dead letters, newest first (the stream entry, message id, kind)",
+     {"200": "dead letters"}),
 ]  # fmt: skip
 
 

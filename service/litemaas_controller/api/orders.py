@@ -52,6 +52,7 @@ async def list_orders(request: web.Request) -> web.Response:
     size = paging.limit(request)
     records = await request.app[keys.STORE].list_orders(
         instance=request.query.get("instance"),
+        status=request.query.get("status"),
         limit=size + 1,
         before=paging.seq_cursor(request, "orders"),
     )

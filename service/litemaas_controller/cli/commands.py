@@ -174,6 +174,18 @@ def instances_repair(client: Client, args: argparse.Namespace, out: TextIO) -> i
     return _follow_order(client, record["id"], out)
 
 
+def dead_letters(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    """The newest dead letters, one a line; the next page with ``--cursor``."""
+    path = f"/api/v1/dead-letters?limit={args.limit}"
+    page = client.get(path + (f"&cursor={args.cursor}" if args.cursor else ""))
+    for letter in page["items"]:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter["at"]))
+        out.write(f"{at}  {letter['kind']:<10} {letter['entry']}  {letter['message_id'] or '-'}\n")
+    if page.get("next"):
+        out.write(f"more: --cursor {page['next']}\n")
+    return 0
+
+
 def add_client_commands(sub: Any) -> None:
     order = sub.add_parser("order", help="submit and inspect orders").add_subparsers(
         dest="verb", required=True
@@ -219,6 +231,10 @@ def add_client_commands(sub: Any) -> None:
     repair.add_argument("name")
     repair.add_argument("--follow", action="store_true", help="show live progress to the end")
     repair.set_defaults(func=instances_repair)
+    dead = sub.add_parser("dead-letters", help="the message intake's dead letters, newest first")
+    dead.add_argument("--limit", type=int, default=100, help="at most this many (1 to 1000)")
+    dead.add_argument("--cursor", help="the page after the one that printed this cursor")
+    dead.set_defaults(func=dead_letters)
 
 
 def stdout() -> TextIO:

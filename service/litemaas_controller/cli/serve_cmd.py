@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from litemaas_controller import ui
 from litemaas_controller.api import serve
 from litemaas_controller.config import load_settings
 from litemaas_controller.config.settings import env_name, setting_fields
@@ -63,5 +64,5 @@ def run_serve(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name, None) for f in setting_fields()}
     settings = load_settings(overrides=overrides, config_file=args.config)
     logging.getLogger().setLevel(settings.log_level.upper())
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, ui.make_app))
     return 0
