@@ -14,10 +14,9 @@ import yaml
 
 from litemaas_controller.cli.client import Client
 from litemaas_controller.errors import BadInputError
+from litemaas_controller.runner.events import ENDED, FAILED
 
 SUCCESS_STATUSES = ("succeeded",)
-#: how a task ended on a host, as the ledger records it (runner/events.py)
-ENDED = ("ok", "changed", "skipped", "failed", "failed (ignored)", "unreachable")
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -45,7 +44,7 @@ def _progress(kind: str, data: dict[str, Any], out: TextIO) -> None:
     elif kind == "event" and data.get("status") in ENDED:
         # one line per task and host once it ended: a skipped task never reads like one that ran
         line = f"  TASK {data.get('task')}: {data['status']}"
-        if data["status"] in ("failed", "unreachable"):
+        if data["status"] in FAILED:
             line += f" on {data.get('host')} {data.get('stdout') or ''}".rstrip()
         out.write(line + "\n")
     elif kind == "order":

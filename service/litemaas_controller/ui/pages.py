@@ -12,6 +12,7 @@ from aiohttp import web
 from litemaas_controller.api import instance_health, keys, orders, paging
 from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import InstanceRecord, OrderRecord, OrderStatus
+from litemaas_controller.runner.events import ENDED, FAILED
 from litemaas_controller.ui import history
 
 routes = web.RouteTableDef()
@@ -19,8 +20,6 @@ routes = web.RouteTableDef()
 PAGE = 50  # rows of a list page
 HISTORY = 1000  # health transitions drawn at most
 RECENT = 20  # recent transitions listed under the picture
-#: the events of a run that are about a task (what the order page lists)
-FAILED = frozenset({"failed", "unreachable"})
 
 Context = dict[str, Any]
 
@@ -118,8 +117,8 @@ async def order(request: web.Request) -> Context:
     tasks = []
     for run in runs:
         events = await store.events_after(run.id, 0)
-        tasks += [(run, e) for e in events if e.task]
-    return {"order": record, "runs": runs, "tasks": tasks, "failed": FAILED}
+        tasks += [(run, e) for e in events if e.task and e.status in ENDED]
+    return {"order": record, "runs": runs, "tasks": tasks, "ended": ENDED, "failed": FAILED}
 
 
 @routes.get("/ui/dead-letters")

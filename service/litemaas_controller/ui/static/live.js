@@ -6,7 +6,8 @@
   const tasks = document.getElementById("tasks");
   const runs = document.getElementById("runs");
   if (!live || !window.EventSource) return;
-  const FAILED = new Set(["failed", "unreachable"]);
+  const ENDED = new Set(JSON.parse(live.dataset.ended));
+  const FAILED = new Set(JSON.parse(live.dataset.failed));
   const attempts = {};
   runs.querySelectorAll("tr[data-run]").forEach(function (row) {
     attempts[row.dataset.run] = row.cells[1].textContent;
@@ -45,7 +46,7 @@
   }
 
   function showEvent(e) {
-    if (!e.task) return;
+    if (!e.task || !ENDED.has(e.status)) return;
     const id = e.run + ":" + e.seq;
     if (tasks.querySelector('tr[data-id="' + CSS.escape(id) + '"]')) return;
     const row = tasks.insertRow();
@@ -54,7 +55,7 @@
     cell(row, "Attempt", attempts[e.run] || "");
     cell(row, "Task", e.task);
     cell(row, "Host", e.host || "");
-    cell(row, "Status", e.status || e.event);
+    cell(row, "Status", e.status);
     cell(row, "Output", e.stdout, true);
   }
 
