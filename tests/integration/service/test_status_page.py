@@ -169,6 +169,7 @@ async def test_orders_filter_by_status_and_instance_and_page(make_service: Servi
     assert "No orders." in none
     api = await svc.get("/api/v1/orders?status=succeeded&instance=b")
     assert [o["id"] for o in api["items"]] == ["o1"]
+    assert (await svc.get("/api/v1/orders?status=failed"))["items"] == []
 
 
 async def test_dead_letters_are_paged_behind_the_token_and_listed_by_the_cli_and_the_page(
