@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +89,17 @@ class Client:
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)[1]
+
+    def items(self, path: str, chunk: int | None = None) -> Iterator[Any]:
+        """Every item of a paged list, page after page (``chunk`` items a request), to its end."""
+        sep = "&" if "?" in path else "?"
+        first = f"{path}{sep}limit={chunk}" if chunk else path
+        page = self.get(first)
+        yield from page["items"]
+        while page.get("next"):
+            sep = "&" if "?" in first else "?"
+            page = self.get(f"{first}{sep}cursor={urllib.parse.quote(page['next'])}")
+            yield from page["items"]
 
     def follow(self, path: str) -> Iterator[tuple[str, Any]]:
         """Server-sent events of ``path`` as (event, data) until the server ends the stream."""

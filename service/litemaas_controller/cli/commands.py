@@ -92,7 +92,7 @@ def order_show(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 def runs_list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     path = "/api/v1/runs" + (f"?order={args.order}" if args.order else "")
-    for run in client.get(path)["items"]:
+    for run in client.items(path, args.chunk_size):
         out.write(
             f"{run['id']}  {run['status']:<10} {run['action']:<9} {run['instance']:<20} "
             f"order={run['order_id']} attempt={run['attempt']}\n"
@@ -117,14 +117,14 @@ def runs_events(client: Client, args: argparse.Namespace, out: TextIO) -> int:
             if kind == "event" and data.get("stdout"):
                 out.write(data["stdout"] + "\n")
         return 0
-    for event in client.get(path)["items"]:
+    for event in client.items(path, args.chunk_size):
         if event.get("stdout"):
             out.write(event["stdout"] + "\n")
     return 0
 
 
 def instances_list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    for inst in client.get("/api/v1/instances")["items"]:
+    for inst in client.items("/api/v1/instances", args.chunk_size):
         url = (inst.get("results") or {}).get("admin_url") or "-"
         out.write(f"{inst['name']:<20} {inst['namespace']:<30} {inst['status']:<12} {url}\n")
     return 0
@@ -151,7 +151,7 @@ def instances_health(client: Client, args: argparse.Namespace, out: TextIO) -> i
                 out.write(_transition(data))
                 out.flush()
         return 0
-    for data in client.get(path)["items"]:
+    for data in client.items(path, args.chunk_size):
         out.write(_transition(data))
     return 0
 
@@ -174,15 +174,21 @@ def instances_repair(client: Client, args: argparse.Namespace, out: TextIO) -> i
 
 
 def dead_letters(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    """The newest dead letters, one a line; the next page with ``--cursor``."""
-    path = f"/api/v1/dead-letters?limit={args.limit}"
-    page = client.get(path + (f"&cursor={args.cursor}" if args.cursor else ""))
-    for letter in page["items"]:
+    """The dead letters, newest first, one a line."""
+    for letter in client.items("/api/v1/dead-letters", args.chunk_size):
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter["at"]))
         out.write(f"{at}  {letter['kind']:<10} {letter['entry']}  {letter['message_id'] or '-'}\n")
-    if page.get("next"):
-        out.write(f"more: --cursor {page['next']}\n")
     return 0
+
+
+def _chunked(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="items per request while reading the whole list (default: the service's page)",
+    )
+    return parser
 
 
 def add_client_commands(sub: Any) -> None:
@@ -205,24 +211,24 @@ def add_client_commands(sub: Any) -> None:
     runs = sub.add_parser("runs", help="inspect and cancel runs").add_subparsers(
         dest="verb", required=True
     )
-    rlist = runs.add_parser("list", help="recent runs")
+    rlist = _chunked(runs.add_parser("list", help="recent runs"))
     rlist.add_argument("--order")
     rlist.set_defaults(func=runs_list)
     for name, func in (("show", runs_show), ("cancel", runs_cancel), ("events", runs_events)):
         p = runs.add_parser(name, help=f"{name} a run")
         p.add_argument("id")
         if name == "events":
-            p.add_argument("--follow", action="store_true")
+            _chunked(p).add_argument("--follow", action="store_true")
         p.set_defaults(func=func)
     inst = sub.add_parser("instances", help="inspect instances").add_subparsers(
         dest="verb", required=True
     )
-    inst.add_parser("list", help="all instances").set_defaults(func=instances_list)
+    _chunked(inst.add_parser("list", help="all instances")).set_defaults(func=instances_list)
     for name, func in (("show", instances_show), ("credentials", instances_credentials)):
         p = inst.add_parser(name, help=f"{name} of an instance")
         p.add_argument("name")
         p.set_defaults(func=func)
-    health = inst.add_parser("health", help="an instance's health transitions")
+    health = _chunked(inst.add_parser("health", help="an instance's health transitions"))
     health.add_argument("name")
     health.add_argument("--follow", action="store_true", help="show transitions as they happen")
     health.set_defaults(func=instances_health)
@@ -231,9 +237,7 @@ def add_client_commands(sub: Any) -> None:
     repair.add_argument("--follow", action="store_true", help="show live progress to the end")
     repair.set_defaults(func=instances_repair)
     dead = sub.add_parser("dead-letters", help="the message intake's dead letters, newest first")
-    dead.add_argument("--limit", type=int, default=100, help="at most this many (1 to 1000)")
-    dead.add_argument("--cursor", help="the page after the one that printed this cursor")
-    dead.set_defaults(func=dead_letters)
+    _chunked(dead).set_defaults(func=dead_letters)
 
 
 def stdout() -> TextIO:

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-from .conftest import SECRET, TOKEN, Service, ServiceFactory
+from .clikit import cli
+from .conftest import ServiceFactory
 
 pytestmark = pytest.mark.integration
-
-CLI = str(Path(sys.executable).parent / "litemaas-controller")
-
-
-async def cli(svc: Service, *args: str, secret: str | None = SECRET) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "LITEMAAS_URL": str(svc.client.make_url("")).rstrip("/"),
-        "LITEMAAS_API_TOKEN": TOKEN,
-    }
-    env.pop("LITEMAAS_WEBHOOK_SECRET", None)
-    if secret:
-        env["LITEMAAS_WEBHOOK_SECRET"] = secret
-    proc = await asyncio.create_subprocess_exec(
-        CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_submit_follow_show_and_list(make_service: ServiceFactory) -> None:
@@ -60,6 +37,12 @@ async def test_submit_follow_show_and_list(make_service: ServiceFactory) -> None
     assert code == 0 and "demo" in out and "ready" in out
     code, out, _ = await cli(svc, "runs", "list", "--order", "c1")
     assert code == 0 and "succeeded" in out
+    # a list is read to its end, page after page: one event a request gives every line
+    run_id = out.split()[0]
+    code, whole, _ = await cli(svc, "runs", "events", run_id)
+    assert code == 0 and len(whole.splitlines()) > 3, whole
+    code, chunked, _ = await cli(svc, "runs", "events", run_id, "--chunk-size", "1")
+    assert code == 0 and chunked == whole
     code, out, _ = await cli(svc, "order", "show", "c1")
     assert code == 0 and '"runs"' in out
 

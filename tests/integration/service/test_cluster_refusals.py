@@ -14,7 +14,7 @@ from sandbox import Sandbox
 from waiting import wait_until
 
 from .conftest import BEARER, ServiceFactory, problem
-from .test_ownership import accepted, managed, namespace, order
+from .orderkit import accepted, managed, namespace, order
 
 pytestmark = pytest.mark.integration
 

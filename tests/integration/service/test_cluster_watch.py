@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +24,7 @@ from sandbox.agent.kube import Kube
 from waiting import wait_until
 
 from .conftest import BEARER, Service, ServiceFactory, wait_for_async
+from .healthkit import health, history
 from .partition import Partition
 
 pytestmark = pytest.mark.integration
@@ -57,22 +57,6 @@ async def provisioned(service: Service) -> str:
     assert (await service.finished(f"p-{name}"))["status"] == "succeeded"
     await health(service, name, "healthy")
     return name
-
-
-async def health(service: Service, name: str, status: str, reason: str = "") -> dict[str, Any]:
-    """Wait until the instance's health has ``status`` and its reason contains ``reason``."""
-
-    async def probe() -> dict[str, Any] | None:
-        found: dict[str, Any] = (await service.get(f"/api/v1/instances/{name}"))["health"]
-        return found if found["status"] == status and reason in found["reason"] else None
-
-    found: dict[str, Any] = await wait_for_async(probe, what=f"{name} {status} {reason!r}")
-    return found
-
-
-async def history(service: Service, name: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (await service.get(f"/api/v1/instances/{name}/health"))["items"]
-    return items
 
 
 async def metric(service: Service, pattern: str) -> float:

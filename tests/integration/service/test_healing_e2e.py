@@ -14,8 +14,7 @@ import pytest
 from sandbox import Sandbox
 
 from .conftest import ServiceFactory
-from .test_cluster_watch import health, history
-from .test_repair_policy import ended
+from .healthkit import ended, health, history
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,9 @@ import pytest
 from litemaas_controller.intake.auth import signed_headers
 
 from .conftest import BEARER, SECRET, Service, ServiceFactory, problem
+from .orderkit import ORDER
 
 pytestmark = pytest.mark.integration
-
-ORDER = {
-    "id": "ord-1",
-    "action": "provision",
-    "instance": "demo",
-    "vars": {"ocp4_workload_litemaas_version": "0.2.0"},
-}
 
 
 async def test_new_order_is_accepted_and_runs_to_success(service: Service) -> None:

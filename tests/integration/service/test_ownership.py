@@ -8,45 +8,16 @@ playbooks, so an accepted destroy would really delete.
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import pytest
 
 from litemaas_controller.config.paths import default_playbook_dir
 from sandbox import Sandbox
 
-from .conftest import BEARER, Service, ServiceFactory, problem
+from .conftest import BEARER, ServiceFactory, problem
+from .orderkit import accepted, managed, namespace, order, submitted
 
 pytestmark = pytest.mark.integration
-
-
-def managed(instance: str) -> dict[str, str]:
-    """The labels the deploy puts on a namespace it creates for an instance of the controller."""
-    return {"app.kubernetes.io/managed-by": "litemaas-controller",
-            "litemaas.rhpds.io/instance": instance}  # fmt: skip
-
-
-def order(oid: str, action: str, instance: str = "demo", **extra: Any) -> dict[str, Any]:
-    return {"id": oid, "action": action, "instance": instance, **extra}
-
-
-async def submitted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    response = await service.post_order(body)
-    assert response.status == 202, await response.text()
-    record: dict[str, Any] = await response.json()
-    return record
-
-
-async def accepted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    await submitted(service, body)
-    return await service.finished(body["id"])
-
-
-def namespace(sandbox: Sandbox, name: str, labels: dict[str, str]) -> str:
-    meta = {"name": name, "labels": labels}
-    sandbox.kube().create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                 "metadata": meta})  # fmt: skip
-    return name
 
 
 async def test_orders_for_an_instance_never_provisioned_are_refused(

@@ -19,6 +19,7 @@ from litemaas_controller.healing.model import Health, HealthStatus
 from litemaas_controller.healing.policy import RepairPolicy
 from sandbox import Sandbox
 
+from .clikit import cli
 from .conftest import (
     BEARER,
     Evidence,
@@ -26,9 +27,8 @@ from .conftest import (
     ServiceFactory,
     problem,
     wait_for,
-    wait_for_async,
 )
-from .test_cli import cli
+from .healthkit import ended, repairs
 
 pytestmark = pytest.mark.integration
 
@@ -67,23 +67,6 @@ async def provisioned(svc: Service, instance: str, **order_vars: Any) -> dict[st
     response = await svc.post_order(order)
     assert response.status == 202, await response.text()
     return await svc.finished(order["id"])
-
-
-async def repairs(svc: Service, instance: str) -> list[dict[str, Any]]:
-    items = (await svc.get(f"/api/v1/orders?instance={instance}"))["items"]
-    return [o for o in reversed(items) if o["action"] == "repair"]
-
-
-async def ended(svc: Service, instance: str, n: int) -> list[dict[str, Any]]:
-    """The instance's repair orders once ``n`` of them exist and all have ended."""
-
-    async def probe() -> list[dict[str, Any]] | None:
-        found = await repairs(svc, instance)
-        done = len(found) == n and all(o["status"] not in ("queued", "running") for o in found)
-        return found if done else None
-
-    result: list[dict[str, Any]] = await wait_for_async(probe, what=f"{n} ended repair(s)")
-    return result
 
 
 async def test_one_repair_order_per_failure_however_many_failed_observations(

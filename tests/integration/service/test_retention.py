@@ -16,8 +16,8 @@ from litemaas_controller.intake.messages.stream import Stream
 
 from .conftest import Service, ServiceFactory, problem, wait_for, wait_for_async
 from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, pending, provision, send
+from .orderkit import ORDER
 from .redisproc import RedisServer
-from .test_order_intake import ORDER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -23,7 +23,7 @@ from litemaas_controller.api import keys
 from sandbox import Sandbox
 
 from .conftest import BEARER, TOKEN, ServiceFactory
-from .test_cluster_watch import health
+from .healthkit import health
 
 pytestmark = pytest.mark.integration
 

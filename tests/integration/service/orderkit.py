@@ -1,0 +1,45 @@
+"""Orders as the service tests send them, and the namespaces they name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import Sandbox
+
+from .conftest import Service
+
+ORDER = {
+    "id": "ord-1",
+    "action": "provision",
+    "instance": "demo",
+    "vars": {"ocp4_workload_litemaas_version": "0.2.0"},
+}
+
+
+def managed(instance: str) -> dict[str, str]:
+    """The labels the deploy puts on a namespace it creates for an instance of the controller."""
+    return {"app.kubernetes.io/managed-by": "litemaas-controller",
+            "litemaas.rhpds.io/instance": instance}  # fmt: skip
+
+
+def order(oid: str, action: str, instance: str = "demo", **extra: Any) -> dict[str, Any]:
+    return {"id": oid, "action": action, "instance": instance, **extra}
+
+
+async def submitted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    response = await service.post_order(body)
+    assert response.status == 202, await response.text()
+    record: dict[str, Any] = await response.json()
+    return record
+
+
+async def accepted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
+    await submitted(service, body)
+    return await service.finished(body["id"])
+
+
+def namespace(sandbox: Sandbox, name: str, labels: dict[str, str]) -> str:
+    meta = {"name": name, "labels": labels}
+    sandbox.kube().create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": meta})  # fmt: skip
+    return name
