@@ -15,8 +15,8 @@ from litemaas_controller import ui
 from litemaas_controller.api import keys
 from litemaas_controller.ui.session import COOKIE, SessionSigner
 
-from .conftest import BEARER, TOKEN, Service, ServiceFactory
 from .clikit import cli
+from .conftest import BEARER, TOKEN, Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 
