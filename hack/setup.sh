@@ -78,6 +78,7 @@ done
 # machine's npm client.
 axe="$cache/axe-core-4.14.1"
 if [[ ! -e $axe/node_modules/axe-core/axe.min.js ]]; then
+  command -v npm >/dev/null || { say "npm is missing: install Node.js and npm for axe-core"; exit 1; }
   say "installing axe-core 4.14.1 into $axe"
   npm install --silent --no-audit --no-fund --prefix "$axe" axe-core@4.14.1 >/dev/null
 fi

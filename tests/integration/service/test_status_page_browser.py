@@ -63,6 +63,7 @@ async def _check_page(page: Page, url: str, shots: Path, shot: str) -> None:
         await page.set_viewport_size({"width": width, "height": height})
         await page.goto(url)
         assert await _axe(page) == [], (url, width)
+        assert TOKEN not in await page.content(), url
         sideways = await page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
