@@ -38,7 +38,8 @@ else
   say "controller"
   port=$("$bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   echo "$port" >"$port_file"
-  LITEMAAS_LISTEN=127.0.0.1:$port LITEMAAS_STATE_DIR="$state" \
+  # plain HTTP on the loopback: the status page's session cookie is not Secure here
+  LITEMAAS_LISTEN=127.0.0.1:$port LITEMAAS_STATE_DIR="$state" LITEMAAS_UI_SCHEME=http \
     nohup "$bin/litemaas-controller" serve >"$state/controller.log" 2>&1 &
   echo $! >"$state/pid"
 fi
@@ -66,6 +67,7 @@ fi
 cat <<EOT
 
 The controller keeps running: LITEMAAS_URL=$LITEMAAS_URL, credentials in $state/credentials.env.
+  Status page: $LITEMAAS_URL/ui/ (log in with LITEMAAS_API_TOKEN from credentials.env)
   source $dir/env; kubectl get all -n litemaas-$instance
   make sandbox-down      # stops the controller and the sandbox
 EOT

@@ -15,6 +15,8 @@ mkdir -p "$cache"
 # workloads, iproute2/util-linux for pod network and mount namespaces, Java 17 for ansible-rulebook.
 apt_pkgs=(etcd-server redis-server postgresql-15 postgresql-client-15 iproute2 util-linux openssl rsync
   openjdk-17-jre-headless)
+# The status page's browser tests: Debian's chromium, which Playwright drives.
+apt_pkgs+=(chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -81,4 +83,12 @@ for other in "$HOME/.ansible/collections" /usr/share/ansible/collections; do
       "ansible-lint may read it instead of this tree (remove it, or install from here)"
   fi
 done
+# axe-core, pinned, for the status page's accessibility scans (tests/integration/ui), by the
+# machine's npm client.
+axe="$cache/axe-core-4.14.1"
+if [[ ! -e $axe/node_modules/axe-core/axe.min.js ]]; then
+  command -v npm >/dev/null || { say "npm is missing: install Node.js and npm for axe-core"; exit 1; }
+  say "installing axe-core 4.14.1 into $axe"
+  npm install --silent --no-audit --no-fund --prefix "$axe" axe-core@4.14.1 >/dev/null
+fi
 say "ready"

@@ -1,6 +1,7 @@
 """Who may call what: one middleware asks every request for the bearer token, but the open paths.
 
 A route added later is closed unless it is listed here: no handler checks the token itself.
+The status page's paths (``/``, ``/ui`` and below) are the ``ui`` middleware's to guard.
 The order intake authenticates its own requests (a signature over the raw body, or the bearer
 token: ``intake.auth.authenticate_order``), since it must read the body first.
 """
@@ -24,6 +25,8 @@ OPEN = {
 }
 #: (method, path) of the routes that authenticate their callers themselves
 SELF_AUTHENTICATED = frozenset({("POST", "/api/v1/orders")})
+#: the status page (``litemaas_controller.ui``): its own session cookie guards it, not the token
+UI_ROOT = "/ui"
 #: who called: ``bearer`` (set by the middleware on every closed route)
 PRINCIPAL = web.RequestKey("principal", str)
 
@@ -33,7 +36,12 @@ def _is_open(request: web.Request) -> bool:
         return True  # no such route or method: the router's 404 or 405 answers
     path = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
     method = "GET" if request.method == "HEAD" else request.method
-    return (method == "GET" and path in OPEN) or (method, path) in SELF_AUTHENTICATED
+    return (
+        (method == "GET" and path in OPEN)
+        or (method, path) in SELF_AUTHENTICATED
+        or path in ("/", UI_ROOT)
+        or path.startswith(UI_ROOT + "/")
+    )
 
 
 @web.middleware

@@ -73,6 +73,9 @@ AUDIT = _object({
     "seq": INTEGER, "at": NUMBER, "actor": STRING, "action": STRING, "subject": STRING,
     "source": STRING, "detail": OBJECT,
 })  # fmt: skip
+DEAD_LETTER = _object(
+    {"seq": INTEGER, "entry": STRING, "message_id": TEXT, "kind": STRING, "at": NUMBER}
+)
 CREDENTIALS = _object({
     "instance": STRING, "namespace": STRING, "secret": STRING, "admin_url": TEXT,
     "api_url": TEXT, "username": STRING, "password": STRING,
@@ -121,6 +124,7 @@ def components(order_request: Schema) -> dict[str, Schema]:
         "InstancePage": _page(_ref("Instance")),
         "TransitionPage": _page(TRANSITION),
         "AuditPage": _page(AUDIT),
+        "DeadLetterPage": _page(DEAD_LETTER),
         "Credentials": CREDENTIALS,
         "Problem": PROBLEM,
         "SseEvent": SSE_EVENT,

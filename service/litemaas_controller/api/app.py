@@ -21,6 +21,7 @@ from litemaas_controller.api import (
     access,
     audit,
     contract,
+    dead_letters,
     health,
     instance_health,
     instances,
@@ -164,6 +165,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
         health.routes,
         openapi.routes,
         messages.routes,
+        dead_letters.routes,
     ):
         app.add_routes(table)
     return app

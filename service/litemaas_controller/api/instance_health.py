@@ -64,6 +64,13 @@ def view(record: HealthRecord | None) -> dict[str, Any]:
     return {"status": record.status, "reason": record.reason, "since": record.since}
 
 
+async def current(app: web.Application, name: str) -> dict[str, Any]:
+    """The instance's ``health``: its status, reason and since, with the repair budget."""
+    health = view(await app[keys.STORE].get_health(name))
+    health.update(await app[keys.POLICY].budget(name))
+    return health
+
+
 def transition(record: HealthRecord) -> dict[str, Any]:
     return {"seq": record.seq, "at": record.at, **view(record)}
 

@@ -51,8 +51,7 @@ async def get_instance(request: web.Request) -> web.Response:
     record = await store.get_instance(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
-    health = instance_health.view(await store.get_health(name))
-    health.update(await request.app[keys.POLICY].budget(name))
+    health = await instance_health.current(request.app, name)
     return web.json_response({**views.instance(record), "health": health})
 
 

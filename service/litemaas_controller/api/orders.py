@@ -15,10 +15,12 @@ from litemaas_controller.errors import (
     UnsupportedMediaError,
 )
 from litemaas_controller.intake.auth import authenticate_order
+from litemaas_controller.ledger import OrderStatus
 
 routes = web.RouteTableDef()
 
 INSTANCE = Param.text("instance", "only the orders of this instance")
+STATUS = Param.text("status", "only the orders in this status", enum=[s.value for s in OrderStatus])
 ORDERS = paging.Listing("orders", paging.SEQ)
 
 
@@ -62,11 +64,14 @@ async def submit_order(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/orders")
-@promises("List orders (newest first)", {"200": "orders"}, "OrderPage", (INSTANCE, *ORDERS.params))
+@promises(
+    "List orders (newest first)", {"200": "orders"}, "OrderPage", (INSTANCE, STATUS, *ORDERS.params)
+)
 async def list_orders(request: web.Request) -> web.Response:
     size = ORDERS.limit(request)
     records = await request.app[keys.STORE].list_orders(
         instance=query.text(request, INSTANCE),
+        status=query.text(request, STATUS),
         limit=size + 1,
         before=ORDERS.seq(request),
     )

@@ -1,5 +1,6 @@
 """Query parameters, read only as their handler's contract declares them (``api/contract.py``):
-numbers are ASCII digits only, small, in the declared range; else a 400."""
+numbers are ASCII digits only, small, in the declared range; a choice is one of its ``enum``;
+else a 400."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII: str.isdigit() takes superscripts 
 
 
 def text(request: web.Request, param: Param) -> str | None:
-    """The query parameter as sent, or None."""
+    """The query parameter as sent (one of its ``enum``, if it has one), or None."""
     declared(request, param.name)
-    return request.query.get(param.name)
+    raw = request.query.get(param.name)
+    choices = param.schema.get("enum")
+    if raw is not None and choices is not None and raw not in choices:
+        raise BadInputError(f"{param.name} must be one of: {', '.join(choices) or '(empty)'}")
+    return raw
 
 
 def integer(request: web.Request, param: Param, default: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -17,8 +18,9 @@ log = logging.getLogger(__name__)
 READY_LINE = "litemaas-controller listening on http://{host}:{port}"
 
 
-async def serve(settings: Settings) -> None:
-    app = make_app(settings)
+async def serve(settings: Settings, make: Callable[[Settings], web.Application] = make_app) -> None:
+    """Serve the application ``make`` builds (the CLI's adds the status page)."""
+    app = make(settings)
     # the drain happens in cleanup_ctx; give in-flight HTTP requests a short, fixed grace
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, access_log=None)
     await runner.setup()

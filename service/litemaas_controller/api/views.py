@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from litemaas_controller.ledger import (
+    DeadLetterRecord,
     EventRecord,
     InstanceRecord,
     OrderRecord,
@@ -45,6 +46,10 @@ def event(record: EventRecord) -> dict[str, Any]:
     data = _fields(record)
     data.pop("run_id")
     return data
+
+
+def dead_letter(record: DeadLetterRecord) -> dict[str, Any]:
+    return _fields(record)
 
 
 def instance(record: InstanceRecord) -> dict[str, Any]:

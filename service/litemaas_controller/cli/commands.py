@@ -14,10 +14,9 @@ import yaml
 
 from litemaas_controller.cli.client import Client
 from litemaas_controller.errors import BadInputError
+from litemaas_controller.runner.events import ENDED, FAILED
 
 SUCCESS_STATUSES = ("succeeded",)
-#: how a task ended on a host, as the ledger records it (runner/events.py)
-ENDED = ("ok", "changed", "skipped", "failed", "failed (ignored)", "unreachable")
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -45,7 +44,7 @@ def _progress(kind: str, data: dict[str, Any], out: TextIO) -> None:
     elif kind == "event" and data.get("status") in ENDED:
         # one line per task and host once it ended: a skipped task never reads like one that ran
         line = f"  TASK {data.get('task')}: {data['status']}"
-        if data["status"] in ("failed", "unreachable"):
+        if data["status"] in FAILED:
             line += f" on {data.get('host')} {data.get('stdout') or ''}".rstrip()
         out.write(line + "\n")
     elif kind == "order":
@@ -174,6 +173,14 @@ def instances_repair(client: Client, args: argparse.Namespace, out: TextIO) -> i
     return _follow_order(client, record["id"], out)
 
 
+def dead_letters(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    """The dead letters, newest first, one a line."""
+    for letter in client.items("/api/v1/dead-letters", args.chunk_size):
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(letter["at"]))
+        out.write(f"{at}  {letter['kind']:<10} {letter['entry']}  {letter['message_id'] or '-'}\n")
+    return 0
+
+
 def _chunked(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--chunk-size",
@@ -229,6 +236,8 @@ def add_client_commands(sub: Any) -> None:
     repair.add_argument("name")
     repair.add_argument("--follow", action="store_true", help="show live progress to the end")
     repair.set_defaults(func=instances_repair)
+    dead = sub.add_parser("dead-letters", help="the message intake's dead letters, newest first")
+    _chunked(dead).set_defaults(func=dead_letters)
 
 
 def stdout() -> TextIO:

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from litemaas_controller import ui
 from litemaas_controller.api import serve
 from litemaas_controller.config import load_settings
 from litemaas_controller.config.settings import env_name, setting_fields
@@ -67,5 +68,5 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level.upper())
     # `kill -USR1 <pid>`: every thread's stack on stderr, for a service that will not stop
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, ui.make_app))
     return 0

@@ -250,6 +250,20 @@ class Settings:
         default=3600.0,
         metadata=_doc("Seconds between two prunings of the ledger and the streams."),
     )
+    # --- the status page (docs/status-page.md) ---------------------------------------------------
+    ui_scheme: str = field(
+        default="https",
+        metadata=_doc(
+            "How people reach the status page (/ui/): https (its session cookie is Secure) or "
+            "http (plain HTTP, as in the sandbox: the cookie is not Secure)."
+        ),
+    )
+    ui_session_ttl: float = field(
+        default=8 * 3600.0,
+        metadata=_doc(
+            "Seconds a status page login lasts before the page asks for the token again."
+        ),
+    )
     log_level: str = field(default="INFO", metadata=_doc("Python log level."))
 
     @property

@@ -70,6 +70,7 @@ def _check_positive(s: Settings) -> None:
         "repair_backoff",
         "repair_backoff_max",
         "repair_wait_timeout",
+        "ui_session_ttl",
         *s.retentions,
     ):
         if getattr(s, name) <= 0:
@@ -116,6 +117,11 @@ def _check_log_level(s: Settings) -> None:
         )
 
 
+def _check_ui_scheme(s: Settings) -> None:
+    if s.ui_scheme not in ("https", "http"):
+        raise ConfigError(f"LITEMAAS_UI_SCHEME must be https or http, got {s.ui_scheme!r}")
+
+
 def _check_retention(s: Settings) -> None:
     # a tombstone must outlive what it stands for, or an old id could run a second time
     longer = [n for n, v in s.retentions.items() if v >= s.tombstone_retention]
@@ -151,4 +157,5 @@ def validate_settings(s: Settings) -> Settings:
     _check_log_level(s)
     _check_upstream_allow(s)
     _check_healing(s)
+    _check_ui_scheme(s)
     return s

@@ -190,6 +190,18 @@ class RunOutcome:
 
 
 @dataclass(frozen=True)
+class DeadLetterRecord:
+    """The mark of a message stream entry given up as a dead letter (the dead-letter stream
+    holds the entry itself, with its reason)."""
+
+    seq: int
+    entry: str  # ``<stream>/<entry id>``
+    message_id: str | None
+    kind: str  # malformed, invalid, conflict, failed, cancelled
+    at: float
+
+
+@dataclass(frozen=True)
 class Cutoffs:
     """Retention as points in time: what ended before each one is pruned.
 

@@ -16,6 +16,7 @@ from litemaas_controller.ledger import sqlite_retention
 from litemaas_controller.ledger import sqlite_rows as rows
 from litemaas_controller.ledger.models import (
     Cutoffs,
+    DeadLetterRecord,
     EventRecord,
     HealthRecord,
     InstanceStatus,
@@ -235,3 +236,11 @@ class SqliteStore(SqliteOrders):
 
     async def dead_lettered(self, entry: str) -> bool:
         return self._one("SELECT 1 FROM dead_letters WHERE entry=?", entry) is not None
+
+    async def list_dead_letters(
+        self, *, limit: int = 100, before: int | None = None
+    ) -> Sequence[DeadLetterRecord]:
+        where = "" if before is None else " WHERE rowid<?"
+        sql = f"SELECT rowid AS seq, * FROM dead_letters{where} ORDER BY rowid DESC LIMIT ?"  # noqa: S608
+        args = (limit,) if before is None else (before, limit)
+        return [DeadLetterRecord(**dict(r)) for r in self._db.execute(sql, args)]

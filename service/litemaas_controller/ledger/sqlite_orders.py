@@ -144,9 +144,14 @@ class SqliteOrders(SqliteBase):
         return rows.order(row) if row else None
 
     async def list_orders(
-        self, *, instance: str | None = None, limit: int = 100, before: int | None = None
+        self,
+        *,
+        instance: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        status: str | None = None,
     ) -> Sequence[OrderRecord]:
-        where, args = rows.newest_first("instance", instance or None, before)
+        where, args = rows.newest_first("instance", instance or None, before, status=status or None)
         sql = f"SELECT * FROM orders{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
         return [rows.order(r) for r in self._db.execute(sql, (*args, limit))]
 

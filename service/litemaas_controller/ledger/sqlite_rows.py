@@ -170,14 +170,17 @@ def audit(row: sqlite3.Row) -> AuditRecord:
     )
 
 
-def newest_first(column: str, value: str | None, before: int | None) -> tuple[str, list[Any]]:
-    """The WHERE clause and its arguments of a newest-first page: ``column=value`` when given,
-    and rows older than ``before`` (a seq) when given."""
+def newest_first(
+    column: str, value: str | None, before: int | None, **more: str | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and its arguments of a newest-first page: ``column=value`` (and each of
+    ``more``, column=value) when given, and rows older than ``before`` (a seq) when given."""
     clauses: list[str] = []
     args: list[Any] = []
-    if value is not None:
-        clauses.append(f"{column}=?")
-        args.append(value)
+    for name, wanted in {column: value, **more}.items():
+        if wanted is not None:
+            clauses.append(f"{name}=?")
+            args.append(wanted)
     if before is not None:
         clauses.append("seq<?")
         args.append(before)

@@ -14,6 +14,7 @@ from litemaas_controller.ledger.models import (
     Action,
     AuditRecord,
     Cutoffs,
+    DeadLetterRecord,
     EventRecord,
     HealthRecord,
     InstanceRecord,
@@ -70,9 +71,15 @@ class Store(Protocol):
     async def get_order(self, order_id: str) -> OrderRecord | None: ...
 
     async def list_orders(
-        self, *, instance: str | None = None, limit: int = 100, before: int | None = None
+        self,
+        *,
+        instance: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        status: str | None = None,
     ) -> Sequence[OrderRecord]:
-        """Newest first; ``before``: only those older than that seq (the next page)."""
+        """Newest first; ``before``: only those older than that seq (the next page); ``status``:
+        only orders in it."""
         ...
 
     async def next_queued_order(self, instance: str) -> OrderRecord | None:
@@ -173,6 +180,12 @@ class Store(Protocol):
 
     async def dead_lettered(self, entry: str) -> bool:
         """Was ``entry`` given up (kept as long as tombstones)?  A re-read never runs it."""
+        ...
+
+    async def list_dead_letters(
+        self, *, limit: int = 100, before: int | None = None
+    ) -> Sequence[DeadLetterRecord]:
+        """The marks of the entries given up, newest first; ``before``: older than that seq."""
         ...
 
     # --- change notification and life cycle -----------------------------------------------------

@@ -16,6 +16,11 @@ from litemaas_controller.runner.redact import Redactor
 DATA_FIELDS = ("task", "play", "host", "ignore_errors", "artifact_data")
 RESULT_FIELDS = ("changed", "failed", "skipped", "msg", "stderr", "censored", "failure_kind")
 
+#: how a task ended on a host: one event each (the others are starts and headers)
+ENDED = ("ok", "changed", "skipped", "failed", "failed (ignored)", "unreachable")
+#: the endings that are failures
+FAILED = ("failed", "unreachable")
+
 STDOUT_LIMIT = 4000  # characters of one event's output kept in the ledger
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

@@ -182,9 +182,11 @@ async def make_service(tmp_path: Path, run_env: Evidence) -> AsyncIterator[Servi
     """Start the real application on a real port; stopped (drained) at the end of the test."""
     clients: list[TestClient] = []
 
-    async def start(project: str = "quick", intakes: Any = (), **overrides: Any) -> Service:
+    async def start(
+        project: str = "quick", intakes: Any = (), make: Any = make_app, **overrides: Any
+    ) -> Service:
         settings = base_settings(tmp_path, project, **overrides)
-        client = TestClient(TestServer(make_app(settings, intakes), host="127.0.0.1", port=0))
+        client = TestClient(TestServer(make(settings, intakes), host="127.0.0.1", port=0))
         await client.start_server()
         clients.append(client)
         return Service(client=client, settings=settings, evidence=run_env)

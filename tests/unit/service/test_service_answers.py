@@ -14,6 +14,7 @@ from litemaas_controller.api import answers, instance_health, views
 from litemaas_controller.ledger import (
     Action,
     AuditRecord,
+    DeadLetterRecord,
     EventRecord,
     HealthRecord,
     InstanceRecord,
@@ -33,6 +34,7 @@ RUN = RunRecord("run-1", "o-1", "demo", Action.PROVISION, "deploy.yml", {}, RunS
 EVENT = EventRecord("run-1", 4, 1.0, "runner_on_ok", "Deploy", "localhost", "ok", "done")
 INSTANCE = InstanceRecord("demo", "litemaas-demo", InstanceStatus.READY, {}, None, "o-1", 2.0)
 HEALTH = HealthRecord(5, "demo", "healthy", "all ready", 1.0, 2.0)
+DEAD = DeadLetterRecord(7, "litemaas:changes/1-0", "m-1", "malformed", 1.0)
 AUDIT = AuditRecord(6, 1.0, "bearer", "credentials.read", "demo", "http:x", {"secret": "s"})
 
 
@@ -45,8 +47,9 @@ AUDIT = AuditRecord(6, 1.0, "bearer", "credentials.read", "demo", "http:x", {"se
         (answers.INSTANCE, views.instance(INSTANCE)),
         (answers.TRANSITION, instance_health.transition(HEALTH)),
         (answers.AUDIT, dataclasses.asdict(AUDIT)),
+        (answers.DEAD_LETTER, views.dead_letter(DEAD)),
     ],
-    ids=["order", "run", "event", "instance", "transition", "audit"],
+    ids=["order", "run", "event", "instance", "transition", "audit", "dead-letter"],
 )
 def test_each_schema_names_exactly_the_fields_of_its_answer(
     schema: dict[str, Any], answer: dict[str, Any]
