@@ -39,6 +39,8 @@ class Image:
     """Host directories the container sees read-only at the same path (installed runtimes)."""
     requires: list[str] = field(default_factory=list)
     """Programs the stand-in needs on this machine; without them the image stays simulated."""
+    user: tuple[int, int] | None = None
+    """The image's USER (uid, gid); None: root. A container's runAsUser/runAsGroup win."""
     stop_signal: int = signal.SIGTERM
     """The image's STOPSIGNAL."""
     stands_in: str = ""
