@@ -24,13 +24,20 @@ from waiting import wait_until
 REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
+#: Where `litemaas-controller:*` pods run from. This checkout's venv stands in for the prefix the
+#: Containerfile's instructions are carried out into.
+CONTROLLER_PREFIX = REPO / ".venv"
 
 
 @pytest.fixture(scope="session")
 def sandbox_real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A sandbox started as `make sandbox-up REAL=1` starts one: every known image runs."""
     box = Sandbox.start(
-        tmp_path_factory.mktemp("sandbox-real"), "aws", parent=os.getpid(), real=True
+        tmp_path_factory.mktemp("sandbox-real"),
+        "aws",
+        parent=os.getpid(),
+        real=True,
+        controller_prefix=CONTROLLER_PREFIX,
     )
     yield box
     box.stop()

@@ -30,13 +30,17 @@ def matches(ref: str) -> bool:
 
 
 def editable_sources(prefix: Path) -> list[str]:
-    """Directories that editable installs in the prefix put on `sys.path` (their `.pth` files)."""
+    """The checkouts of editable installs in the prefix (the directories their `.pth` files put
+    on `sys.path`, or the project around them): a checkout's service finds its playbooks there."""
     found: list[str] = []
     for pth in sorted(prefix.glob("lib/python3*/site-packages/__editable__*.pth")):
         for line in pth.read_text().splitlines():
             path = Path(line.strip())
-            if path.is_absolute() and path.is_dir() and not path.is_relative_to(prefix):
-                found.append(str(path))
+            if not path.is_absolute() or not path.is_dir():
+                continue
+            project = path.parent if (path.parent / "pyproject.toml").is_file() else path
+            if str(project) not in found:
+                found.append(str(project))
     return found
 
 
