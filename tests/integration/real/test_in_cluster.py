@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
-from .conftest import wait_for_default_service_account
+from .conftest import pod_processes, ready, wait_for_default_service_account
 
 pytestmark = pytest.mark.integration
 
@@ -215,3 +216,41 @@ def test_automount_false_gives_no_token(sandbox_real: Sandbox, ns: str) -> None:
     kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
     assert _finished(kube, ns, "no-token")["status"]["phase"] == "Succeeded"
     assert _said(sandbox_real, ns, "no-token", "mounted")["mounted"] == []
+
+
+def test_the_controller_image_serves_in_a_pod(sandbox_real: Sandbox, ns: str) -> None:
+    """The image's own ENTRYPOINT (`litemaas-controller serve`), as its user, Ready through its
+    probe, and knowing its namespace from the downward API."""
+    kube = sandbox_real.kube()
+    env = {
+        "LITEMAAS_API_TOKEN": uuid.uuid4().hex,
+        "LITEMAAS_LISTEN": "0.0.0.0:8080",
+        "LITEMAAS_STATE_DIR": "/state",
+        "LITEMAAS_HEALING": "off",
+    }
+    container = {
+        "name": "main",
+        "image": IMAGE,
+        "env": [
+            *({"name": k, "value": v} for k, v in env.items()),
+            {
+                "name": "LITEMAAS_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+        ],
+        "volumeMounts": [{"name": "state", "mountPath": "/state"}],
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 1},
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "controller"},
+        "spec": {"containers": [container], "volumes": [{"name": "state", "emptyDir": {}}]},
+    }
+    kube.create(f"/api/v1/namespaces/{ns}/pods", pod)
+    ready(kube, ns, "controller", timeout=60)
+    log = sandbox_real.directory / "logs" / "pods" / f"{ns}_controller_main.log"
+    assert f"own namespace: {ns}" in log.read_text()
+    (process,) = pod_processes(sandbox_real, kube.get(f"/api/v1/namespaces/{ns}/pods/controller"))
+    status = Path(f"/proc/{process}/status").read_text()
+    assert "\nUid:\t1001\t" in status and "\nGid:\t0\t" in status
