@@ -56,6 +56,8 @@ def by_name():
         with urllib.request.urlopen(request, context=context, timeout=10) as answer:
             return answer.status
     except urllib.error.HTTPError as exc:
+        if exc.code == 403:  # who the API server took the pod for
+            say(forbidden=json.loads(exc.read())["message"])
         return exc.code
 
 
@@ -173,6 +175,8 @@ def test_a_pod_reaches_the_api_server_with_its_service_account(
     assert before["host"] == f"https://{cluster_ip}:443"
     # Authenticated as system:serviceaccount:<ns>:reader, which no Role allows yet.
     assert before["before"] == {"by_name": 403, "in_cluster": 403}
+    forbidden = _said(sandbox_real, ns, "probe", "forbidden")["forbidden"]
+    assert f'User "system:serviceaccount:{ns}:reader" cannot list' in forbidden
     assert before["settings"] == {"downward_api": ns, "mount": ns}
 
     kube.create(
