@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--profile", choices=sorted(PROFILES), default="aws")
     up.add_argument("--real", action="store_true", help="run known images as real processes")
     up.add_argument(
-        "--controller-prefix", type=Path, help="run litemaas-controller:* images from this prefix"
+        "--controller-image",
+        type=Path,
+        help="run litemaas-controller:* images from this directory (with its image.json)",
     )
     sub.add_parser("down", help="stop the sandbox and remove its state")
     sub.add_parser("status", help="say whether it runs, and where")
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             box = Sandbox.start(
-                args.dir, args.profile, real=args.real, controller_prefix=args.controller_prefix
+                args.dir, args.profile, real=args.real, controller_image=args.controller_image
             )
             mode = "real workloads" if args.real else "simulated workloads"
             print(f"sandbox {box.profile} up: {box.info['server']}  (apps domain {box.domain})")

@@ -38,6 +38,7 @@ def say(**what):
 say(
     mounted=sorted(p.name for p in SA.iterdir()) if SA.is_dir() else [],
     env={k: v for k, v in os.environ.items() if k.startswith("KUBERNETES_SERVICE")},
+    python=sys.executable,
 )
 if not SA.is_dir():
     sys.exit(0)
@@ -170,6 +171,7 @@ def test_a_pod_reaches_the_api_server_with_its_service_account(
     assert first["mounted"] == ["ca.crt", "namespace", "token"]
     assert first["env"]["KUBERNETES_SERVICE_HOST"] == cluster_ip
     assert first["env"]["KUBERNETES_SERVICE_PORT"] == "443"
+    assert first["python"] == "/opt/app-root/bin/python"  # the image's venv, where the image has it
 
     before = _said(sandbox_real, ns, "probe", "host")
     assert before["host"] == f"https://{cluster_ip}:443"

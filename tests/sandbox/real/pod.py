@@ -229,7 +229,7 @@ class PodWorker:
                 self.resolv,
                 mounts,
                 c.image,
-                c.spec.get("workingDir") or "/",
+                c.spec.get("workingDir") or c.image.workdir,
                 user,
             )
         )
