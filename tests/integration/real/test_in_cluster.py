@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ say(after={"by_name": by_name(), "in_cluster": in_cluster()})
 
 
 @pytest.fixture(scope="module")
-def ns(sandbox_real: Sandbox) -> str:
+def ns(sandbox_real: Sandbox) -> Iterator[str]:
     kube = sandbox_real.kube()
     name = make_namespace(kube, f"incluster-{uuid.uuid4().hex[:6]}")
     wait_for_default_service_account(kube, name)
@@ -111,7 +112,8 @@ def ns(sandbox_real: Sandbox) -> str:
         ),
         what="the reader service account's token Secret",
     )
-    return name
+    yield name
+    kube.delete(f"/api/v1/namespaces/{name}")
 
 
 def _pod(name: str, **spec: Any) -> dict[str, Any]:
@@ -226,13 +228,14 @@ def test_automount_false_gives_no_token(sandbox_real: Sandbox, ns: str) -> None:
 
 def test_the_controller_image_serves_in_a_pod(sandbox_real: Sandbox, ns: str) -> None:
     """The image's own ENTRYPOINT (`litemaas-controller serve`), as its user, Ready through its
-    probe, and knowing its namespace from the downward API."""
+    probe, knowing its namespace from the downward API, its cluster watch started on the
+    in-cluster configuration (API discovery as the pod's ServiceAccount)."""
     kube = sandbox_real.kube()
     env = {
         "LITEMAAS_API_TOKEN": uuid.uuid4().hex,
         "LITEMAAS_LISTEN": "0.0.0.0:8080",
         "LITEMAAS_STATE_DIR": "/state",
-        "LITEMAAS_HEALING": "off",
+        "LITEMAAS_HEALING": "observe",
     }
     container = {
         "name": "main",
@@ -257,6 +260,7 @@ def test_the_controller_image_serves_in_a_pod(sandbox_real: Sandbox, ns: str) ->
     ready(kube, ns, "controller", timeout=60)
     log = sandbox_real.directory / "logs" / "pods" / f"{ns}_controller_main.log"
     assert f"own namespace: {ns}" in log.read_text()
+    wait_until(lambda: "cluster watch started" in log.read_text(), what="the cluster watch")
     (process,) = pod_processes(sandbox_real, kube.get(f"/api/v1/namespaces/{ns}/pods/controller"))
     status = Path(f"/proc/{process}/status").read_text()
     assert "\nUid:\t1001\t" in status and "\nGid:\t0\t" in status
