@@ -35,14 +35,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..agent.kube import Kube, KubeError, Obj
+from ..agent.kube import Kube, Obj
 from .network import PodNetwork
 from .proxy import splice
 
 log = logging.getLogger("sandbox.real")
 CLONE_NEWNET = 0x40000000
 SERVICE = "/api/v1/namespaces/default/services/kubernetes"
-ENDPOINTS = "/api/v1/namespaces/default/endpoints/kubernetes"
+ENDPOINTS = "/api/v1/namespaces/default/endpoints"
 KEY = "default/kubernetes"
 T = TypeVar("T")
 
@@ -174,9 +174,9 @@ class KubernetesService:
             ],
         }
         try:
-            if self.kube.create(ENDPOINTS.rsplit("/", 1)[0], endpoints) is None:
-                self.kube.patch(ENDPOINTS, {"subsets": endpoints["subsets"]})
-        except KubeError:
+            if self.kube.create(ENDPOINTS, endpoints) is None:
+                self.kube.patch(f"{ENDPOINTS}/kubernetes", {"subsets": endpoints["subsets"]})
+        except Exception:  # written at the next pod's start
             self._run(self._close(self._endpoint))
             self._endpoint = None
             raise
