@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start a sandbox and leave it running")
     up.add_argument("--profile", choices=sorted(PROFILES), default="aws")
     up.add_argument("--real", action="store_true", help="run known images as real processes")
+    up.add_argument(
+        "--controller-image",
+        type=Path,
+        help="run litemaas-controller:* images from this directory (with its image.json)",
+    )
     sub.add_parser("down", help="stop the sandbox and remove its state")
     sub.add_parser("status", help="say whether it runs, and where")
     serve = sub.add_parser("serve", help="(internal) the supervisor process")
@@ -35,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     box = Sandbox(args.dir)
     try:
         if args.command == "up":
-            box = Sandbox.start(args.dir, args.profile, real=args.real)
+            box = Sandbox.start(
+                args.dir, args.profile, real=args.real, controller_image=args.controller_image
+            )
             mode = "real workloads" if args.real else "simulated workloads"
             print(f"sandbox {box.profile} up: {box.info['server']}  (apps domain {box.domain})")
             print(f"  {mode}; router (HTTP(S) proxy) at {box.info['router']}")

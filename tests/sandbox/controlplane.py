@@ -116,7 +116,7 @@ class ControlPlane:
                 f"--service-account-signing-key-file={pki.sa_key}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 "--api-audiences=https://kubernetes.default.svc.cluster.local",
-                "--service-cluster-ip-range=10.96.0.0/16",
+                f"--service-cluster-ip-range={pki_mod.SERVICE_CIDR}",
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 f"--audit-policy-file={policy}",

@@ -19,6 +19,7 @@ from kubernetes import config as k8s_config
 
 from .agent.faults import ANNOTATION
 from .agent.kube import Kube
+from .real.controller_image import IMAGE_ENV as CONTROLLER_IMAGE_ENV
 from .real.litellm_image import ensure_runtime
 from .real.network import teardown as real_teardown
 from .supervisor import RESTART_APISERVER, RESTART_ETCD
@@ -50,9 +51,12 @@ class Sandbox:
         parent: int | None = None,
         timeout: float = 120,
         real: bool = False,
+        controller_image: Path | None = None,
     ) -> Sandbox:
         """Start a sandbox (or return the one running in `directory`). `real`: pods of known images
-        run as real processes everywhere, not only in namespaces labelled for it."""
+        run as real processes everywhere, not only in namespaces labelled for it.
+        `controller_image`: the directory the controller's image was carried out into, with its
+        `image.json` (`litemaas-controller:*` pods run it; see `real/controller_image.py`)."""
         directory = directory.resolve()
         existing = cls(directory)
         if existing.running():
@@ -77,6 +81,8 @@ class Sandbox:
             # LiteLLM pods run the real proxy from a cached runtime: install it first (idempotent).
             ensure_runtime()
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        if controller_image is not None:
+            env[CONTROLLER_IMAGE_ENV] = str(controller_image.resolve())
         with (directory / "logs" / "supervisor.log").open("ab") as log:
             proc = subprocess.Popen(
                 argv,

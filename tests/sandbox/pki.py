@@ -12,6 +12,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+#: The `kubernetes` Service's names and its ClusterIP (the first address of the apiserver's
+#: --service-cluster-ip-range): how pods reach the API server, so its certificate carries them.
+KUBERNETES_NAMES = [
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+]
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -78,7 +89,8 @@ def load_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
 
 
 def create(directory: Path) -> Pki:
-    """Make a fresh CA, the apiserver certificate (loopback names) and the service-account keys."""
+    """Make a fresh CA, the apiserver certificate (loopback and the `kubernetes` Service's names
+    and address) and the service-account keys."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki(
         ca_cert=directory / "ca.crt",
@@ -121,8 +133,8 @@ def create(directory: Path) -> Pki:
         ca,
         ca_key,
         "kube-apiserver",
-        ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
-        ["127.0.0.1"],
+        ["localhost", *KUBERNETES_NAMES],
+        ["127.0.0.1", KUBERNETES_SERVICE_IP],
     )
     pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.server_key, key)

@@ -150,6 +150,7 @@ def make_app(settings: Settings, intakes: Sequence[IntakeFactory] = ()) -> web.A
     app[keys.METRICS] = Metrics()
     intakes = messages.wire(app, settings, intakes)
     app[keys.KUBE] = KubeClient(settings.kubeconfig)
+    log.info("own namespace: %s", settings.namespace or "unset (LITEMAAS_NAMESPACE)")
     intakes = instance_health.wire(app, settings, intakes)
     app[keys.SECRETS] = SecretReader(app[keys.KUBE])
     app[keys.STOPPING] = asyncio.Event()

@@ -76,6 +76,14 @@ class Settings:
             env="KUBECONFIG",
         ),
     )
+    namespace: str | None = field(
+        default=None,
+        metadata=_doc(
+            "The controller's own namespace. In a pod: set from the downward API "
+            "(fieldRef metadata.namespace), else its service account's namespace file; "
+            "outside a cluster: this setting only."
+        ),
+    )
     max_concurrent_runs: int = field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
         metadata=_doc("Global cap on playbook runs in flight (default: the CPU count)."),

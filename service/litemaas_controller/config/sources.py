@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from litemaas_controller.config.in_cluster import pod_namespace
 from litemaas_controller.config.settings import Settings, env_name, setting_fields
 from litemaas_controller.config.validation import coerce_value, validate_settings
 from litemaas_controller.errors import ConfigError
@@ -59,7 +60,10 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
 ) -> Settings:
-    """Build Settings from defaults < file < environment < ``overrides`` (flags), validated."""
+    """Build Settings from defaults < file < environment < ``overrides`` (flags), validated; in
+    a pod, an unset ``namespace`` is the pod's own (its service account's namespace file)."""
     env = os.environ if environ is None else environ
     values = merged_values(overrides or {}, env, config_file)
+    if "namespace" not in values and (namespace := pod_namespace(env)):
+        values["namespace"] = namespace
     return validate_settings(Settings(**values))

@@ -10,6 +10,7 @@ import pytest
 from sandbox.real import images, names, routing
 from sandbox.real.container import backoff
 from sandbox.real.environment import ConfigError, argv, expand, resolve_env
+from sandbox.real.kubernetes_service import ClusterIP
 from sandbox.real.network import PodNetwork
 
 pytestmark = pytest.mark.unit
@@ -99,6 +100,16 @@ def test_hosts_list_ready_endpoints_with_short_names_for_the_own_namespace() -> 
     assert "10.90.0.3" not in hosts
 
 
+def test_the_kubernetes_service_is_named_by_its_cluster_ip_not_its_endpoint() -> None:
+    """As cluster DNS answers for a Service with a ClusterIP: the address kube-proxy serves."""
+    api = _endpoints("default", "kubernetes", ["10.90.0.1"], [])
+    hosts = names.render(POD, "10.90.0.9", [api], {"default/kubernetes": "10.96.0.1"})
+    lines = hosts.splitlines()
+    names_of_api = "kubernetes.default.svc.cluster.local kubernetes.default.svc kubernetes.default"
+    assert f"10.96.0.1\t{names_of_api}" in lines
+    assert "10.90.0.1" not in hosts
+
+
 def test_routes_lead_to_ready_endpoints_of_their_target_port() -> None:
     route = {
         "metadata": {"namespace": "n", "name": "web"},
@@ -169,3 +180,16 @@ def test_released_pod_addresses_are_not_reused_at_once(tmp_path: Any) -> None:
         "10.90.0.6",
         "10.90.0.2",  # only once the network wraps
     ]
+
+
+def test_the_kubernetes_service_variables_are_the_kubelets() -> None:
+    assert ClusterIP("10.96.0.1", 443, "https").env() == {
+        "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+        "KUBERNETES_SERVICE_PORT": "443",
+        "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+        "KUBERNETES_PORT": "tcp://10.96.0.1:443",
+        "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443",
+        "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": "443",
+        "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1",
+    }

@@ -2,7 +2,7 @@
 own network namespace and address, its volumes at the container paths, its probes run for real;
 Service names resolve per namespace, and Route hosts are reachable through the router."""
 
-from . import litellm_image  # noqa: F401  (registers the LiteLLM image)
+from . import controller_image, litellm_image  # noqa: F401  (register their images)
 from .images import Image, register
 from .network import teardown
 from .runtime import LABEL, RealRuntime

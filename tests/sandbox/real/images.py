@@ -37,8 +37,15 @@ class Image:
     """(path, owner, mode) that exist in the image's file system."""
     host_paths: list[str] = field(default_factory=list)
     """Host directories the container sees read-only at the same path (installed runtimes)."""
+    binds: list[tuple[str, str]] = field(default_factory=list)
+    """(host path, container path): the image's own files, seen read-only where the image has
+    them."""
     requires: list[str] = field(default_factory=list)
     """Programs the stand-in needs on this machine; without them the image stays simulated."""
+    user: tuple[int, int] | None = None
+    """The image's USER (uid, gid); None: root. A container's runAsUser/runAsGroup win."""
+    workdir: str = "/"
+    """The image's WORKDIR; a container's workingDir wins."""
     stop_signal: int = signal.SIGTERM
     """The image's STOPSIGNAL."""
     stands_in: str = ""

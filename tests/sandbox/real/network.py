@@ -198,6 +198,11 @@ class PodNetwork:
             raise
         return path, address
 
+    def add_local_address(self, uid: str, address: str) -> None:
+        """Give the pod's loopback one more address (a Service's ClusterIP that answers there)."""
+        _run("nsenter", f"--net={self.path(uid)}", "ip", "addr", "replace", f"{address}/32",
+             "dev", "lo")  # fmt: skip
+
     def _allocate(self) -> str:
         """The next free address after the last one given: a released address is not reused
         until the network wraps, so no neighbour (ARP) entry of a gone pod points a new pod's

@@ -20,6 +20,7 @@ from ..agent.kube import Obj
 from . import images, names, volumes
 from .container import Container, backoff, crash_loop_message
 from .environment import ConfigError, Fetch, argv, resolve_env
+from .kubernetes_service import KubernetesService
 from .network import PodNetwork
 from .probes import Prober, run_probe
 from .rootfs import launch_argv, setup_script
@@ -41,17 +42,20 @@ class PodContext:
     fetch_for: Callable[[str], Fetch]  # namespace -> fetch(kind, name)
     claim_path_for: Callable[[str], volumes.ClaimPath]  # namespace -> claim directory lookup
     endpoints: Callable[[], list[Obj]]
+    kubernetes: KubernetesService  # the API server's Service inside pods
     notify: Callable[[str], None]  # "namespace/name": the pod's status changed
     probe_pool: Executor
     time_scale: float = 1.0
 
 
-def _user(pod: Obj, spec: Obj) -> tuple[int, int] | None:
-    """runAsUser/runAsGroup of the container, else of the pod; None: the image's user (root)."""
+def _user(pod: Obj, spec: Obj, image: images.Image) -> tuple[int, int] | None:
+    """runAsUser/runAsGroup of the container, else of the pod, else the image's USER; None:
+    root."""
     pod_sc = pod["spec"].get("securityContext") or {}
     sc = spec.get("securityContext") or {}
-    uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
-    gid = sc.get("runAsGroup", pod_sc.get("runAsGroup", 0))
+    default_uid, default_gid = image.user or (None, 0)
+    uid = sc.get("runAsUser", pod_sc.get("runAsUser", default_uid))
+    gid = sc.get("runAsGroup", pod_sc.get("runAsGroup", default_gid))
     return None if uid in (None, 0) else (int(uid), int(gid))
 
 
@@ -73,6 +77,7 @@ class PodWorker:
         self.hosts = self.dir / "hosts"
         self.resolv = self.dir / "resolv.conf"
         self.netns, self.ip = ctx.network.add_pod(self.uid)
+        self.service_env = ctx.kubernetes.attach(self.uid, self.netns)
         self.write_names()
         self.resolv.write_text(names.resolv_conf(meta["namespace"]))
         self._lock = threading.Lock()
@@ -103,7 +108,8 @@ class PodWorker:
             self._wake.set()
 
     def write_names(self) -> None:
-        names.write_in_place(self.hosts, names.render(self.pod, self.ip, self.ctx.endpoints()))
+        text = names.render(self.pod, self.ip, self.ctx.endpoints(), self.ctx.kubernetes.names())
+        names.write_in_place(self.hosts, text)
 
     # -- the worker ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -199,7 +205,7 @@ class PodWorker:
                 self.volumes = volumes.prepare(
                     self.pod, self.dir, fetch, self.ctx.claim_path_for(meta["namespace"])
                 )
-            env = {**c.image.env, "HOSTNAME": meta["name"]}
+            env = {**c.image.env, **self.service_env, "HOSTNAME": meta["name"]}
             env.update(resolve_env(c.spec, self.pod, self.ip, fetch))
             env.update(c.image.overrides)
             env.setdefault("HOME", "/root")
@@ -211,7 +217,7 @@ class PodWorker:
             c.waiting = ("CreateContainerConfigError", str(exc))
             c.next_start = now + 2.0
             return
-        user = _user(self.pod, c.spec)
+        user = _user(self.pod, c.spec, c.image)
         root = self.dir / "root" / c.name
         root.mkdir(parents=True, exist_ok=True)
         script = self.dir / f"{c.name}.sh"
@@ -223,7 +229,7 @@ class PodWorker:
                 self.resolv,
                 mounts,
                 c.image,
-                c.spec.get("workingDir") or "/",
+                c.spec.get("workingDir") or c.image.workdir,
                 user,
             )
         )
@@ -310,6 +316,7 @@ class PodWorker:
                 except subprocess.TimeoutExpired:
                     c.proc.kill()
             self._reap(c, time.time())
+        self.ctx.kubernetes.detach(self.uid)
         self.ctx.network.remove_pod(self.uid)
         self.ctx.network.release(self.ip)
         shutil.rmtree(self.dir, ignore_errors=True)

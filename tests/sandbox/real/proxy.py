@@ -149,7 +149,7 @@ class RouterProxy:
             upstream_tls.check_hostname = False
             upstream_tls.verify_mode = ssl.CERT_NONE  # the pod's serving certificate is its own
         up_reader, up_writer = await asyncio.open_connection(*backend, ssl=upstream_tls)
-        await _splice(reader, writer, up_reader, up_writer)
+        await splice(reader, writer, up_reader, up_writer)
 
     async def _forward(
         self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -183,7 +183,7 @@ class RouterProxy:
         request += b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n"
         up_reader, up_writer = await asyncio.open_connection(*backend)
         up_writer.write(request)
-        await _splice(reader, writer, up_reader, up_writer)
+        await splice(reader, writer, up_reader, up_writer)
 
 
 def _split(authority: str, default: int) -> tuple[str, int]:
@@ -204,7 +204,7 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         return
 
 
-async def _splice(
+async def splice(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     up_reader: asyncio.StreamReader,

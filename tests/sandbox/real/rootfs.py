@@ -82,6 +82,10 @@ def setup_script(
     ]
     for path in image.host_paths:
         lines.append(f'mkdir -p "$R"{_q(path)} && mount -o bind,ro {_q(path)} "$R"{_q(path)}')
+    for source, target in image.binds:
+        at = f'"$R"{_q(target)}'
+        make = "mkdir -p" if Path(source).is_dir() else f'mkdir -p "$(dirname {at})" && touch'
+        lines.append(f"{make} {at} && mount -o bind,ro {_q(source)} {at}")
     for path, owner, mode in image.dirs:
         at = f'"$R"{_q(path)}'
         lines.append(f"mkdir -p {at} && chown {_q(owner)}: {at} && chmod {mode:o} {at}")

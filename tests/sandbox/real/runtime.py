@@ -19,6 +19,7 @@ from pathlib import Path
 from ..agent.kube import Kube, Obj
 from . import images, network
 from .environment import Fetch
+from .kubernetes_service import KubernetesService
 from .pod import PodContext, PodWorker
 from .volumes import ClaimPath
 
@@ -60,6 +61,7 @@ class RealRuntime:
         swept = network.sweep_orphans()
         if swept:
             log.info("swept what killed sandboxes left: %s", ", ".join(swept))
+        self.kubernetes = KubernetesService(kube, self.network)
         self.workers: dict[str, PodWorker] = {}
         self._gone: set[str] = set()  # pods whose deletion was confirmed: never start them again
         self._lock = threading.Lock()
@@ -70,6 +72,7 @@ class RealRuntime:
             fetch_for=self._fetch_for,
             claim_path_for=self._claim_path_for,
             endpoints=endpoints,
+            kubernetes=self.kubernetes,
             notify=notify,
             probe_pool=self._pool,
             time_scale=time_scale,
@@ -170,6 +173,7 @@ class RealRuntime:
         for worker in workers:
             worker.done.wait(max(deadline - time.monotonic(), 0.1))
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.kubernetes.stop()
         removed = network.teardown(self.state_dir)
         if removed:
             log.info("removed %s", ", ".join(removed))

@@ -100,8 +100,8 @@ def prepare(pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath) -> dic
                 elif "configMap" in src:
                     c = src["configMap"]
                     _object_volume(directory, c, "configmaps", c["name"], fetch)
-                # serviceAccountToken and downwardAPI sources: no API server is reachable from
-                # inside a pod, so there is nothing to authenticate to; left empty.
+                # serviceAccountToken and downwardAPI sources are not written: 1.20's admission
+                # mounts the token Secret (a secret volume) for the service account instead.
         elif "downwardAPI" in volume:
             directory.mkdir(parents=True, exist_ok=True)
         else:
