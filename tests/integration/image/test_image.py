@@ -1,0 +1,117 @@
+"""The image the Containerfile describes, carried out into a directory (tests/containerfile.py) and
+run: the service's command, the collections it ships, a deploy against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+
+import containerfile
+from containerfile import Image
+from sandbox import Sandbox
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+OCI = ("title", "description", "version", "source", "licenses", "vendor", "base.name")
+#: the table of substitutions a build may make (containerfile.SUBSTITUTIONS describes each)
+ALLOWED = {
+    "FROM": re.compile(rf"^FROM {re.escape(containerfile.BASE_IMAGE)}:[\w.-]+( AS \w+)?$"),
+    "package manager": containerfile.PACKAGE_MANAGER,
+    "Galaxy download": containerfile.GALAXY_DOWNLOAD,
+}
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    return containerfile.build()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the pod's /tmp emptyDir is: Ansible's files go there, not into the cached image."""
+    return tmp_path_factory.mktemp("image-tmp")
+
+
+def run(image: Image, scratch: Path, *argv: str, env: dict[str, str] | None = None) -> str:
+    writable = {
+        "ANSIBLE_HOME": str(scratch / ".ansible"),
+        "ANSIBLE_LOCAL_TEMP": str(scratch / ".ansible" / "tmp"),
+    }
+    done = subprocess.run(
+        [image.program(argv[0]), *argv[1:]],
+        env={**image.host_env(), **writable, **(env or {})},
+        cwd=image.host_path(image.workdir),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, (
+        f"{argv} exit {done.returncode}:\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
+    )
+    return done.stdout
+
+
+def test_only_listed_substitutions_were_made(image: Image) -> None:
+    for line in image.substituted:
+        instruction = line.removeprefix("RUN ")
+        assert any(p.match(instruction) or p.match(line) for p in ALLOWED.values()), line
+    assert len(containerfile.SUBSTITUTIONS) == len(ALLOWED)
+
+
+def test_image_runs_the_service_as_a_non_root_user_with_oci_labels(
+    image: Image, scratch: Path
+) -> None:
+    assert image.entrypoint == ["litemaas-controller", "serve"]
+    assert image.user.isdigit() and int(image.user) != 0
+    assert {f"org.opencontainers.image.{k}" for k in OCI} <= image.labels.keys()
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert image.labels["org.opencontainers.image.version"] == version
+    assert run(image, scratch, "litemaas-controller", "--version").strip() == version
+
+
+def test_writable_directories_work_for_any_uid_in_group_0(image: Image) -> None:
+    """OpenShift runs the image as an arbitrary UID with group 0: what it writes must be group 0
+    with the group's bits equal to the owner's."""
+    for variable in ("LITEMAAS_STATE_DIR", "ANSIBLE_COLLECTIONS_PATH"):
+        top = image.host_path(image.env[variable])
+        for path in [top, *top.rglob("*")]:
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            assert info.st_gid == 0, path
+            assert (info.st_mode >> 3) & 0o7 == (info.st_mode >> 6) & 0o7, path
+
+
+def test_the_collections_resolve_from_the_image(image: Image, scratch: Path) -> None:
+    docs = json.loads(run(image, scratch, "ansible-doc", "--json", "rhpds.litemaas.litellm_model",
+                          "kubernetes.core.k8s"))  # fmt: skip
+    for name in ("rhpds.litemaas.litellm_model", "kubernetes.core.k8s"):
+        assert Path(docs[name]["doc"]["filename"]).is_relative_to(image.root), name
+
+
+def test_a_deploy_playbook_runs_from_the_image(
+    image: Image, scratch: Path, sandbox_aws: Sandbox
+) -> None:
+    namespace = f"img-{uuid.uuid4().hex[:8]}"
+    env = {**sandbox_aws.env(), "ANSIBLE_NOCOLOR": "1"}
+    args = ["-e", f"ocp4_workload_litemaas_namespace={namespace}",
+            "-e", "ocp4_workload_litemaas_user_info_secrets=false"]  # fmt: skip
+    deployed = run(
+        image, scratch, "ansible-playbook", "rhpds.litemaas.deploy_litemaas", *args, env=env
+    )
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=[1-9]", deployed)
+    assert sandbox_aws.kube().get(f"/apis/apps/v1/namespaces/{namespace}/deployments/litellm")
+    removed = run(
+        image, scratch, "ansible-playbook", "rhpds.litemaas.remove_litemaas", *args, env=env
+    )
+    assert "failed=0" in removed
+    assert sandbox_aws.kube().get(f"/api/v1/namespaces/{namespace}") is None
