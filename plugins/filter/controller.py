@@ -56,6 +56,11 @@ def _configure(obj, options, checksums):
         spec["host"] = options["host"]
     elif kind == "Ingress":
         _ingress(spec, options)
+    elif kind == "NetworkPolicy":
+        peers = spec["ingress"][0]["from"]
+        for name in options.get("network_from") or []:
+            labels = {"kubernetes.io/metadata.name": name}
+            peers.append({"namespaceSelector": {"matchLabels": labels}})
 
 
 def _ingress(spec, options):

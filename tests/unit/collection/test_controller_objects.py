@@ -92,6 +92,7 @@ def test_plain_kubernetes_gets_an_ingress_with_a_host_and_optional_monitoring() 
         ingress_class="nginx",
         service_monitor=True,
         pdb_api_version="policy/v1",
+        network_from=["ingress-nginx"],
     )
     objects = by_kind(F.controller_objects(documents(), wanted))
     assert "Route" not in objects and "ServiceMonitor" in objects
@@ -101,6 +102,10 @@ def test_plain_kubernetes_gets_an_ingress_with_a_host_and_optional_monitoring() 
     ]
     assert spec["ingressClassName"] == "nginx"
     assert objects["PodDisruptionBudget"]["apiVersion"] == "policy/v1"
+    peers = objects["NetworkPolicy"]["spec"]["ingress"][0]["from"]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    } in peers
     with pytest.raises(AnsibleFilterError, match="needs a host"):
         F.controller_objects(documents(), options(exposure="ingress"))
 
