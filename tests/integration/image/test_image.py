@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import tomllib
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -115,3 +116,40 @@ def test_a_deploy_playbook_runs_from_the_image(
     )
     assert "failed=0" in removed
     assert sandbox_aws.kube().get(f"/api/v1/namespaces/{namespace}") is None
+
+
+def test_the_image_serves_with_the_playbooks_it_ships(
+    image: Image, scratch: Path, sandbox_aws: Sandbox, tmp_path: Path
+) -> None:
+    """The entrypoint starts: the service finds the collection's playbooks and the role's
+    argument specs inside the image (it refuses to start without them; its environment is the
+    image's alone) and reports ready."""
+    env = {
+        **image.host_env(),
+        "ANSIBLE_HOME": str(scratch / ".ansible"),
+        "HOME": str(scratch),
+        "LITEMAAS_LISTEN": "127.0.0.1:0",
+        "LITEMAAS_STATE_DIR": str(tmp_path / "state"),  # the volume's place, not the cached image
+        "LITEMAAS_API_TOKEN": "t" * 32,
+        "LITEMAAS_HEALING": "off",
+        "KUBECONFIG": str(sandbox_aws.kubeconfig),
+    }
+    log = tmp_path / "serve.log"
+    with log.open("w") as errors:
+        proc = subprocess.Popen(
+            image.command(), env=env, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"listening on (http://\S+)", line)
+        assert found, f"serve did not start: {line!r}\n{log.read_text()[-4000:]}"
+        with urllib.request.urlopen(found.group(1) + "/readyz", timeout=30) as ready:
+            assert json.loads(ready.read())["status"] == "ready"
+        with urllib.request.urlopen(
+            found.group(1) + "/api/v1/schemas/order.json", timeout=30
+        ) as schema:
+            assert "ocp4_workload_litemaas_version" in schema.read().decode()
+    finally:
+        proc.terminate()
+        assert proc.wait(60) == 0
