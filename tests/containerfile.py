@@ -29,6 +29,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ REPO = Path(__file__).resolve().parent.parent
 CONTAINERFILE = REPO / "Containerfile"
 IGNOREFILE = ".containerignore"
 CACHE = Path(os.environ.get("LITEMAAS_CACHE") or Path.home() / ".cache" / "litemaas-controller")
+#: seconds after which an image no build() asked for is removed from the cache
+UNUSED = 86400
 KUBERNETES_CORE = CACHE / "collections" / "ansible_collections" / "kubernetes" / "core"
 
 BASE_IMAGE = "registry.access.redhat.com/ubi9/python-311"
@@ -505,7 +508,19 @@ def build(containerfile: Path = CONTAINERFILE, context: Path = REPO) -> Image:
                 if stage != image.root:
                     shutil.rmtree(stage)
             done.write_text(json.dumps(_as_json(image)))
+        done.touch()  # in use: _prune keeps it
+    _prune(keep=directory)
     return _from_json(json.loads(done.read_text()))
+
+
+def _prune(keep: Path) -> None:
+    """Remove the images of other inputs nobody has used for a day (each is ~250 MB)."""
+    for other in CACHE.glob("image-*"):
+        used = other / "image.json"
+        stamp = (used if used.exists() else other).stat().st_mtime
+        if other.is_dir() and other != keep and time.time() - stamp > UNUSED:
+            with _locked(CACHE / f"{other.name}.lock"):
+                shutil.rmtree(other, ignore_errors=True)
 
 
 def _as_json(image: Image) -> dict[str, Any]:

@@ -97,6 +97,12 @@ def test_the_collections_resolve_from_the_image(image: Image, scratch: Path) -> 
                           "kubernetes.core.k8s"))  # fmt: skip
     for name in ("rhpds.litemaas.litellm_model", "kubernetes.core.k8s"):
         assert Path(docs[name]["doc"]["filename"]).is_relative_to(image.root), name
+    # the install role and the manifests it applies ship in the collection
+    role = json.loads(run(image, scratch, "ansible-doc", "--json", "-t", "role",
+                          "rhpds.litemaas.litemaas_controller"))  # fmt: skip
+    collection = Path(role["rhpds.litemaas.litemaas_controller"]["path"])
+    assert collection.is_relative_to(image.root)
+    assert (collection / "deploy" / "controller" / "kustomization.yaml").is_file()
 
 
 def test_a_deploy_playbook_runs_from_the_image(
