@@ -20,6 +20,7 @@ import yaml
 
 from integration.collection.conftest import PlayRun, run_playbook
 from sandbox import Sandbox
+from waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +215,67 @@ def test_remove_leaves_nothing_of_the_controller_and_keeps_the_instance(
     assert kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/litellm") is not None
     again = ok(run_playbook(installed.sandbox, "remove_controller.yml", {}, installed.workdir))
     assert again.changed == 0
+
+
+SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "scope": "Namespaced",
+        "names": {
+            "kind": "ServiceMonitor",
+            "plural": "servicemonitors",
+            "singular": "servicemonitor",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+@pytest.fixture
+def prometheus_operator_api(sandbox_vanilla: Sandbox) -> Iterator[None]:
+    """The ServiceMonitor API as the Prometheus operator serves it (its CRD, nothing running)."""
+    kube = sandbox_vanilla.kube()
+    kube.create(CRDS, SERVICE_MONITOR_CRD)
+    wait_until(lambda: kube.get("/apis/monitoring.coreos.com/v1") is not None, 30)
+    yield
+    kube.delete(f"{CRDS}/servicemonitors.monitoring.coreos.com")
+
+
+def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
+    sandbox_vanilla: Sandbox, prometheus_operator_api: None, tmp_path: Path
+) -> None:
+    domain = {"litemaas_controller_cluster_domain": sandbox_vanilla.domain}
+    ok(run_playbook(sandbox_vanilla, "install_controller.yml", domain, tmp_path))
+    kube = sandbox_vanilla.kube()
+    try:
+        ingress = kube.get(
+            f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/litemaas-controller"
+        )
+        assert (
+            ingress["spec"]["rules"][0]["host"]
+            == f"litemaas-controller-{NS}.{sandbox_vanilla.domain}"
+        )
+        assert kube.get(
+            f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
+        )
+        assert kube.get(
+            f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
+        )
+    finally:
+        ok(run_playbook(sandbox_vanilla, "remove_controller.yml", {}, tmp_path))
