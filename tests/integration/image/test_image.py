@@ -1,4 +1,4 @@
-"""The image the Containerfile describes, carried out into a directory (tests/containerfile.py) and
+"""The image the Containerfile describes, carried out into a directory (tests/containerfile/) and
 run: the service's command, the collections it ships, a deploy against the sandbox."""
 
 from __future__ import annotations
