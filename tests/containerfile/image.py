@@ -73,8 +73,11 @@ class Image:
         return host_path(self.root, image_path)
 
     def host_env(self) -> dict[str, str]:
-        """The image's environment with its paths re-rooted at ``root``."""
-        return {k: reroot_value(self.root, v) for k, v in self.env.items()}
+        """The image's environment with its paths re-rooted at ``root``, and Python told to write
+        no bytecode: a pod's root filesystem is read-only, so a run on the host must not change
+        the image (the cached image is shared by every run and session) either."""
+        rerooted = {k: reroot_value(self.root, v) for k, v in self.env.items()}
+        return {**rerooted, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def program(self, name: str) -> str:
         """``name`` as the image's PATH finds it."""

@@ -79,19 +79,6 @@ def test_image_runs_the_service_as_a_non_root_user_with_oci_labels(
     assert run(image, scratch, "litemaas-controller", "--version").strip() == version
 
 
-def test_writable_directories_work_for_any_uid_in_group_0(image: Image) -> None:
-    """OpenShift runs the image as an arbitrary UID with group 0: what it writes must be group 0
-    with the group's bits equal to the owner's."""
-    for variable in ("LITEMAAS_STATE_DIR", "ANSIBLE_COLLECTIONS_PATH"):
-        top = image.host_path(image.env[variable])
-        for path in [top, *top.rglob("*")]:
-            info = path.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                continue
-            assert info.st_gid == 0, path
-            assert (info.st_mode >> 3) & 0o7 == (info.st_mode >> 6) & 0o7, path
-
-
 def test_the_collections_resolve_from_the_image(image: Image, scratch: Path) -> None:
     docs = json.loads(run(image, scratch, "ansible-doc", "--json", "rhpds.litemaas.litellm_model",
                           "kubernetes.core.k8s"))  # fmt: skip
@@ -159,3 +146,17 @@ def test_the_image_serves_with_the_playbooks_it_ships(
     finally:
         proc.terminate()
         assert proc.wait(60) == 0
+
+
+def test_writable_directories_work_for_any_uid_in_group_0(image: Image) -> None:
+    """OpenShift runs the image as an arbitrary UID with group 0: what it writes must be group 0
+    with the group's bits equal to the owner's. Last in the module: it also checks that the runs
+    above left nothing of their own in the image (bytecode written as root, 0755)."""
+    for variable in ("LITEMAAS_STATE_DIR", "ANSIBLE_COLLECTIONS_PATH"):
+        top = image.host_path(image.env[variable])
+        for path in [top, *top.rglob("*")]:
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            assert info.st_gid == 0, path
+            assert (info.st_mode >> 3) & 0o7 == (info.st_mode >> 6) & 0o7, path
