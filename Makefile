@@ -11,6 +11,9 @@ PY := $(VENV)/bin/python
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
+# make test runs test modules on this many workers (pytest-xdist), a whole module on one worker so
+# its shared sandboxes and instances start once; in collection order, the long end-to-end ones first
+TEST_WORKERS ?= 2
 
 .PHONY: setup sandbox-build sandbox-up sandbox-down demo test test-unit lint collection decision-environment bench clean
 
@@ -37,7 +40,7 @@ demo: sandbox-build
 
 test: sandbox-build
 	$(MAKE) lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-unit: setup
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
