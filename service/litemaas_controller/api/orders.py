@@ -97,9 +97,9 @@ async def get_order(request: web.Request) -> web.Response:
 @promises(
     "Events of every run of the order, oldest first (?follow=1: server-sent events, resumed "
     "from Last-Event-ID)",
-    {"200": "events", "400": "bad cursor, limit or Last-Event-ID", "404": "no such order"},
+    {"200": "events", "400": "bad after, cursor, limit or Last-Event-ID", "404": "no such order"},
     "OrderEventPage",
-    (*stream.ORDER_EVENTS.params, stream.FOLLOW),
+    (*stream.ORDER_EVENTS.params, stream.FOLLOW, stream.ORDER_AFTER),
     streams=True,
 )
 async def order_events(request: web.Request) -> web.StreamResponse:

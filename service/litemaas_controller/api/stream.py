@@ -31,6 +31,12 @@ FOLLOW = Param.text(
     enum=["0", "1", "false", "true", "no", "yes"],
 )
 AFTER = Param.integer("after", 0, MAX_SEQ, "only what came after this seq")
+#: an order's events come from several runs: there, ``after`` is an event's id, as Last-Event-ID
+ORDER_AFTER = Param.text(
+    "after",
+    "only what came after this event (its id, `<run id>:<seq>`)",
+    pattern=rf"^(?:{paging.RUN_EVENT.pattern})$",
+)
 #: the query parameters of a list that can also be followed live from a seq
 FOLLOWING = (FOLLOW, AFTER)
 EVENTS = paging.Listing("events", paging.SEQ, EVENTS_PAGE)
@@ -60,6 +66,17 @@ def last_run_event(request: web.Request) -> tuple[str, int] | None:
     """(run id, seq) of the client's ``Last-Event-ID``, if it sent one."""
     found = _last_event_id(request, paging.RUN_EVENT, "<run id>:<seq>")
     return None if found is None else (found[1], int(found[2]))
+
+
+def after_run_event(request: web.Request) -> tuple[str, int] | None:
+    """(run id, seq) of an order events request's ``after``, if it has one."""
+    raw = query.text(request, ORDER_AFTER)
+    if raw is None:
+        return None
+    found = paging.RUN_EVENT.fullmatch(raw)
+    if found is None:
+        raise MalformedError("after must be an event's id (<run id>:<seq>)")
+    return found[1], int(found[2])
 
 
 def last_seq(request: web.Request) -> int | None:
@@ -132,9 +149,10 @@ async def _follow_run(sse: Sse, store: Store, run_id: str, after: int) -> None:
 async def order_events(request: web.Request, order_id: str) -> web.StreamResponse:
     """Every run of the order in turn: ``run`` (status changes), ``event``, ``order``, ``end``."""
     store = request.app[keys.STORE]
+    after = after_run_event(request)
     if not follows(request):
-        return web.json_response(await _order_events_page(request, store, order_id))
-    resume = last_run_event(request)
+        return web.json_response(await _order_events_page(request, store, order_id, after))
+    resume = last_run_event(request) or after  # a reconnect's Last-Event-ID is the later one
     sse = Sse(request)
     await sse.open()
     try:
@@ -174,11 +192,14 @@ async def _follow_order(
             return
 
 
-async def _order_events_page(request: web.Request, store: Store, order_id: str) -> dict[str, Any]:
-    """One page of the order's events, every run in turn (oldest first)."""
+async def _order_events_page(
+    request: web.Request, store: Store, order_id: str, after: tuple[str, int] | None
+) -> dict[str, Any]:
+    """One page of the order's events, every run in turn (oldest first), from the cursor, else
+    from ``after`` (a cursor comes from a page that began at ``after``: it is the later one)."""
     size = ORDER_EVENTS.limit(request)
     key = ORDER_EVENTS.cursor(request)
-    cursors = await _resumed_cursors(store, order_id, key and (key[1], int(key[2])))
+    cursors = await _resumed_cursors(store, order_id, (key[1], int(key[2])) if key else after)
     items: list[dict[str, Any]] = []
     for run in reversed(await store.list_runs(order_id=order_id)):
         left = size + 1 - len(items)

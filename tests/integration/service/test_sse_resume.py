@@ -95,3 +95,40 @@ async def test_a_malformed_last_event_id_is_refused(make_service: ServiceFactory
     )  # fmt: skip
     assert response.status == 400
     assert bad not in await response.text()
+
+
+async def test_after_an_event_id_an_order_lists_and_streams_only_what_followed(
+    make_service: ServiceFactory,
+) -> None:
+    svc = await make_service("quick")
+    assert (await svc.post_order({"id": "o1", "action": "provision", "instance": "demo"})).status
+    await _done(svc, "o1")
+    path = "/api/v1/orders/o1/events"
+    whole = [f"{e['run']}:{e['seq']}" for e in (await svc.get(path))["items"]]
+    assert len(whole) >= 6
+    listed = await svc.client.get(path, params={"after": whole[2], "limit": "2"}, headers=BEARER)
+    assert listed.status == 200, await listed.text()
+    page = await listed.json()
+    assert [f"{e['run']}:{e['seq']}" for e in page["items"]] == whole[3:5]
+    following = await svc.client.get(
+        path, params={"after": whole[2], "cursor": page["next"]}, headers=BEARER
+    )
+    assert [f"{e['run']}:{e['seq']}" for e in (await following.json())["items"]] == whole[5:]
+    response = await svc.client.get(path, params={"follow": "1", "after": whole[2]}, headers=BEARER)
+    assert response.status == 200
+    assert _ids(await _frames(response)) == whole[3:]
+
+
+@pytest.mark.parametrize("bad", ["7", "run:abc", "a" * 80 + ":1", "r:1\u00e9", "r:1:2"])
+async def test_an_order_events_after_that_is_no_event_id_is_refused(
+    make_service: ServiceFactory, bad: str
+) -> None:
+    svc = await make_service("quick")
+    assert (await svc.post_order({"id": "o1", "action": "provision", "instance": "demo"})).status
+    await _done(svc, "o1")
+    for follow in ("0", "1"):
+        response = await svc.client.get(
+            "/api/v1/orders/o1/events", params={"after": bad, "follow": follow}, headers=BEARER
+        )
+        assert response.status == 400
+        assert bad not in await response.text()
