@@ -68,90 +68,95 @@ class ControlPlane:
         return proc
 
     def start(self) -> None:
+        """etcd, then kube-apiserver (waited for), then kube-controller-manager."""
         self.directory.mkdir(parents=True, exist_ok=True)
         pki = pki_mod.create(self.directory / "pki")
+        self._start_etcd()
+        self._start_apiserver(pki)
+        self._wait_ready(pki.ca_cert)
+        self._start_controller_manager(pki)
+
+    def _start_etcd(self) -> None:
+        etcd_port, peer_port = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{etcd_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        self._spawn("etcd", [
+            str(self.binaries.etcd),
+            "--name=sandbox",
+            f"--data-dir={self.directory / 'etcd'}",
+            f"--listen-client-urls={self.etcd_url}",
+            f"--advertise-client-urls={self.etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=sandbox={peer_url}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ])  # fmt: skip
+
+    def _write_tokens(self) -> Path:
+        """The static token file: a fresh token for each of USERS, readable by us alone."""
         self.tokens = {user: secrets.token_hex(16) for user in USERS}
-        tokens_csv = self.directory / "tokens.csv"
-        tokens_csv.write_text(
-            "".join(
-                f'{self.tokens[u]},{name},{name},"{group}"\n' for u, (name, group) in USERS.items()
-            )
-        )
-        tokens_csv.chmod(0o600)
+        path = self.directory / "tokens.csv"
+        path.write_text("".join(
+            f'{self.tokens[u]},{name},{name},"{group}"\n' for u, (name, group) in USERS.items()
+        ))  # fmt: skip
+        path.chmod(0o600)
+        return path
+
+    def _start_apiserver(self, pki: pki_mod.Pki) -> None:
+        tokens = self._write_tokens()
         policy = self.directory / "audit-policy.yaml"
         policy.write_text(AUDIT_POLICY)
-        etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
-        self.etcd_url = etcd_url = f"http://127.0.0.1:{etcd_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
-        self._spawn(
-            "etcd",
-            [
-                str(self.binaries.etcd),
-                "--name=sandbox",
-                f"--data-dir={self.directory / 'etcd'}",
-                f"--listen-client-urls={etcd_url}",
-                f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=sandbox={peer_url}",
-                "--unsafe-no-fsync",
-                "--log-level=warn",
-            ],
-        )
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(self.binaries.apiserver),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                "--insecure-port=0",
-                f"--tls-cert-file={pki.server_cert}",
-                f"--tls-private-key-file={pki.server_key}",
-                f"--client-ca-file={pki.ca_cert}",
-                f"--token-auth-file={tokens_csv}",
-                "--authorization-mode=RBAC",
-                f"--service-account-key-file={pki.sa_pub}",
-                f"--service-account-signing-key-file={pki.sa_key}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--api-audiences=https://kubernetes.default.svc.cluster.local",
-                f"--service-cluster-ip-range={pki_mod.SERVICE_CIDR}",
-                "--endpoint-reconciler-type=none",
-                "--allow-privileged=true",
-                f"--audit-policy-file={policy}",
-                f"--audit-log-path={self.audit_log}",
-                "--audit-log-format=json",
-                "--enable-priority-and-fairness=false",
-                "--profiling=false",
-                "--v=1",
-            ],
-        )
-        self._wait_ready(pki.ca_cert)
-        kcm_kubeconfig = self.directory / "controller-manager.kubeconfig"
-        self.write_kubeconfig(kcm_kubeconfig, "controller-manager", pki.ca_cert)
-        self._spawn(
-            "kube-controller-manager",
-            [
-                str(self.binaries.controller_manager),
-                f"--kubeconfig={kcm_kubeconfig}",
-                f"--authentication-kubeconfig={kcm_kubeconfig}",
-                f"--authorization-kubeconfig={kcm_kubeconfig}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                "--port=0",
-                f"--service-account-private-key-file={pki.sa_key}",
-                f"--root-ca-file={pki.ca_cert}",
-                "--use-service-account-credentials=false",
-                # No cloud, no kubelet, no real nodes: keep the controllers of API objects.
-                "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,"
-                "-attachdetach,-persistentvolume-expander,-csrsigning,-csrapproving,-csrcleaner,"
-                "-bootstrapsigner,-tokencleaner,-ttl,-ttl-after-finished",
-                "--concurrent-deployment-syncs=5",
-                "--v=1",
-            ],
-        )
+        self.api_port = free_port()
+        self._spawn("kube-apiserver", [
+            str(self.binaries.apiserver),
+            f"--etcd-servers={self.etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.api_port}",
+            "--insecure-port=0",
+            f"--tls-cert-file={pki.server_cert}",
+            f"--tls-private-key-file={pki.server_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            f"--token-auth-file={tokens}",
+            "--authorization-mode=RBAC",
+            f"--service-account-key-file={pki.sa_pub}",
+            f"--service-account-signing-key-file={pki.sa_key}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--api-audiences=https://kubernetes.default.svc.cluster.local",
+            f"--service-cluster-ip-range={pki_mod.SERVICE_CIDR}",
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false",
+            "--v=1",
+        ])  # fmt: skip
+
+    def _start_controller_manager(self, pki: pki_mod.Pki) -> None:
+        kubeconfig = self.directory / "controller-manager.kubeconfig"
+        self.write_kubeconfig(kubeconfig, "controller-manager", pki.ca_cert)
+        self._spawn("kube-controller-manager", [
+            str(self.binaries.controller_manager),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            "--port=0",
+            f"--service-account-private-key-file={pki.sa_key}",
+            f"--root-ca-file={pki.ca_cert}",
+            "--use-service-account-credentials=false",
+            # No cloud, no kubelet, no real nodes: keep the controllers of API objects.
+            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route,"
+            "-attachdetach,-persistentvolume-expander,-csrsigning,-csrapproving,-csrcleaner,"
+            "-bootstrapsigner,-tokencleaner,-ttl,-ttl-after-finished",
+            "--concurrent-deployment-syncs=5",
+            "--v=1",
+        ])  # fmt: skip
 
     def _wait_ready(self, ca: Path, timeout: float = 60.0) -> None:
         ctx = ssl.create_default_context(cafile=str(ca))

@@ -64,34 +64,15 @@ class Sandbox:
         if directory.exists():
             cls(directory).stop()
         (directory / "logs").mkdir(parents=True, exist_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--dir",
-            str(directory),
-            "serve",
-            "--profile",
-            profile,
-        ]
-        if parent is not None:
-            argv += ["--parent", str(parent)]
-        if real:
-            argv.append("--real")
-            # LiteLLM pods run the real proxy from a cached runtime: install it first (idempotent).
+        if real:  # LiteLLM pods run the real proxy from a cached runtime: install it first
             ensure_runtime()
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        if controller_image is not None:
-            env[CONTROLLER_IMAGE_ENV] = str(controller_image.resolve())
-        with (directory / "logs" / "supervisor.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-            )
+        proc = _spawn_supervisor(directory, profile, parent, real, controller_image)
+        cls._wait_started(directory, proc, timeout)
+        return cls(directory)
+
+    @classmethod
+    def _wait_started(cls, directory: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
+        """Until the supervisor says ``ready``; a sandbox that failed or is late is stopped."""
         deadline = time.monotonic() + timeout
         while not (directory / "ready").exists():
             if proc.poll() is not None or (directory / "failed").exists():
@@ -105,7 +86,6 @@ class Sandbox:
                 cls(directory).stop()
                 raise SandboxError(f"sandbox not ready after {timeout}s; logs in {directory}/logs")
             time.sleep(0.1)
-        return cls(directory)
 
     def running(self) -> bool:
         pid = self.supervisor_pid()
@@ -255,3 +235,27 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def _spawn_supervisor(
+    directory: Path, profile: str, parent: int | None, real: bool, controller_image: Path | None
+) -> subprocess.Popen[bytes]:
+    """``python -m sandbox serve`` for ``directory``, in a session of its own, logging to
+    ``logs/supervisor.log``."""
+    argv = [sys.executable, "-m", "sandbox", "--dir", str(directory), "serve", "--profile", profile]
+    if parent is not None:
+        argv += ["--parent", str(parent)]
+    if real:
+        argv.append("--real")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    if controller_image is not None:
+        env[CONTROLLER_IMAGE_ENV] = str(controller_image.resolve())
+    with (directory / "logs" / "supervisor.log").open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )

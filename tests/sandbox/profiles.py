@@ -119,64 +119,58 @@ def seed(kube: Kube, profile: Profile, api_server: str) -> None:
     """Create what the profile says the cluster has. Safe to run twice."""
     for sc in profile.storage_classes:
         kube.create("/apis/storage.k8s.io/v1/storageclasses", _storage_class(*sc))
-    kube.create(
-        "/api/v1/namespaces/kube-public/configmaps",
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "sandbox-info"},
-            "data": {"profile": profile.name, "domain": profile.domain, "notes": profile.notes},
-        },
-    )
+    kube.create("/api/v1/namespaces/kube-public/configmaps", _sandbox_info(profile))
     if profile.ingress_class:
-        kube.create(
-            "/apis/networking.k8s.io/v1/ingressclasses",
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "IngressClass",
-                "metadata": {
-                    "name": profile.ingress_class,
-                    "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
-                },
-                "spec": {"controller": "k8s.io/ingress-nginx"},
-            },
-        )
+        kube.create("/apis/networking.k8s.io/v1/ingressclasses", _ingress_class(profile))
     # KServe's InferenceService on every profile: OpenShift AI on OpenShift, KServe on Kubernetes.
     _create_crds(kube, "kserve-crds.yaml")
-    if not profile.openshift:
-        return
-    _create_crds(kube, "openshift-crds.yaml")
+    if profile.openshift:
+        _create_crds(kube, "openshift-crds.yaml")
+        _seed_openshift_config(kube, profile, api_server)
+
+
+def _sandbox_info(profile: Profile) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "sandbox-info"},
+        "data": {"profile": profile.name, "domain": profile.domain, "notes": profile.notes},
+    }
+
+
+def _ingress_class(profile: Profile) -> Obj:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {
+            "name": profile.ingress_class,
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+        },
+        "spec": {"controller": "k8s.io/ingress-nginx"},
+    }
+
+
+def _seed_openshift_config(kube: Kube, profile: Profile, api_server: str) -> None:
+    """The cluster-scoped config.openshift.io objects the role reads: Infrastructure (platform,
+    API server) and Ingress (apps domain)."""
     base = "/apis/config.openshift.io/v1"
-    _create_retrying(
-        kube,
-        f"{base}/infrastructures",
-        {
-            "apiVersion": "config.openshift.io/v1",
-            "kind": "Infrastructure",
-            "metadata": {"name": "cluster"},
-            "spec": {"platformSpec": {"type": profile.platform}},
-        },
-    )
-    kube.patch(
-        f"{base}/infrastructures/cluster/status",
-        {
-            "status": {
-                "platform": profile.platform,
-                "platformStatus": {"type": profile.platform},
-                "infrastructureName": f"sandbox-{profile.name}",
-                "apiServerURL": api_server,
-                "controlPlaneTopology": "SingleReplica",
-                "infrastructureTopology": "SingleReplica",
-            }
-        },
-    )
-    _create_retrying(
-        kube,
-        f"{base}/ingresses",
-        {
-            "apiVersion": "config.openshift.io/v1",
-            "kind": "Ingress",
-            "metadata": {"name": "cluster"},
-            "spec": {"domain": profile.domain},
-        },
-    )
+    _create_retrying(kube, f"{base}/infrastructures", {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Infrastructure",
+        "metadata": {"name": "cluster"},
+        "spec": {"platformSpec": {"type": profile.platform}},
+    })  # fmt: skip
+    kube.patch(f"{base}/infrastructures/cluster/status", {"status": {
+        "platform": profile.platform,
+        "platformStatus": {"type": profile.platform},
+        "infrastructureName": f"sandbox-{profile.name}",
+        "apiServerURL": api_server,
+        "controlPlaneTopology": "SingleReplica",
+        "infrastructureTopology": "SingleReplica",
+    }})  # fmt: skip
+    _create_retrying(kube, f"{base}/ingresses", {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "cluster"},
+        "spec": {"domain": profile.domain},
+    })  # fmt: skip

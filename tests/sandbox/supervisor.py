@@ -56,12 +56,10 @@ def write_env(directory: Path, kubeconfig: Path, router_port: int | None = None)
 
 
 def serve(directory: Path, profile_name: str, parent: int | None = None, real: bool = False) -> int:
+    """Start the sandbox in ``directory``, say it is ready, and keep it until it is told to stop,
+    its parent is gone, or one of its processes exits (1: failed, the reason in ``failed``)."""
     directory.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        filename=directory / "logs" / "agent.log" if (directory / "logs").is_dir() else None,
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    _log_to(directory)
     (directory / "supervisor.pid").write_text(str(os.getpid()))
     profile = profiles.PROFILES[profile_name]
     stop = threading.Event()
@@ -84,35 +82,11 @@ def serve(directory: Path, profile_name: str, parent: int | None = None, real: b
             agent.route_target, agent.real.address_of_pod, directory / "pki", free_port()
         )
         router.start()
-        info = {
-            "profile": profile.name,
-            "domain": profile.domain,
-            "openshift": profile.openshift,
-            "server": cp.server,
-            "etcd": cp.etcd_url,
-            "platform": profile.platform,
-            "real": real,
-            "router": f"127.0.0.1:{router.port}",
-        }
-        (directory / "info.json").write_text(json.dumps(info, indent=2))
+        _announce(directory, profile, cp, router.port, real)
         write_env(directory, kubeconfig, router.port)
         (directory / "ready").touch()
         log.info("sandbox %s ready at %s", profile.name, cp.server)
-        restarts = {RESTART_APISERVER: cp.restart_apiserver, RESTART_ETCD: cp.restart_etcd}
-        while not stop.wait(0.5):
-            for request, restart in restarts.items():
-                if (directory / request).exists():  # asked for by Sandbox.restart_*
-                    restart()
-                    (directory / request).unlink()
-            if parent is not None and not _alive(parent):
-                log.warning("parent %s is gone; stopping", parent)
-                break
-            dead = [p for p in cp.procs if p.poll() is not None]
-            if dead:
-                log.error("%s exited with %s; stopping", dead[0].args[0], dead[0].returncode)
-                (directory / "failed").write_text(f"{dead[0].args[0]} exited\n")
-                return 1
-        return 0
+        return _supervise(directory, cp, stop, parent)
     except Exception as exc:
         log.exception("sandbox failed")
         (directory / "failed").write_text(f"{type(exc).__name__}: {exc}\n")
@@ -124,6 +98,51 @@ def serve(directory: Path, profile_name: str, parent: int | None = None, real: b
             agent.stop()  # stops real pods before the API they report to goes
         cp.stop()
         (directory / "ready").unlink(missing_ok=True)
+
+
+def _log_to(directory: Path) -> None:
+    logging.basicConfig(
+        filename=directory / "logs" / "agent.log" if (directory / "logs").is_dir() else None,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _announce(
+    directory: Path, profile: profiles.Profile, cp: ControlPlane, router_port: int, real: bool
+) -> None:
+    """``info.json``: what the sandbox is and where its API server and router listen."""
+    info = {
+        "profile": profile.name,
+        "domain": profile.domain,
+        "openshift": profile.openshift,
+        "server": cp.server,
+        "etcd": cp.etcd_url,
+        "platform": profile.platform,
+        "real": real,
+        "router": f"127.0.0.1:{router_port}",
+    }
+    (directory / "info.json").write_text(json.dumps(info, indent=2))
+
+
+def _supervise(directory: Path, cp: ControlPlane, stop: threading.Event, parent: int | None) -> int:
+    """Until ``stop``: carry out the restarts asked for by Sandbox.restart_* (a file each); end
+    when the parent is gone (0) or a control-plane process exited (1)."""
+    restarts = {RESTART_APISERVER: cp.restart_apiserver, RESTART_ETCD: cp.restart_etcd}
+    while not stop.wait(0.5):
+        for request, restart in restarts.items():
+            if (directory / request).exists():
+                restart()
+                (directory / request).unlink()
+        if parent is not None and not _alive(parent):
+            log.warning("parent %s is gone; stopping", parent)
+            break
+        dead = [p for p in cp.procs if p.poll() is not None]
+        if dead:
+            log.error("%s exited with %s; stopping", dead[0].args[0], dead[0].returncode)
+            (directory / "failed").write_text(f"{dead[0].args[0]} exited\n")
+            return 1
+    return 0
 
 
 def _alive(pid: int) -> bool:

@@ -312,8 +312,13 @@ def prepare_database(
     transaction (some use CREATE INDEX CONCURRENTLY), exactly as Prisma runs them.
     Returns the names of the migrations applied by this call.
     """
-    runtime = runtime or locate()
-    migrations = shipped_migrations(runtime)
+    script = _migration_script(shipped_migrations(runtime or locate()))
+    return _applied(_psql(database_url, script, timeout=timeout))
+
+
+def _migration_script(migrations: list[Migration]) -> str:
+    """One psql script: under an advisory lock, stop if a migration never finished, else apply
+    each migration Prisma's ledger has not recorded, recording it as Prisma does."""
     lines = [
         f"SELECT pg_advisory_lock({_MIGRATE_LOCK_KEY});",
         _LEDGER_DDL,
@@ -344,7 +349,11 @@ def prepare_database(
             "\\endif",
         ]
     lines.append(f"SELECT pg_advisory_unlock({_MIGRATE_LOCK_KEY});")
-    result = _psql(database_url, "\n".join(lines) + "\n", timeout=timeout)
+    return "\n".join(lines) + "\n"
+
+
+def _applied(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The migrations the script applied, or the error its output says."""
     applying = [
         line.removeprefix("LITEMAAS-APPLYING ")
         for line in result.stdout.splitlines()
