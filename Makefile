@@ -21,10 +21,10 @@ setup:
 	@hack/setup.sh
 
 sandbox-build: setup
-	@tests/sandbox/build.sh
+	@sandbox/build.sh
 
 sandbox-up: sandbox-build
-	@PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) up --profile $(PROFILE) $(if $(filter 1,$(REAL)),--real)
+	@$(PY) -m sandbox --dir $(SANDBOX_DIR) up --profile $(PROFILE) $(if $(filter 1,$(REAL)),--real)
 
 sandbox-down:
 	@pid=$$(cat $(SANDBOX_DIR)/controller/pid 2>/dev/null); \
@@ -32,7 +32,7 @@ sandbox-down:
 	  echo "stopping the demo controller ($$pid)"; \
 	  for i in $$(seq 150); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
 	fi
-	@if [ -x $(PY) ]; then PYTHONPATH=tests $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
+	@if [ -x $(PY) ]; then $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
 
 # Real workloads by default for the demo (PostgreSQL + the real LiteLLM, ~700 MiB); REAL=0: simulated.
 demo: sandbox-build
@@ -46,8 +46,8 @@ test-unit: setup
 	$(VENV)/bin/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check service tests bench plugins extensions
-	$(VENV)/bin/ruff format --check service tests bench plugins extensions
+	$(VENV)/bin/ruff check service sandbox tests bench plugins extensions
+	$(VENV)/bin/ruff format --check service sandbox tests bench plugins extensions
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ansible-lint --profile production playbooks roles
@@ -67,7 +67,7 @@ decision-environment: collection
 	  --output-filename Containerfile
 
 bench: sandbox-build
-	PYTHONPATH=tests $(PY) -m bench
+	$(PY) -m bench
 
 clean: sandbox-down
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,6 @@ profile=${PROFILE:-aws}
 instance=${INSTANCE:-demo}
 dir=${SANDBOX_DIR:-.sandbox}
 bin=.venv/bin
-export PYTHONPATH=tests
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "sandbox cluster ($profile)"

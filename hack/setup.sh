@@ -26,13 +26,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The project's virtual environment, rebuilt when pyproject.toml changes.
-stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The project's virtual environment with the sandbox's package, rebuilt when either's
+# pyproject.toml changes.
+stamp="$venv/.installed-$(cat pyproject.toml sandbox/pyproject.toml | sha256sum | cut -c1-16)"
 if [[ ! -e $stamp ]]; then
-  say "creating $venv and installing the project with its test, dev and eda extras"
+  say "creating $venv and installing the project with its test, dev and eda extras, and the sandbox"
   [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e '.[test,dev,eda]'
+  "$venv/bin/pip" install -q -e '.[test,dev,eda]' -e ./sandbox
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi

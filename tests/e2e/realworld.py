@@ -1,5 +1,5 @@
 """The world of the end-to-end tests with real workloads: one sandbox whose instance pods run the
-real LiteLLM on its real PostgreSQL, a fake model server (tests/fakes/upstream.py) in a pod of its
+real LiteLLM on its real PostgreSQL, a fake model server (sandbox/fakes/upstream.py) in a pod of its
 own namespace behind the Service `vllm`, `litemaas-controller serve` with its own Redis (AOF, fsync
 always), and one instance the controller provisioned by a signed catalog order. A module opens it
 once with ``open_world`` and its tests share it.
@@ -22,7 +22,6 @@ from typing import Any
 
 import redis
 
-from fakes.upstream import RECEIVED_PATH
 from integration.real_litellm.conftest import curl, shown
 from integration.service.conftest import SECRET
 from integration.service.msgkit import send
@@ -31,11 +30,12 @@ from integration.service.serveproc import ServeProcess
 from kubeobjects import has_ready_endpoints, make_namespace, secret_data
 from litemaas_controller.intake.auth import signed_headers
 from sandbox import Sandbox
+from sandbox.fakes import upstream
 from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
-UPSTREAM_SOURCE = REPO / "tests" / "fakes" / "upstream.py"
+UPSTREAM_SOURCE = Path(upstream.__file__)
 UPSTREAM_MODEL = "granite-3-8b-instruct"  # what the fake model server serves
 MODEL = "granite-3-8b"  # the public name in LiteLLM
 COMPLETION_MODEL = "granite-3-8b-text"
@@ -140,7 +140,7 @@ class World:
         """What the model server received (``presented``: every key presented to it, refused
         ones too), read through its Service from outside the cluster (keys only as SHA-256)."""
         status, body = curl(
-            self.box, "GET", f"http://vllm.{self.models_ns}.svc:8000{RECEIVED_PATH}",
+            self.box, "GET", f"http://vllm.{self.models_ns}.svc:8000{upstream.RECEIVED_PATH}",
             key=self.upstream_key,
         )  # fmt: skip
         assert status == 200, shown(body)

@@ -2,7 +2,7 @@
 rotate_keys.yml → the real LiteLLM of an instance the controller provisioned in the sandbox.
 
 One sandbox with real workloads for the module: the instance's LiteLLM pod runs the real proxy on
-its real PostgreSQL; the model server is the fake upstream (tests/fakes/upstream.py) running in a
+its real PostgreSQL; the model server is the fake upstream (sandbox/fakes/upstream.py) running in a
 pod of its own namespace behind the Service `vllm`, which LiteLLM reaches by its cluster name. The
 controller runs as `litemaas-controller serve` with its own Redis (AOF, fsync always) and reaches
 the Route and the Service through the sandbox's router, as from inside the cluster. Tests run in
@@ -36,9 +36,9 @@ from e2e.realworld import (
     World,
     open_world,
 )
-from fakes.upstream import RECEIVED_PATH, sha256
 from integration.real_litellm.conftest import curl, shown
 from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
+from sandbox.fakes.upstream import RECEIVED_PATH, sha256
 from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]

@@ -32,7 +32,9 @@ def test_built_tarball_installs_and_deploys_by_fqcn(sandbox_aws: Sandbox, tmp_pa
         names = tar.getnames()
     assert "roles/ocp4_workload_litemaas/meta/argument_specs.yml" in names
     assert "plugins/action/agnosticd_user_info.py" in names
-    assert not [n for n in names if n.startswith(("tests/", "service/", ".venv", ".git/"))]
+    assert not [
+        n for n in names if n.startswith(("tests/", "sandbox/", "service/", ".venv", ".git/"))
+    ]
 
     installed = tmp_path / "installed"
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(installed)}

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import litellm_local
-from fakes.upstream import FakeUpstream
 from litellm_local import canary, pod_env
 from litellm_local.proxy import Proxy
+from sandbox.fakes.upstream import FakeUpstream
 from sandbox.litellm import runtime
 
 # The shared fixtures: pytest finds them under these names here, so this folder gets its own

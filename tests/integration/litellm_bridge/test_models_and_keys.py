@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fakes.upstream import FakeUpstream
 from litellm_local import canary
 from litellm_local.pg import ThrowawayPostgres
 from litellm_local.proxy import Proxy
+from sandbox.fakes.upstream import FakeUpstream
 from sandbox.litellm import runtime
 from sandbox.real.procfs import rss_kib
 

@@ -24,11 +24,11 @@ import pytest
 import yaml
 
 import litellm_local
-from fakes.upstream import FakeUpstream
 from kubeobjects import deployment, make_namespace, secret_data
 from litellm_local import canary, pod_env
 from litellm_local.proxy import Proxy, Reply, call
 from sandbox import Sandbox
+from sandbox.fakes.upstream import FakeUpstream
 from sandbox.litellm import runtime
 
 REPO = Path(__file__).resolve().parents[3]

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
+from sandbox.fakes.upstream import FakeUpstream
 
 from .conftest import (
     Ansible,

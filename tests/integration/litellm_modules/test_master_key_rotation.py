@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import filterplugins
-from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
+from sandbox.fakes.upstream import FakeUpstream
 
 from .conftest import (
     Ansible,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
+from sandbox.fakes.upstream import FakeUpstream
 
 from .conftest import (
     Ansible,

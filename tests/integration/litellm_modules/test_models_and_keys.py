@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
 from sandbox import Sandbox
+from sandbox.fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
 
 from .conftest import (
     ALLOW_REF,

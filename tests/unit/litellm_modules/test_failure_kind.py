@@ -11,7 +11,7 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils import (
     litellm_models,
 )
 
-from fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
+from sandbox.fakes.upstream import DEFAULT_MODEL_ID, FakeUpstream
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils import (
     litellm_models,
 )
 
-from fakes.upstream import DEFAULT_MODEL_ID, RECEIVED_PATH, FakeUpstream
+from sandbox.fakes.upstream import DEFAULT_MODEL_ID, RECEIVED_PATH, FakeUpstream
 
 pytestmark = pytest.mark.unit
 

@@ -16,9 +16,9 @@ from ansible_collections.rhpds.litemaas.plugins.module_utils import (
     litellm_upstream_allow,
 )
 
-from fakes.upstream import FakeUpstream
 from litemaas_controller.config import upstream_allow as service_allow
 from litemaas_controller.intake.messages import references
+from sandbox.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.unit
 

@@ -1,13 +1,13 @@
 """The LiteLLM image: containers of `*litellm*` images run the real LiteLLM proxy.
 
-What runs is `tests/sandbox/litellm/runtime.py serve` with the venv the installer caches
-(`tests/sandbox/litellm/install.sh`): one process per container that brings the pod's
+What runs is `sandbox/litellm/runtime.py serve` with the venv the installer caches
+(`sandbox/litellm/install.sh`): one process per container that brings the pod's
 `DATABASE_URL` to LiteLLM's schema and then execs the proxy (same PID). The pod's own
 environment is passed through as its spec resolves it; the runtime adds only its engine and
 offline settings (`overrides`). The image's CMD is `--port 4000`, as in LiteLLM's own images,
 so a container's `args` choose another port exactly as they would on a cluster.
 
-Both directories the process needs, the cached runtime and `tests/sandbox/litellm` (the
+Both directories the process needs, the cached runtime and `sandbox/litellm` (the
 engine stand-in and `runtime.py`), are bound read-only into the container at their own paths.
 
 Stopping: SIGTERM to the proxy's PID only (the pod worker signals the main process with the

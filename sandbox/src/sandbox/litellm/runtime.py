@@ -117,7 +117,7 @@ def locate(home: Path | None = None) -> Runtime:
     if not runtime.marker.is_file():
         raise RuntimeMissingError(
             f"the LiteLLM runtime is not installed in {runtime.home}; "
-            "run tests/sandbox/litellm/install.sh"
+            "run sandbox/src/sandbox/litellm/install.sh"
         )
     return runtime
 

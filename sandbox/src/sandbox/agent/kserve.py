@@ -8,7 +8,7 @@ status as KServe documents it: ``url`` and ``address.url`` (the cluster-local ad
 outside the cluster), ``components.predictor`` and the conditions ``PredictorReady``,
 ``IngressReady`` and ``Ready`` (True once the predictor has an available replica).
 
-The model server is not vLLM but the fake OpenAI-compatible upstream (tests/fakes/upstream.py),
+The model server is not vLLM but the fake OpenAI-compatible upstream (sandbox/fakes/upstream.py),
 serving the model id ``<name>`` (OpenShift AI's vLLM runtime passes
 ``--served-model-name={{.Name}}``) on port 80. It needs its bearer key: the predictor's
 ``model.env`` reaches the container as KServe passes it, so an InferenceService of the sandbox
@@ -30,7 +30,7 @@ from .runtime import stamp
 
 GROUP_PATH = "/apis/serving.kserve.io/v1beta1"
 PATH = f"{GROUP_PATH}/inferenceservices"
-SERVER = Path(__file__).resolve().parents[2] / "fakes" / "upstream.py"
+SERVER = Path(__file__).resolve().parents[1] / "fakes" / "upstream.py"
 CODE = "kserve-sandbox-model-server"  # the ConfigMap with the model server's code
 LABEL = "serving.kserve.io/inferenceservice"
 PORT = 80

@@ -1,4 +1,4 @@
-"""Command line: python -m sandbox up|down|status|serve|fault (PYTHONPATH=tests)."""
+"""Command line: python -m sandbox up|down|status|serve|fault."""
 
 from __future__ import annotations
 

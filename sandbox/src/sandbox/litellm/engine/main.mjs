@@ -6,7 +6,7 @@
 //
 // Environment: PRISMA_DML_PATH (set by prisma-client-py), the datasource variable
 // (DATABASE_URL) or OVERWRITE_DATASOURCES, and LITEMAAS_ENGINE_NODE_MODULES: the
-// installer's npm directory (tests/sandbox/litellm/install.sh).
+// installer's npm directory (sandbox/src/sandbox/litellm/install.sh).
 
 import http from 'node:http'
 import { readFileSync } from 'node:fs'
@@ -96,7 +96,7 @@ async function main(argv) {
   }
   const { port } = parseArgs(argv)
   const nodeModules = process.env.LITEMAAS_ENGINE_NODE_MODULES
-  if (!nodeModules) throw new Error('LITEMAAS_ENGINE_NODE_MODULES is not set (run tests/sandbox/litellm/install.sh)')
+  if (!nodeModules) throw new Error('LITEMAAS_ENGINE_NODE_MODULES is not set (run sandbox/src/sandbox/litellm/install.sh)')
   const dmlPath = process.env.PRISMA_DML_PATH
   if (!dmlPath) throw new Error('PRISMA_DML_PATH is not set')
   const datamodelText = readFileSync(dmlPath, 'utf8')

@@ -214,12 +214,7 @@ class ControlPlane:
 
     def _respawn(self, name: str, binary: Path, grace: float) -> None:
         proc = next(p for p in self.procs if p.args[0] == str(binary))
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _end(proc, grace)
         place = self.procs.index(proc)
         self.procs.remove(proc)
         self._spawn(name, [str(arg) for arg in proc.args])
@@ -229,10 +224,15 @@ class ControlPlane:
         """Stop in reverse order of start; SIGKILL whatever ignores SIGTERM."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _end(proc, grace)
         self.procs.clear()
+
+
+def _end(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, and SIGKILL if it still runs after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

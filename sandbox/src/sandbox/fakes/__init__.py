@@ -1,0 +1,1 @@
+"""Stand-ins the sandbox runs where no real thing can run here: the model server."""
