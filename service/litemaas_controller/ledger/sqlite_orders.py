@@ -7,7 +7,7 @@ import time
 from collections.abc import Collection, Sequence
 
 from litemaas_controller.errors import ConflictError, NotFoundError
-from litemaas_controller.ledger import sqlite_rows as rows
+from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     Action,
     InstanceStatus,
@@ -16,8 +16,8 @@ from litemaas_controller.ledger.models import (
     OrderStatus,
     RunStatus,
 )
+from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite_base import SqliteBase
-from litemaas_controller.ledger.sqlite_rows import dumps
 
 
 class SqliteOrders(SqliteBase):
