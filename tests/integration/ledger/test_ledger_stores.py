@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,14 @@ import pytest
 
 from ledgerkit import PgLedger, new
 from litemaas_controller.errors import ConflictError
+from litemaas_controller.healing.history import HistoryRecorder
+from litemaas_controller.healing.model import Health, HealthStatus
 from litemaas_controller.ledger import (
     Action,
     Cutoffs,
     EventRecord,
     InstanceStatus,
+    NewOrder,
     OrderStatus,
     RunOutcome,
     RunStatus,
@@ -126,6 +130,39 @@ async def test_waiters_wake_on_writes(store: Store) -> None:
     assert await waiter is True
 
 
+# --- health (the cluster watch's observations) ----------------------------------------------
+
+NOW = 1_800_000_000.0
+
+
+async def test_the_history_keeps_transitions_once_and_any_status(store: Store) -> None:
+    recorder = HistoryRecorder(store)
+    seen = [("healthy", ""), ("healthy", ""), ("failed", "Service litellm is missing"),
+            ("degraded", "budget spent"), ("healthy", "")]  # fmt: skip
+    for status, reason in seen:
+        await recorder.observed("demo", Health(HealthStatus(status), reason, NOW))
+    history = await store.health_history("demo")
+    assert [h.status for h in history] == ["healthy", "failed", "degraded", "healthy"]
+    assert [h.status for h in await store.health_history("demo", history[1].seq, 2)] == [
+        "degraded", "healthy"
+    ]  # fmt: skip
+    current = await store.get_health("demo")
+    assert current is not None and current.seq == history[-1].seq
+
+
+async def test_retention_prunes_old_transitions_but_keeps_the_current_one(
+    store: Store,
+) -> None:
+    await store.accept_order(new("p1"))
+    for instance in ("demo", "forgotten"):
+        for status in ("healthy", "failed", "healthy"):
+            await store.record_health(instance, status, status, NOW)
+    counts = await store.prune(Cutoffs(events=PAST, audit=NOW * 2, payloads=PAST, tombstones=PAST))
+    assert counts["health"] == 2 + 3  # all of an instance the ledger does not know
+    assert [h.status for h in await store.health_history("demo")] == ["healthy"]
+    assert await store.health_history("forgotten") == []
+
+
 # --- retention --------------------------------------------------------------------------------
 
 FUTURE, PAST = time.time() + 3600, 0.0
@@ -201,3 +238,84 @@ async def test_audit_entries_go_only_past_their_retention(
     assert "o1" not in subjects and "o2" in subjects and "ledger" in subjects  # the prune's own
     # newer than the retention: still append-only
     assert "append-only" in tamper(backend, tmp_path, request, "DELETE FROM audit")
+
+
+# --- the rest of the interface: listings, counts, the queue's order -----------------------------
+
+
+async def test_the_queue_runs_in_arrival_order_and_a_retry_goes_behind(store: Store) -> None:
+    await store.accept_order(new("a1", instance="a"))
+    await store.accept_order(new("b1", instance="b"))
+    run = await store.create_run("a1", "deploy_litemaas.yml", {})
+    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    failed = RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED, 2, "boom")
+    await store.finish_run(run.id, failed)
+    await store.accept_order(new("a2", Action.UPDATE, instance="a"))
+    assert await store.instances_with_queued_orders() == ["b", "a"]
+    assert (await store.retry_order("a1", "again")).status == OrderStatus.QUEUED
+    assert (await store.next_queued_order("a")).id == "a2"  # type: ignore[union-attr]
+    assert (await store.supersede_order("a2", "replaced")).status == OrderStatus.SUPERSEDED
+    assert (await store.supersede_order("b1", "x")).status == OrderStatus.SUPERSEDED
+    assert (await store.next_queued_order("a")).id == "a1"  # type: ignore[union-attr]
+    counts = await store.count_orders_by_status()
+    assert (counts[OrderStatus.QUEUED], counts[OrderStatus.SUPERSEDED]) == (1, 2)
+    assert await store.namespace_holder("litemaas-a") == "a"
+    assert await store.namespace_holder("litemaas-c") is None
+    settled, created = await store.accept_order(replace(new("s1", instance="s"), settled="done"))
+    assert created and (settled.status, settled.message) == (OrderStatus.SUCCEEDED, "done")
+    assert (
+        await store.get_instance("s") is None and await store.namespace_holder("litemaas-s") is None
+    )
+
+
+async def test_pages_newest_first_and_oldest_first(store: Store) -> None:
+    for n in range(5):
+        await store.accept_order(new(f"o{n}", instance=f"i{n % 2}"))
+    page = await store.list_orders(limit=2)
+    assert [o.id for o in page] == ["o4", "o3"]
+    assert [o.id for o in await store.list_orders(limit=2, before=page[-1].seq)] == ["o2", "o1"]
+    assert [o.id for o in await store.list_orders(instance="i1")] == ["o3", "o1"]
+    assert [o.id for o in await store.list_orders(status="running")] == []
+    runs = [await store.create_run("o0", "deploy_litemaas.yml", {}) for _ in range(3)]
+    assert [r.attempt for r in runs] == [1, 2, 3]
+    listed = await store.list_runs(order_id="o0", limit=2)
+    assert [r.id for r in listed] == [runs[2].id, runs[1].id]
+    assert [r.id for r in await store.list_runs(before=listed[-1].seq)] == [runs[0].id]
+    assert [i.name for i in await store.list_instances()] == ["i0", "i1"]
+    assert [i.name for i in await store.list_instances(after="i0", limit=5)] == ["i1"]
+    audit = await store.list_audit()
+    assert len(audit) == 5 and [a.subject for a in await store.list_audit(limit=1)] == ["o0"]
+    assert [a.subject for a in await store.list_audit(after=audit[-2].seq)] == ["o4"]
+    for n in range(3):
+        await store.record_dead_letter(f"s/{n}-0", None if n else "m-0", "failed")
+    await store.record_dead_letter("s/0-0", "m-0", "failed")  # once
+    letters = await store.list_dead_letters(limit=2)
+    assert [d.entry for d in letters] == ["s/2-0", "s/1-0"]
+    older = await store.list_dead_letters(before=letters[-1].seq)
+    assert [(d.entry, d.message_id) for d in older] == [("s/0-0", "m-0")]
+
+
+async def test_a_newer_run_about_the_same_value_is_found(store: Store) -> None:
+    def change(oid: str, value: str) -> NewOrder:
+        return replace(new(oid, Action.UPDATE), vars={"model": value})
+
+    await store.accept_order(new("p1"))
+    first, _ = await store.accept_order(change("u1", "m1"))
+    await store.accept_order(change("u2", "m1"))
+    assert await store.newer_run_about(first, [Action.UPDATE], "model") is None  # not started
+    run = await store.create_run("u2", "deploy_litemaas.yml", {})
+    await store.start_run(run.id, InstanceStatus.UPDATING, {})
+    assert await store.newer_run_about(first, [Action.UPDATE], "model") == "u2"
+    assert await store.newer_run_about(first, [Action.DESTROY], "model") is None
+    other, _ = await store.accept_order(change("u0", "m2"))
+    assert await store.newer_run_about(other, [Action.UPDATE], "model") is None
+
+
+async def test_health_counts_only_instances_still_there(store: Store) -> None:
+    await store.accept_order(new("p1"))
+    await store.accept_order(new("p2", instance="other"))
+    await store.record_health("demo", "failed", "x", NOW)
+    await store.record_health("demo", "healthy", "", NOW)
+    await store.record_health("other", "healthy", "", NOW)
+    await store.record_health("gone", "failed", "x", NOW)  # not in the ledger: not counted
+    assert await store.count_health_by_status() == {"healthy": 2}
