@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 
-from litemaas_controller.errors import ConflictError, NotFoundError
+from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     Action,
@@ -40,13 +40,7 @@ class PgOrders(PgBase):
                 return record, True
         row = await self._one("SELECT * FROM orders WHERE id=%s", order.id)
         assert row is not None
-        if row["body_hash"] != rows.body_hash(order.body):
-            raise ConflictError(
-                f"order {order.id} was already accepted with another body; "
-                "send a new id for a new order",
-                details={"order": order.id},
-            )
-        return rows.order(row), False
+        return rows.duplicate(row, order), False
 
     async def _insert_order(self, db: Conn, order: NewOrder, namespace: str) -> bool:
         """Insert the order; False when one with its id is already there."""
@@ -189,6 +183,4 @@ class PgOrders(PgBase):
 
     async def count_orders_by_status(self) -> dict[OrderStatus, int]:
         found = await self._all("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
-        counts = {s: 0 for s in OrderStatus}
-        counts.update({OrderStatus(r["status"]): r["n"] for r in found})
-        return counts
+        return rows.status_counts((r["status"], r["n"]) for r in found)

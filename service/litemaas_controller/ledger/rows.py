@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, Protocol
 
+from litemaas_controller.errors import ConflictError
 from litemaas_controller.ledger.models import (
     Action,
     AuditRecord,
@@ -14,6 +16,7 @@ from litemaas_controller.ledger.models import (
     HealthRecord,
     InstanceRecord,
     InstanceStatus,
+    NewOrder,
     OrderRecord,
     OrderStatus,
     RunRecord,
@@ -38,6 +41,24 @@ def body_hash(body: str) -> str:
 
 def loads_opt(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def duplicate(row: Row, new: NewOrder) -> OrderRecord:
+    """The order already accepted with ``new``'s id: the same when the bodies' hashes match (a
+    hash outlives a pruned body), else ``ConflictError``."""
+    if row["body_hash"] != body_hash(new.body):
+        raise ConflictError(
+            f"order {new.id} was already accepted with another body; send a new id for a new order",
+            details={"order": new.id},
+        )
+    return order(row)
+
+
+def status_counts(found: Iterable[tuple[str, int]]) -> dict[OrderStatus, int]:
+    """Orders by status, every status present (0 when none)."""
+    counts = {s: 0 for s in OrderStatus}
+    counts.update({OrderStatus(s): n for s, n in found})
+    return counts
 
 
 def order(row: Row) -> OrderRecord:
