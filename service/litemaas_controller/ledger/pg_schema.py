@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from litemaas_controller.errors import PermanentError
+
 #: the advisory lock every starter takes around the migration (any fixed 64-bit number)
 MIGRATION_LOCK = 0x6C6D_6C65_6467_6572  # "lmledger"
 
@@ -84,7 +86,7 @@ async def migrate(conn: psycopg.AsyncConnection[Any]) -> tuple[str, list[int]]:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         found = await _version(conn)
         if found > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise PermanentError(
                 f"the ledger's schema is version {found}, newer than this controller's "
                 f"{SCHEMA_VERSION}: run a newer controller"
             )
