@@ -18,6 +18,7 @@ from litemaas_controller.ledger import (
     RunOutcome,
     RunStatus,
     SqliteStore,
+    open_store,
 )
 from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION
 
@@ -90,3 +91,14 @@ async def test_a_version_1_ledger_is_migrated_at_start(tmp_path: Path) -> None:
     version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     assert version == (str(SCHEMA_VERSION),)
     db.close()
+
+
+async def test_a_sqlite_url_names_the_ledger_file(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "ledger.db"
+    store = await open_store(f"sqlite://{path}", tmp_path / "default.sqlite3", None)
+    try:
+        assert isinstance(store, SqliteStore)
+        await store.accept_order(new("o1"))
+    finally:
+        await store.close()
+    assert path.exists() and not (tmp_path / "default.sqlite3").exists()
