@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import AdaptersMap
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from litemaas_controller.errors import LedgerWriteError
@@ -36,6 +39,18 @@ Conn = psycopg.AsyncConnection[DictRow]
 #: seconds a statement waits for a pooled connection before the ledger counts as unreachable
 POOL_TIMEOUT = 5.0
 POOL_MAX = 8
+
+
+class _NulFreeText(StrDumperUnknown):
+    """PostgreSQL's text holds no NUL character, SQLite's does: a run's output or a message
+    field that has one keeps it as U+FFFD instead of failing the write."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd"))
+
+
+_ADAPTERS = AdaptersMap(psycopg.adapters)
+_ADAPTERS.register_dumper(str, _NulFreeText)
 
 
 def _no_limit(limit: int) -> int | None:
@@ -59,7 +74,7 @@ class PgBase:
         password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
         try:
             async with await psycopg.AsyncConnection.connect(
-                url, password=password or None
+                url, password=password or None, context=_ADAPTERS
             ) as conn:
                 ledger_id, _ = await migrate(conn)
         except psycopg.Error as exc:
@@ -69,7 +84,12 @@ class PgBase:
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
             connection_class=psycopg.AsyncConnection[DictRow],
-            kwargs={"autocommit": True, "row_factory": dict_row, "password": password or None},
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "password": password or None,
+                "context": _ADAPTERS,
+            },
             min_size=1,
             max_size=POOL_MAX,
             timeout=POOL_TIMEOUT,

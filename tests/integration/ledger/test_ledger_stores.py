@@ -31,6 +31,8 @@ from litemaas_controller.ledger import (
 
 pytestmark = pytest.mark.integration
 
+NOW = 1_800_000_000.0
+
 
 def tamper(backend: str, tmp_path: Path, request: pytest.FixtureRequest, sql: str) -> str:
     """Run ``sql`` on the ledger beside the store; the error it raised ("" when it passed)."""
@@ -111,6 +113,21 @@ async def test_events_are_kept_once_in_order(store: Store) -> None:
     assert [e.seq for e in await store.events_after(run.id, 1)] == [2, 3]
 
 
+async def test_untrusted_text_with_a_nul_character_is_kept(store: Store) -> None:
+    """A run's output, a health reason or a stream's message id may hold any character."""
+    await store.accept_order(new("o1"))
+    run = await store.create_run("o1", "deploy_litemaas.yml", {})
+    await store.append_events([EventRecord(run.id, 1, 0.0, "e", "t\x00", None, None, "a\x00b")])
+    await store.record_health("demo", "failed", "bad\x00", NOW)
+    await store.record_dead_letter("s/1-0", "m\x00", "malformed")
+    [event] = await store.events_after(run.id, 0)
+    health = await store.get_health("demo")
+    [letter] = await store.list_dead_letters()
+    kept = [event.stdout, event.task, health.reason if health else "", letter.message_id or ""]
+    # SQLite keeps the character itself, PostgreSQL (no NUL in its text) U+FFFD
+    assert [k.replace("\ufffd", "\x00") for k in kept] == ["a\x00b", "t\x00", "bad\x00", "m\x00"]
+
+
 async def test_audit_trail_is_append_only(
     store: Store, backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -131,8 +148,6 @@ async def test_waiters_wake_on_writes(store: Store) -> None:
 
 
 # --- health (the cluster watch's observations) ----------------------------------------------
-
-NOW = 1_800_000_000.0
 
 
 async def test_the_history_keeps_transitions_once_and_any_status(store: Store) -> None:
