@@ -58,9 +58,10 @@ class Settings:
     ledger_url: str | None = field(
         default=None,
         metadata=_doc(
-            "Where the ledger is: unset or sqlite:///path (SQLite; unset: ledger.sqlite3 in the "
-            "state dir), or postgresql://user@host:port/database (PostgreSQL, its schema "
-            "migrated at start). Never with a password in it: see ledger_password_file."
+            "Where the ledger is: unset or sqlite:// and an absolute path (SQLite; unset: "
+            "ledger.sqlite3 in the state dir), or postgresql://user@host:port/database "
+            "(PostgreSQL, its schema migrated at start). Never with a password in it: see "
+            "LITEMAAS_LEDGER_PASSWORD_FILE."
         ),
     )
     ledger_password_file: Path | None = field(

@@ -174,7 +174,10 @@ def _check_ledger_url(s: Settings) -> None:
     if url.scheme not in ("sqlite", "postgresql", "postgres"):
         raise ConfigError("LITEMAAS_LEDGER_URL must start with sqlite:/// or postgresql://")
     if url.scheme == "sqlite" and (url.netloc or not url.path.startswith("/")):
-        raise ConfigError("LITEMAAS_LEDGER_URL must be sqlite:///<absolute path of the file>")
+        raise ConfigError(
+            "LITEMAAS_LEDGER_URL must be sqlite:// and the file's absolute path "
+            "(sqlite:///var/lib/litemaas/ledger.sqlite3)"
+        )
     if password is not None or "password" in parse_qs(url.query):
         raise ConfigError(
             "LITEMAAS_LEDGER_URL must not hold a password: put it in the file named by "

@@ -17,8 +17,9 @@ def is_postgres(url: str | None) -> bool:
 
 
 async def open_store(url: str | None, default_path: Path, password_file: Path | None) -> Store:
-    """``postgresql://...``: the PostgreSQL store (migrated at start); ``sqlite:///path``: SQLite
-    at that path; unset: SQLite at ``default_path``.  The settings have checked the URL."""
+    """``postgresql://...``: the PostgreSQL store (migrated at start); ``sqlite://`` and an
+    absolute path: SQLite in that file; unset: SQLite at ``default_path``.  The settings have
+    checked the URL."""
     if is_postgres(url):
         assert url is not None
         return await PgStore.open(url, password_file)
