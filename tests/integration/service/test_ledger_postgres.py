@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 import litellm_local
-from ledgerkit import PgLedger
+from ledgerkit import PgLedger, new
 from litellm_local.pg import ThrowawayPostgres
+from litemaas_controller.api import keys
 from litemaas_controller.intake.auth import signed_headers
 
-from .conftest import PROJECTS, SECRET, Evidence
+from .conftest import PROJECTS, SECRET, TERMINAL, Evidence, ServiceFactory, wait_for_async
 from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration
@@ -61,3 +62,33 @@ def test_serve_on_postgres_runs_orders_and_rides_out_a_stop_of_the_server(
         svc.stop()
     assert not (state / "ledger.sqlite3").exists()
     assert postgres.password not in (tmp_path / "serve.log").read_text()
+
+
+async def test_a_worker_that_finds_the_server_stopped_waits_for_it(
+    make_service: ServiceFactory,
+    postgres: ThrowawayPostgres,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pg = PgLedger.create(postgres, tmp_path)
+    svc = await make_service("quick", ledger_url=pg.url, ledger_password_file=pg.password_file)
+    app = svc.client.app
+    await app[keys.STORE].accept_order(new("o-wait"))  # queued, no worker woken yet
+    postgres.shutdown()
+    try:
+        app[keys.DISPATCHER].wake("demo")  # the worker's first read finds no server
+        await wait_for_async(lambda: _logged(caplog, "ledger (PostgreSQL) is unreachable"),
+                             what="the worker's read to fail")  # fmt: skip
+    finally:
+        postgres.relaunch()
+
+    async def ended() -> str | None:
+        status = (await svc.get("/api/v1/orders/o-wait"))["status"]
+        return str(status) if status in TERMINAL else None
+
+    # the order runs once the server is back (a worker that died would have left it queued)
+    assert await wait_for_async(ended, what="o-wait to end") == "succeeded"
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return text in caplog.text
