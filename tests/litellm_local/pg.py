@@ -107,9 +107,16 @@ class ThrowawayPostgres:
 
     def restart(self) -> None:
         """Fast shutdown (every client disconnected), then the same data and port."""
+        self.shutdown()
+        self._launch()
+
+    def shutdown(self) -> None:
+        """Fast shutdown, keeping the data: ``relaunch`` starts it again on the same port."""
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=20)
+
+    def relaunch(self) -> None:
         self._launch()
 
     def _wait_ready(self, timeout: float = 30) -> None:

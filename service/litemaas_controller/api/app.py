@@ -43,7 +43,7 @@ from litemaas_controller.dispatch.dispatcher import RunObserver
 from litemaas_controller.healing.history import HistoryRecorder
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
-from litemaas_controller.ledger import SqliteStore
+from litemaas_controller.ledger import open_store
 from litemaas_controller.role.order_vars import load_order_vars
 from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
@@ -56,8 +56,11 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
-    private_dir(app[keys.SETTINGS].state_dir)
-    store = SqliteStore(app[keys.SETTINGS].ledger_path)
+    settings = app[keys.SETTINGS]
+    private_dir(settings.state_dir)
+    store = await open_store(
+        settings.ledger_url, settings.ledger_path, settings.ledger_password_file
+    )
     app[keys.STORE] = store
     yield
     await store.close()

@@ -54,6 +54,23 @@ class Settings:
             "owner-only (0700), the ledger file 0600."
         ),
     )
+    # --- the ledger's store (docs/ledger.md) ------------------------------------------------------
+    ledger_url: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Where the ledger is: unset or sqlite:// and an absolute path (SQLite; unset: "
+            "ledger.sqlite3 in the state dir), or postgresql://user@host:port/database "
+            "(PostgreSQL, its schema migrated at start). Never with a password in it: see "
+            "LITEMAAS_LEDGER_PASSWORD_FILE."
+        ),
+    )
+    ledger_password_file: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "File holding the PostgreSQL ledger's password (unset: libpq's own PGPASSWORD or "
+            "PGPASSFILE). Never logged."
+        ),
+    )
     playbook_dir: Path = field(
         default_factory=default_playbook_dir,
         metadata=_doc(

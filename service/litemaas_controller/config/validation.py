@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from litemaas_controller.config.healing import parse_budget, parse_mode
 from litemaas_controller.config.settings import Settings, env_name
@@ -160,6 +161,30 @@ def _check_service_account(s: Settings) -> None:
         )
 
 
+def _check_ledger_url(s: Settings) -> None:
+    """sqlite:///path or postgresql://..., never with a password (the URL shows in process
+    listings and logs); nothing of a refused URL is echoed."""
+    if s.ledger_url is None:
+        return
+    try:
+        url = urlsplit(s.ledger_url)
+        password = url.password
+    except ValueError:
+        raise ConfigError("LITEMAAS_LEDGER_URL is not a URL") from None
+    if url.scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError("LITEMAAS_LEDGER_URL must start with sqlite:/// or postgresql://")
+    if url.scheme == "sqlite" and (url.netloc or not url.path.startswith("/")):
+        raise ConfigError(
+            "LITEMAAS_LEDGER_URL must be sqlite:// and the file's absolute path "
+            "(sqlite:///var/lib/litemaas/ledger.sqlite3)"
+        )
+    if password is not None or "password" in parse_qs(url.query):
+        raise ConfigError(
+            "LITEMAAS_LEDGER_URL must not hold a password: put it in the file named by "
+            "LITEMAAS_LEDGER_PASSWORD_FILE (or libpq's PGPASSWORD / PGPASSFILE)"
+        )
+
+
 def validate_settings(s: Settings) -> Settings:
     """Raise ``ConfigError`` naming the first bad setting; return ``s`` when all are good."""
     _check_listen(s)
@@ -172,4 +197,5 @@ def validate_settings(s: Settings) -> Settings:
     _check_healing(s)
     _check_ui_scheme(s)
     _check_service_account(s)
+    _check_ledger_url(s)
     return s

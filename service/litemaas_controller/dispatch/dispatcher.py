@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 from litemaas_controller.config import Settings
 from litemaas_controller.dispatch import changes, plans
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 RunObserver = Callable[[RunRecord], None]
 
 DRAINED = "the service shut down during this run; the order runs again on the next start"
+T = TypeVar("T")
+
 #: longest wait between two tries of a ledger write the ledger refused (disk full)
 LEDGER_RETRY_MAX = 30.0
 
@@ -101,7 +104,8 @@ class Dispatcher:
     async def _worker(self, instance: str) -> None:
         while not self._draining:
             self._pending.discard(instance)
-            order = await self._store.next_queued_order(instance)
+            # a ledger that does not answer (PostgreSQL unreachable) is waited for
+            order = await _kept(partial(self._store.next_queued_order, instance))
             if order is None:
                 return
             try:
@@ -218,13 +222,14 @@ class Dispatcher:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def _kept(write: Callable[[], Awaitable[RunRecord]]) -> RunRecord:
-    """``write()`` once the ledger takes it: a run's end is never dropped, and the instance's
-    next order waits until it is recorded (a disk that was full gets space again)."""
+async def _kept(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()`` once the ledger takes it: a run's end is never dropped, and the instance's
+    next order waits until it is recorded (a disk that was full gets space again, a PostgreSQL
+    server is back)."""
     delay = 1.0
     while True:
         try:
-            return await write()
+            return await call()
         except LedgerWriteError as exc:
             log.error("%s; trying again in %.0fs", exc.message, delay)
             await asyncio.sleep(delay)

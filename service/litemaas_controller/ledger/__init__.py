@@ -19,6 +19,8 @@ from litemaas_controller.ledger.models import (
     RunRecord,
     RunStatus,
 )
+from litemaas_controller.ledger.opening import open_store
+from litemaas_controller.ledger.pg import PgStore
 from litemaas_controller.ledger.sqlite import SqliteStore
 from litemaas_controller.ledger.store import Store
 
@@ -37,9 +39,11 @@ __all__ = [
     "NewOrder",
     "OrderRecord",
     "OrderStatus",
+    "PgStore",
     "RunOutcome",
     "RunRecord",
     "RunStatus",
     "SqliteStore",
     "Store",
+    "open_store",
 ]

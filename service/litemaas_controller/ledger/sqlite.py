@@ -12,8 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from litemaas_controller.errors import NotFoundError
-from litemaas_controller.ledger import sqlite_retention
-from litemaas_controller.ledger import sqlite_rows as rows
+from litemaas_controller.ledger import rows, sqlite_retention
 from litemaas_controller.ledger.models import (
     Cutoffs,
     DeadLetterRecord,
@@ -25,8 +24,8 @@ from litemaas_controller.ledger.models import (
     RunRecord,
     RunStatus,
 )
+from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite_orders import SqliteOrders
-from litemaas_controller.ledger.sqlite_rows import dumps
 
 
 class SqliteStore(SqliteOrders):

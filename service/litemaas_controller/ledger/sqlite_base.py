@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from litemaas_controller.errors import LedgerWriteError
-from litemaas_controller.ledger import sqlite_rows as rows
+from litemaas_controller.ledger import rows
+from litemaas_controller.ledger.changes import Changes
 from litemaas_controller.ledger.models import (
     AuditRecord,
     InstanceRecord,
 )
+from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite_migrate import migrate
-from litemaas_controller.ledger.sqlite_rows import dumps
+from litemaas_controller.ledger.sqlite_rows import DDL, SCHEMA_VERSION
 
 
 def _connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -57,12 +59,12 @@ class SqliteBase:
         _owner_only(path)
         self._db = _connect(path)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(rows.DDL)
+        self._db.executescript(DDL)
         self._writer = _connect(path, check_same_thread=False)  # its BEGIN waits in a thread
         self._writing = asyncio.Lock()  # one write transaction at a time on the writer
         #: the one thread the writer's BEGINs wait in; close() waits for it before closing
         self._begins = ThreadPoolExecutor(1, thread_name_prefix="ledger-begin")
-        self._changed = asyncio.Event()
+        self._changes = Changes()
         self._ledger_id = self._init_meta()
         migrate(self._db)
 
@@ -70,9 +72,7 @@ class SqliteBase:
         with self._in_tx() as db:
             self._begin()  # inline: nothing else runs yet; a refusal is LedgerWriteError too
             db.execute("INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
-            db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (rows.SCHEMA_VERSION,)
-            )
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             return str(db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
 
     @property
@@ -90,9 +90,7 @@ class SqliteBase:
                 raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
             with self._in_tx() as db:
                 yield db
-        # wake every waiter, then arm a fresh event for the next write
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changes.notify()
 
     def _begin(self) -> None:
         """In the begin thread.  A caller cancelled while its BEGIN waited left the writer in
@@ -165,11 +163,7 @@ class SqliteBase:
         return [rows.audit(r) for r in cur]
 
     async def wait_changed(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await self._changes.wait(timeout)
 
     async def close(self) -> None:
         """Close both connections, never while a BEGIN still runs in its thread (closing a

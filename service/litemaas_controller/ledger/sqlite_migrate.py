@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from litemaas_controller.ledger.sqlite_rows import HEALTH_DDL, SCHEMA_VERSION, body_hash
+from litemaas_controller.ledger.rows import body_hash
+from litemaas_controller.ledger.sqlite_rows import HEALTH_DDL, SCHEMA_VERSION
 
 
 def _v2(db: sqlite3.Connection) -> None:

@@ -6,8 +6,8 @@ import sqlite3
 import time
 from collections.abc import Collection, Sequence
 
-from litemaas_controller.errors import ConflictError, NotFoundError
-from litemaas_controller.ledger import sqlite_rows as rows
+from litemaas_controller.errors import NotFoundError
+from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     Action,
     InstanceStatus,
@@ -16,8 +16,8 @@ from litemaas_controller.ledger.models import (
     OrderStatus,
     RunStatus,
 )
+from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite_base import SqliteBase
-from litemaas_controller.ledger.sqlite_rows import dumps
 
 
 class SqliteOrders(SqliteBase):
@@ -25,13 +25,7 @@ class SqliteOrders(SqliteBase):
     async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         existing = self._one("SELECT * FROM orders WHERE id=?", order.id)
         if existing is not None:
-            if existing["body_hash"] != rows.body_hash(order.body):
-                raise ConflictError(
-                    f"order {order.id} was already accepted with another body; "
-                    "send a new id for a new order",
-                    details={"order": order.id},
-                )
-            return rows.order(existing), False
+            return rows.duplicate(existing, order), False
         if order.namespace is None:
             raise ValueError(f"order {order.id}: the intake decides the namespace first")
         async with self._tx() as db:
@@ -174,7 +168,6 @@ class SqliteOrders(SqliteBase):
         return [r["instance"] for r in cur]
 
     async def count_orders_by_status(self) -> dict[OrderStatus, int]:
-        cur = self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status")
-        counts = {s: 0 for s in OrderStatus}
-        counts.update({OrderStatus(s): n for s, n in cur})
-        return counts
+        return rows.status_counts(
+            self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status")
+        )

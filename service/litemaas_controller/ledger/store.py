@@ -1,7 +1,7 @@
 """The store interface: the only way any layer reads or writes the ledger.
 
-Kept narrow so that a second implementation (a Redis-backed ledger shared by replicas, a later
-issue) has little to provide.  SQLite in WAL mode (``ledger.sqlite``) is the embedded default.
+Kept narrow: two implementations provide it, SQLite in WAL mode (``ledger.sqlite``, the embedded
+default) and PostgreSQL (``ledger.pg``, docs/ledger.md); ``ledger.opening`` picks one by URL.
 Every write is one transaction: a crash leaves the ledger before or after it, never between.
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,14 @@ import pytest
 
 from litemaas_controller.healing.assess import Moment, Objects, assess
 from litemaas_controller.healing.health import HealthModel
-from litemaas_controller.healing.history import HistoryRecorder
 from litemaas_controller.healing.model import Health, HealthStatus
-from litemaas_controller.ledger import Action, Cutoffs, NewOrder, SqliteStore
+from litemaas_controller.ledger import SqliteStore
 from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION
 
 pytestmark = pytest.mark.unit
 
 NOW = 1_800_000_000.0
 AT = Moment(NOW, 60.0)
-PAST, FUTURE = 0.0, NOW * 2
 
 
 def stamp(t: float) -> str:
@@ -162,44 +159,6 @@ async def test_a_failure_counts_only_once_it_has_lasted_the_grace() -> None:
         ("healthy", NOW),
         ("failed", NOW + 20),  # since the failure began, not since it counted
     ]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "ledger.sqlite3")
-    yield s
-    await s.close()
-
-
-async def test_the_history_keeps_transitions_once_and_any_status(store: SqliteStore) -> None:
-    recorder = HistoryRecorder(store)
-    seen = [("healthy", ""), ("healthy", ""), ("failed", "Service litellm is missing"),
-            ("degraded", "budget spent"), ("healthy", "")]  # fmt: skip
-    for status, reason in seen:
-        await recorder.observed("demo", Health(HealthStatus(status), reason, NOW))
-    history = await store.health_history("demo")
-    assert [h.status for h in history] == ["healthy", "failed", "degraded", "healthy"]
-    assert [h.status for h in await store.health_history("demo", history[1].seq, 2)] == [
-        "degraded", "healthy"
-    ]  # fmt: skip
-    current = await store.get_health("demo")
-    assert current is not None and current.seq == history[-1].seq
-
-
-async def test_retention_prunes_old_transitions_but_keeps_the_current_one(
-    store: SqliteStore,
-) -> None:
-    await store.accept_order(
-        NewOrder(id="p1", action=Action.PROVISION, instance="demo", namespace="litemaas-demo",
-                 vars={}, body='{"id":"p1"}', source="test", principal="bearer")
-    )  # fmt: skip
-    for instance in ("demo", "forgotten"):
-        for status in ("healthy", "failed", "healthy"):
-            await store.record_health(instance, status, status, NOW)
-    counts = await store.prune(Cutoffs(events=PAST, audit=FUTURE, payloads=PAST, tombstones=PAST))
-    assert counts["health"] == 2 + 3  # all of an instance the ledger does not know
-    assert [h.status for h in await store.health_history("demo")] == ["healthy"]
-    assert await store.health_history("forgotten") == []
 
 
 async def test_a_schema_3_ledger_gains_the_health_history(tmp_path: Path) -> None:

@@ -120,3 +120,21 @@ def test_tombstones_must_outlive_every_other_retention(playbooks: Path) -> None:
         load_settings(environ=env(playbooks, LITEMAAS_TOMBSTONE_RETENTION="3600"))
     with pytest.raises(ConfigError, match="LITEMAAS_EVENT_RETENTION must be greater than 0"):
         load_settings(environ=env(playbooks, LITEMAAS_EVENT_RETENTION="0"))
+
+
+def test_the_ledger_url_is_sqlite_or_postgresql_without_a_password(playbooks: Path) -> None:
+    for url in (
+        "sqlite:////var/lib/ledger.sqlite3",
+        "postgresql://ctl@db:5432/ledger?sslmode=require",
+    ):
+        assert load_settings(environ=env(playbooks, LITEMAAS_LEDGER_URL=url)).ledger_url == url
+    refused = {
+        "mysql://ctl@db/ledger": "must start with sqlite:/// or postgresql://",
+        "sqlite://ledger.sqlite3": "absolute path",
+        "postgresql://ctl:pw-canary-41@db/ledger": "must not hold a password",
+        "postgres://ctl@db/ledger?password=pw-canary-41": "must not hold a password",
+    }
+    for url, why in refused.items():
+        with pytest.raises(ConfigError, match=why) as bad:
+            load_settings(environ=env(playbooks, LITEMAAS_LEDGER_URL=url))
+        assert "pw-canary-41" not in str(bad.value)

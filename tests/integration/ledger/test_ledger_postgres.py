@@ -1,0 +1,95 @@
+"""What is PostgreSQL's own: migrations under the advisory lock, the audit's TRUNCATE refused,
+an unreachable server, and the password kept out of every message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledgerkit import PgLedger, new
+from litellm_local import canary
+from litemaas_controller.config import Settings, validate_settings
+from litemaas_controller.errors import ConfigError, LedgerWriteError
+from litemaas_controller.ledger import OrderStatus, PgStore
+from litemaas_controller.ledger.pg_schema import SCHEMA_VERSION, migrate
+
+pytestmark = pytest.mark.integration
+
+
+async def test_starters_at_once_migrate_once_under_the_advisory_lock(pg: PgLedger) -> None:
+    conns = [
+        await psycopg.AsyncConnection.connect(pg.url, password=pg.server.password) for _ in range(4)
+    ]
+    try:
+        results = await asyncio.gather(*(migrate(c) for c in conns))
+    finally:
+        for conn in conns:
+            await conn.close()
+    # one applied every version, the others waited for the lock and found the schema current
+    assert sorted(applied for _, applied in results) == [[], [], [], [1]]
+    assert len({ledger_id for ledger_id, _ in results}) == 1
+    stores = await asyncio.gather(pg.open(), pg.open())  # and stores opening at once agree
+    try:
+        assert {s.ledger_id for s in stores} == {results[0][0]}
+    finally:
+        for store in stores:
+            await store.close()
+    with pg.sql() as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
+
+
+async def test_the_audit_cannot_be_truncated(pg: PgLedger) -> None:
+    store = await pg.open()
+    try:
+        await store.accept_order(new("o1"))
+    finally:
+        await store.close()
+    with pg.sql() as conn, pytest.raises(psycopg.Error, match="append-only"):
+        conn.execute("TRUNCATE audit")
+    with pg.sql() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM audit").fetchone() == (1,)
+
+
+async def test_an_unreachable_server_is_a_clear_temporary_error_and_the_store_recovers(
+    pg: PgLedger,
+) -> None:
+    store = await pg.open()
+    try:
+        await store.accept_order(new("o1"))
+        pg.server.shutdown()
+        try:
+            with pytest.raises(LedgerWriteError, match=r"ledger \(PostgreSQL\) is unreachable"):
+                await store.accept_order(new("o2"))
+        finally:
+            pg.server.relaunch()
+        # the same store, its pooled connections replaced: nothing lost, writes go on
+        assert (await store.get_order("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
+        _, created = await store.accept_order(new("o2"))
+        assert created and [o.id for o in await store.list_orders()] == ["o2", "o1"]
+    finally:
+        await store.close()
+
+
+async def test_the_password_is_in_no_message(
+    pg: PgLedger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = canary("ledger")
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text(secret)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(LedgerWriteError, match="could not be opened") as refused:
+        await PgStore.open(pg.url, wrong)
+    assert secret not in str(refused.value) and secret not in caplog.text
+    # a URL with a password in it is refused, and the refusal does not repeat it
+    with_password = pg.url.replace("@", f":{secret}@", 1)
+    base = Settings(api_token="t" * 16)
+    for url in (with_password, f"{pg.url}?password={secret}"):
+        with pytest.raises(ConfigError, match="must not hold a password") as bad:
+            validate_settings(replace(base, ledger_url=url))
+        assert secret not in str(bad.value)
