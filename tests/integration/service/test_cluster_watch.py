@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import litellm_local
+from ledgerkit import PgLedger
+from litellm_local.pg import ThrowawayPostgres
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
@@ -30,6 +33,8 @@ from .partition import Partition
 pytestmark = pytest.mark.integration
 
 GRACE = 3.0
+
+postgres = litellm_local.postgres
 
 
 @pytest.fixture
@@ -216,3 +221,36 @@ async def test_a_deleted_postgres_pod_is_progressing_then_healthy_and_never_fail
 
     statuses = await wait_for_async(back, what="healthy again")
     assert statuses == ["progressing", "healthy"], await history(service, name)
+
+
+async def test_the_watch_rides_out_a_stop_of_its_postgresql_ledger(
+    make_service: ServiceFactory,
+    sandbox: Sandbox,
+    postgres: ThrowawayPostgres,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the ledger on PostgreSQL, a server stop fails the watch's ledger reads: it says so
+    and looks again, and once the server is back it judges a new instance (it used to end)."""
+    pg = PgLedger.create(postgres, tmp_path)
+    service = await make_service("watched", kubeconfig=str(sandbox.kubeconfig),
+                                 health_grace=GRACE, resync_period=3600.0, healing="observe",
+                                 ledger_url=pg.url,
+                                 ledger_password_file=pg.password_file)  # fmt: skip
+    await provisioned(service)
+    postgres.shutdown()
+    try:
+        await wait_for_async(
+            lambda: _logged(caplog, "the watch cannot read or write the ledger"),
+            timeout=90,  # the watch looks at the ledger at least every 30 s
+            what="the watch to find the ledger unreachable",
+        )
+    finally:
+        postgres.relaunch()
+    await provisioned(service)  # judged healthy: the watch goes on
+    assert "ended unexpectedly" not in caplog.text
+    assert postgres.password not in caplog.text
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return text in caplog.text

@@ -23,6 +23,7 @@ from litemaas_controller.cluster import KubeClient
 from litemaas_controller.cluster.kinds import cluster_wide, exposure_kind, secrets_in, serves_routes
 from litemaas_controller.cluster.listwatch import Hooks, ListWatch, Target, backoff
 from litemaas_controller.config import Settings
+from litemaas_controller.errors import LedgerWriteError
 from litemaas_controller.healing.assess import Moment, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake.ownership import INSTANCE_LABEL, MANAGED_BY
@@ -41,6 +42,7 @@ COALESCE = 0.2  # ledger writes closer together than this make one look
 #: before the Pod that explains it)
 BATCH = 0.3
 JOIN = 5.0  # seconds shutdown waits for the stream threads
+LEDGER_RETRY = 5.0  # seconds before the watch reads a ledger it could not reach again
 LEDGER = ("ledger",)
 
 
@@ -153,14 +155,23 @@ class ClusterWatch:
             while not self._queue.empty():
                 items.append(self._queue.get_nowait())
             touched = {instance for item in items for instance in self._take(item)}
-            if LEDGER in items:
-                await self._refresh()
-                touched |= set(self._known)
-            now = time.time()
-            for instance in touched:
-                self._due[instance] = min(self._due.get(instance, now + BATCH), now + BATCH)
-            for instance in sorted(i for i, at in self._due.items() if at <= now):
-                await self._judge(instance)
+            try:
+                await self._judge_due(touched, LEDGER in items)
+            except LedgerWriteError as exc:  # the ledger (PostgreSQL) is away: look again later
+                log.warning("the watch cannot read or write the ledger (%s); again in %.0f s",
+                            exc, LEDGER_RETRY)  # fmt: skip
+                asyncio.get_running_loop().call_later(LEDGER_RETRY, self._queue.put_nowait, LEDGER)
+
+    async def _judge_due(self, touched: set[str], ledger_changed: bool) -> None:
+        """Judge the instances whose batch is due; after a ledger change, every known one."""
+        if ledger_changed:
+            await self._refresh()
+            touched |= set(self._known)
+        now = time.time()
+        for instance in touched:
+            self._due[instance] = min(self._due.get(instance, now + BATCH), now + BATCH)
+        for instance in sorted(i for i, at in self._due.items() if at <= now):
+            await self._judge(instance)
 
     async def _next(self) -> tuple[Any, ...]:
         wait = min(self._due.values(), default=None)
