@@ -29,7 +29,8 @@ def _default(f: dataclasses.Field[Any]) -> str:
 
 
 def settings_table(width: int = 100) -> str:
-    """Every setting with its env variable, default and meaning (``serve --help``, README)."""
+    """Every setting with its env variable, default and meaning (``serve --help``; the same
+    in docs/configuration.md)."""
     lines = ["settings (flag > environment > --config file > default):", ""]
     for f in setting_fields():
         flag = "(env or file only)" if f.metadata["secret"] else "--" + f.name.replace("_", "-")

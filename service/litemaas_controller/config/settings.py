@@ -2,7 +2,7 @@
 
 Sources, later ones winning: the defaults below, a YAML file (``--config`` / ``LITEMAAS_CONFIG``),
 the environment (``LITEMAAS_<FIELD>``, ``KUBECONFIG``), then command-line flags.  The ``help`` text
-of each field is the documentation shown by ``serve --help`` and in the README table.
+of each field is the documentation shown by ``serve --help`` and in docs/configuration.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The role's defaults, argument_specs and README table describe the same variables."""
+"""The role's defaults, argument_specs and the table of docs/collection.md describe the same
+variables."""
 
 from __future__ import annotations
 
@@ -98,17 +99,15 @@ def test_secret_variables_are_no_log_and_default_to_generated() -> None:
         assert option.get("default") == "", name  # 0.1.2's lookup default was re-evaluated per use
 
 
-def test_readme_table_lists_every_variable_with_its_default() -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("<!-- section:collection -->", 1)[1]
-    section = section.split("<!-- /section:collection -->", 1)[0]
+def test_the_collection_page_lists_every_variable_with_its_default() -> None:
+    section = (REPO / "docs" / "collection.md").read_text()
     rows = {
         line.split("|")[1].strip().strip("`"): line
         for line in section.splitlines()
         if line.startswith("| `")
     }
     for name, option in _spec().items():
-        assert name in rows, f"README collection section does not list {name}"
+        assert name in rows, f"docs/collection.md does not list {name}"
         default = option.get("default")
         if isinstance(default, bool):
             assert f"`{str(default).lower()}`" in rows[name], name

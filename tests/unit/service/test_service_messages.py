@@ -17,7 +17,7 @@ from litemaas_controller.ledger import Action, OrderRecord, OrderStatus
 
 pytestmark = pytest.mark.unit
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+MESSAGES = Path(__file__).resolve().parents[3] / "docs" / "messages.md"
 CANARY = "sk-canary-0b7d3e9f"
 _XADD = re.compile(
     r"XADD litemaas:changes '\*' id (\S+) type (\S+) instance (\S+) body '(.*?)'", re.S
@@ -29,12 +29,12 @@ def entry(**given: str) -> dict[bytes, bytes]:
     return {k.encode(): v.encode() for k, v in {**base, **given}.items()}
 
 
-def readme_examples() -> list[tuple[str, str, str, str]]:
-    return _XADD.findall(README.read_text())
+def documented_examples() -> list[tuple[str, str, str, str]]:
+    return _XADD.findall(MESSAGES.read_text())
 
 
-def test_the_readme_shows_one_valid_example_per_type() -> None:
-    examples = readme_examples()
+def test_the_messages_page_shows_one_valid_example_per_type() -> None:
+    examples = documented_examples()
     assert sorted(t for _, t, _, _ in examples) == sorted(TYPES)
     for message_id, kind, instance, body in examples:
         message = parse("1-0", entry(id=message_id, type=kind, instance=instance, body=body))

@@ -97,9 +97,8 @@ def test_every_setting_is_documented_in_the_help_table() -> None:
         assert (f.metadata["env"] or f"LITEMAAS_{f.name.upper()}") in table
 
 
-def test_the_readme_documents_every_setting() -> None:
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    section = readme.split("<!-- section:service -->")[1].split("<!-- /section:service -->")[0]
+def test_the_configuration_page_documents_every_setting() -> None:
+    section = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
     for f in setting_fields():
         assert f"`{f.metadata['env'] or f'LITEMAAS_{f.name.upper()}'}`" in section
 
