@@ -48,6 +48,7 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ansible-lint --profile production playbooks roles
+	$(VENV)/bin/hadolint Containerfile
 	# the Python floors: modules run on the play's host (3.6+), controller-side plugins on
 	# ansible-core 2.16's controller (3.10+)
 	$(VENV)/bin/vermin -q --no-tips --eval-annotations --violations -t=3.6- plugins/modules plugins/module_utils

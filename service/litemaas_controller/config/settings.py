@@ -84,6 +84,14 @@ class Settings:
             "outside a cluster: this setting only."
         ),
     )
+    service_account: str | None = field(
+        default=None,
+        metadata=_doc(
+            "<namespace>/<name> of the ServiceAccount the controller runs as in a cluster (the "
+            "install sets it): every deploy binds it to the ClusterRole "
+            "litemaas-controller-instance in the instance's namespace. Unset: no binding."
+        ),
+    )
     max_concurrent_runs: int = field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
         metadata=_doc("Global cap on playbook runs in flight (default: the CPU count)."),

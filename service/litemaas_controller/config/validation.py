@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,18 @@ def _check_healing(s: Settings) -> None:
         raise ConfigError("LITEMAAS_REPAIR_BACKOFF_MAX must not be below LITEMAAS_REPAIR_BACKOFF")
 
 
+#: <namespace>/<name>: two DNS labels (a ServiceAccount name may also hold dots)
+_SERVICE_ACCOUNT = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?")
+
+
+def _check_service_account(s: Settings) -> None:
+    if s.service_account is not None and not _SERVICE_ACCOUNT.fullmatch(s.service_account):
+        raise ConfigError(
+            "LITEMAAS_SERVICE_ACCOUNT must be <namespace>/<serviceaccount> (for example "
+            f"litemaas-controller/litemaas-controller), got {s.service_account!r}"
+        )
+
+
 def validate_settings(s: Settings) -> Settings:
     """Raise ``ConfigError`` naming the first bad setting; return ``s`` when all are good."""
     _check_listen(s)
@@ -158,4 +171,5 @@ def validate_settings(s: Settings) -> Settings:
     _check_upstream_allow(s)
     _check_healing(s)
     _check_ui_scheme(s)
+    _check_service_account(s)
     return s

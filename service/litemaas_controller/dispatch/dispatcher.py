@@ -116,7 +116,9 @@ class Dispatcher:
         if await self._stale(order):
             return
         instance = await self._store.get_instance(order.instance)
-        extravars = plans.extravars(order, instance, self._settings.upstream_allow)
+        extravars = plans.extravars(
+            order, instance, self._settings.upstream_allow, self._settings.service_account
+        )
         run = await self._store.create_run(order.id, plans.playbook(order), extravars)
         async with self._slots:
             current = await self._store.get_run(run.id)

@@ -45,15 +45,22 @@ _ORDER_STATUS = {
 
 
 def extravars(
-    order: OrderRecord, instance: InstanceRecord | None, upstream_allow: tuple[str, ...] = ()
+    order: OrderRecord,
+    instance: InstanceRecord | None,
+    upstream_allow: tuple[str, ...] = (),
+    service_account: str | None = None,
 ) -> dict[str, Any]:
     """The run's extra vars: recorded vars (update, destroy, repair) < the order's vars <
     decided ones.
-    ``upstream_allow`` (``LITEMAAS_UPSTREAM_ALLOW``) goes to model changes."""
+    ``upstream_allow`` (``LITEMAAS_UPSTREAM_ALLOW``) goes to model changes;
+    ``service_account`` (``LITEMAAS_SERVICE_ACCOUNT``) to the deploy role, which binds it."""
     if order.action in CHANGE_ACTIONS:
         return changes.extravars(order, upstream_allow)
     recorded = {} if order.action == Action.PROVISION or instance is None else instance.vars
-    return order_extravars(order.action, order.instance, order.namespace, order.vars, recorded)
+    merged = order_extravars(order.action, order.instance, order.namespace, order.vars, recorded)
+    if service_account:
+        merged[f"{PREFIX}controller_account"] = service_account
+    return merged
 
 
 def order_extravars(

@@ -32,6 +32,7 @@ DECIDED = frozenset(
         f"{PREFIX}instance",
         f"{PREFIX}user_info_secrets",
         f"{PREFIX}managed_by",  # the controller labels its instances as its own
+        f"{PREFIX}controller_account",  # the controller grants only itself access (in-cluster)
     }
 )
 

@@ -99,3 +99,15 @@ def test_recorded_vars_leave_out_what_the_order_decides() -> None:
         f"{P}version": "0.3.0",
         f"{P}postgres_storage_class": "fast",
     }
+
+
+@pytest.mark.parametrize("action", [Action.PROVISION, Action.UPDATE, Action.DESTROY, Action.REPAIR])
+def test_in_a_cluster_every_instance_run_binds_the_controllers_own_account(action: Action) -> None:
+    """The deploy role binds this account in the instance's namespace (docs/in-cluster.md); an
+    order can neither set it nor keep it in the instance's recorded vars."""
+    sneaky = order(action, **{f"{P}controller_account": "kube-system/default"})
+    ev = plans.extravars(sneaky, INSTANCE, service_account="ctl/litemaas-controller")
+    assert ev[f"{P}controller_account"] == "ctl/litemaas-controller"
+    assert f"{P}controller_account" not in plans.recorded_vars(ev)
+    outside = plans.extravars(order(action), INSTANCE)
+    assert f"{P}controller_account" not in outside

@@ -32,11 +32,13 @@ def test_defaults_and_environment(playbooks: Path) -> None:
             LITEMAAS_MAX_CONCURRENT_RUNS="3",
             KUBECONFIG="/k",
             LITEMAAS_RUN_ENV_PASSTHROUGH="A, B",
+            LITEMAAS_SERVICE_ACCOUNT="litemaas-controller/litemaas-controller",
         )
     )
     assert s.listen == "127.0.0.1:8080" and s.host_port == ("127.0.0.1", 8080)
     assert s.max_concurrent_runs == 3 and s.kubeconfig == "/k"
     assert s.run_env_passthrough == ("A", "B")
+    assert s.service_account == "litemaas-controller/litemaas-controller"
 
 
 def test_flags_beat_environment_beats_file(playbooks: Path, tmp_path: Path) -> None:
@@ -59,6 +61,8 @@ def test_flags_beat_environment_beats_file(playbooks: Path, tmp_path: Path) -> N
         ({"LITEMAAS_API_TOKEN": "short"}, "at least 16"),
         ({"LITEMAAS_LOG_LEVEL": "LOUD"}, "LITEMAAS_LOG_LEVEL"),
         ({"LITEMAAS_PLAYBOOK_DIR": "/nonexistent"}, "deploy_litemaas.yml"),
+        ({"LITEMAAS_SERVICE_ACCOUNT": "litemaas-controller"}, "LITEMAAS_SERVICE_ACCOUNT"),
+        ({"LITEMAAS_SERVICE_ACCOUNT": "ns/sa/extra"}, "LITEMAAS_SERVICE_ACCOUNT"),
     ],
 )
 def test_invalid_settings_name_the_setting(

@@ -1,0 +1,282 @@
+"""install_controller.yml / remove_controller.yml against the sandbox's real API server, and the
+least privilege of the controller's ServiceAccount (docs/in-cluster.md): its token, issued by the
+sandbox's kube-controller-manager, is refused Secrets outside the namespaces the controller was
+given, and a deploy, repair and removal run with it alone succeed."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from integration.collection.conftest import PlayRun, run_playbook
+from sandbox import Sandbox
+from waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+NS = "litemaas-controller"
+SA = f"system:serviceaccount:{NS}:litemaas-controller"
+#: the sandbox's own actors, which act on every namespace (pods, tokens, garbage collection)
+SYSTEM = {"system:kube-controller-manager", "system:node:sandbox-node"}
+WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+def manifests() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((REPO / "deploy/controller/kustomization.yaml").read_text())
+    found = []
+    for name in kustomization["resources"]:
+        found += [
+            d for d in yaml.safe_load_all((REPO / "deploy/controller" / name).read_text()) if d
+        ]
+    return found
+
+
+def api_path(obj: dict[str, Any]) -> str:
+    group, plural = obj["apiVersion"], obj["kind"].lower() + "s"
+    plural = {
+        "networkpolicys": "networkpolicies",
+        "poddisruptionbudgets": "poddisruptionbudgets",
+    }.get(plural, plural)
+    group = "policy/v1beta1" if obj["kind"] == "PodDisruptionBudget" else group  # 1.20 serves this
+    prefix = "/api/v1" if group == "v1" else f"/apis/{group}"
+    namespace = obj["metadata"].get("namespace")
+    where = f"/namespaces/{namespace}" if namespace else ""
+    return f"{prefix}{where}/{plural}/{obj['metadata']['name']}"
+
+
+def ok(run: PlayRun) -> PlayRun:
+    assert not run.failed, f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
+    return run
+
+
+@dataclass
+class Installed:
+    sandbox: Sandbox
+    workdir: Path
+    first: PlayRun
+    second: PlayRun
+    kubeconfig: Path  # the controller ServiceAccount's token, nothing else
+
+
+@pytest.fixture(scope="module")
+def installed(
+    sandbox_aws: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Installed]:
+    workdir = tmp_path_factory.mktemp("install-controller")
+    first = ok(run_playbook(sandbox_aws, "install_controller.yml", {}, workdir))
+    second = ok(run_playbook(sandbox_aws, "install_controller.yml", {}, workdir))
+    yield Installed(sandbox_aws, workdir, first, second, sa_kubeconfig(sandbox_aws, workdir))
+    if sandbox_aws.kube().get(f"/api/v1/namespaces/{NS}") is not None:  # a test stopped early
+        run_playbook(sandbox_aws, "remove_controller.yml", {}, workdir)
+
+
+def sa_kubeconfig(sandbox: Sandbox, workdir: Path) -> Path:
+    """A kubeconfig holding only the token the token controller issued for the ServiceAccount."""
+    secrets = sandbox.kube().list(f"/api/v1/namespaces/{NS}/secrets")["items"]
+    (token,) = [
+        s["data"]["token"]
+        for s in secrets
+        if s["type"] == "kubernetes.io/service-account-token"
+        and s["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+        == "litemaas-controller"
+    ]
+    admin = yaml.safe_load(sandbox.kubeconfig.read_text())
+    admin["users"] = [{"name": "controller", "user": {"token": base64.b64decode(token).decode()}}]
+    admin["contexts"] = [
+        {
+            "name": "controller",
+            "context": {"cluster": admin["clusters"][0]["name"], "user": "controller"},
+        }
+    ]
+    admin["current-context"] = "controller"
+    path = workdir / "controller.kubeconfig"
+    path.write_text(yaml.safe_dump(admin))
+    path.chmod(0o600)
+    return path
+
+
+def as_controller(installed: Installed) -> dict[str, str]:
+    path = str(installed.kubeconfig)
+    return {"KUBECONFIG": path, "K8S_AUTH_KUBECONFIG": path}
+
+
+def status(installed: Installed, path: str) -> int:
+    """The API server's answer to a GET of ``path`` with the controller's token."""
+    config = yaml.safe_load(installed.kubeconfig.read_text())
+    cluster, token = config["clusters"][0]["cluster"], config["users"][0]["user"]["token"]
+    context = ssl.create_default_context(cafile=cluster["certificate-authority"])
+    request = urllib.request.Request(
+        cluster["server"] + path, headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_install_creates_every_object_ready_and_a_second_run_changes_nothing(
+    installed: Installed,
+) -> None:
+    kube = installed.sandbox.kube()
+    missing = [api_path(o) for o in manifests() if kube.get(api_path(o)) is None]
+    assert not missing
+    assert kube.get(f"/api/v1/namespaces/{NS}/secrets/litemaas-controller")["data"].keys() == {
+        "LITEMAAS_WEBHOOK_SECRET",
+        "LITEMAAS_API_TOKEN",
+    }
+    deployment = kube.get(f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller")
+    assert deployment["status"].get("readyReplicas") == 1
+    assert installed.first.changed > 0
+    assert installed.second.changed == 0, installed.second.changed_tasks()
+
+
+def test_the_controller_token_is_refused_secrets_it_was_not_given(installed: Installed) -> None:
+    kube = installed.sandbox.kube()
+    other = f"t-{uuid.uuid4().hex[:8]}"
+    kube.create("/api/v1/namespaces", {"metadata": {"name": other}})
+    refused = {
+        "/api/v1/namespaces/kube-system/secrets": 403,
+        f"/api/v1/namespaces/{other}/secrets": 403,
+        "/api/v1/secrets": 403,
+        f"/api/v1/namespaces/{NS}/secrets": 403,  # not even its own namespace's
+    }
+    allowed = {"/api/v1/namespaces": 200, "/apis/apps/v1/deployments": 200}
+    answers = {path: status(installed, path) for path in {**refused, **allowed}}
+    kube.delete(f"/api/v1/namespaces/{other}")
+    assert answers == {**refused, **allowed}
+
+
+@pytest.fixture(scope="module")
+def instance(installed: Installed) -> Iterator[tuple[str, PlayRun, PlayRun]]:
+    """An instance deployed and deployed again by the controller's ServiceAccount alone."""
+    namespace = f"lm-{uuid.uuid4().hex[:8]}"
+    extravars = {
+        "ocp4_workload_litemaas_namespace": namespace,
+        "ocp4_workload_litemaas_managed_by": "litemaas-controller",
+        "ocp4_workload_litemaas_user_info_secrets": False,
+        "ocp4_workload_litemaas_controller_account": f"{NS}/litemaas-controller",
+        "ocp4_workload_litemaas_wait_timeout": 120,
+    }
+    env = as_controller(installed)
+    first = run_playbook(
+        installed.sandbox, "deploy_litemaas.yml", extravars, installed.workdir, env=env
+    )
+    repair = run_playbook(
+        installed.sandbox, "repair_litemaas.yml", extravars, installed.workdir, env=env
+    )
+    yield namespace, ok(first), ok(repair)
+    installed.sandbox.kube().delete(f"/api/v1/namespaces/{namespace}")
+
+
+def test_a_deploy_and_a_repair_run_with_the_controller_token_alone(
+    installed: Installed, instance: tuple[str, PlayRun, PlayRun]
+) -> None:
+    namespace, deploy, repair = instance
+    assert deploy.admin_requests == 0 and repair.admin_requests == 0
+    writers = {
+        e["user"]["username"]
+        for e in installed.sandbox.audit_events()
+        if e.get("objectRef", {}).get("namespace") == namespace and e["verb"] in WRITES
+    }
+    assert writers - SYSTEM == {SA}
+    kube = installed.sandbox.kube()
+    binding = kube.get(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/litemaas-controller"
+    )
+    assert binding["roleRef"]["name"] == "litemaas-controller-instance"
+    assert status(installed, f"/api/v1/namespaces/{namespace}/secrets") == 200
+
+
+def test_remove_leaves_nothing_of_the_controller_and_keeps_the_instance(
+    installed: Installed, instance: tuple[str, PlayRun, PlayRun]
+) -> None:
+    namespace = instance[0]
+    ok(run_playbook(installed.sandbox, "remove_controller.yml", {}, installed.workdir))
+    kube = installed.sandbox.kube()
+    left = [api_path(o) for o in manifests() if kube.get(api_path(o)) is not None]
+    assert not left
+    assert (
+        kube.get(
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/litemaas-controller"
+        )
+        is None
+    )
+    assert kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/litellm") is not None
+    again = ok(run_playbook(installed.sandbox, "remove_controller.yml", {}, installed.workdir))
+    assert again.changed == 0
+
+
+SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "scope": "Namespaced",
+        "names": {
+            "kind": "ServiceMonitor",
+            "plural": "servicemonitors",
+            "singular": "servicemonitor",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+@pytest.fixture
+def prometheus_operator_api(sandbox_vanilla: Sandbox) -> Iterator[None]:
+    """The ServiceMonitor API as the Prometheus operator serves it (its CRD, nothing running)."""
+    kube = sandbox_vanilla.kube()
+    kube.create(CRDS, SERVICE_MONITOR_CRD)
+    wait_until(lambda: kube.get("/apis/monitoring.coreos.com/v1") is not None, 30)
+    yield
+    kube.delete(f"{CRDS}/servicemonitors.monitoring.coreos.com")
+
+
+def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
+    sandbox_vanilla: Sandbox, prometheus_operator_api: None, tmp_path: Path
+) -> None:
+    domain = {"litemaas_controller_cluster_domain": sandbox_vanilla.domain}
+    ok(run_playbook(sandbox_vanilla, "install_controller.yml", domain, tmp_path))
+    kube = sandbox_vanilla.kube()
+    try:
+        ingress = kube.get(
+            f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/litemaas-controller"
+        )
+        assert (
+            ingress["spec"]["rules"][0]["host"]
+            == f"litemaas-controller-{NS}.{sandbox_vanilla.domain}"
+        )
+        assert kube.get(
+            f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
+        )
+        assert kube.get(
+            f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
+        )
+    finally:
+        ok(run_playbook(sandbox_vanilla, "remove_controller.yml", {}, tmp_path))

@@ -1,0 +1,117 @@
+"""The filter that adapts deploy/controller/ to a cluster (plugins/filter/controller.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[3]
+MANIFESTS = REPO / "deploy" / "controller"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "controller_filters", REPO / "plugins/filter/controller.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+F = _load()
+
+
+def documents() -> list[dict[str, Any]]:
+    names = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["resources"]
+    names += ["optional/ingress.yaml", "optional/servicemonitor.yaml"]
+    return [d for n in names for d in yaml.safe_load_all((MANIFESTS / n).read_text()) if d]
+
+
+def options(**changes: Any) -> dict[str, Any]:
+    return {
+        "namespace": "ctl",
+        "image": "registry.example/ctl:1",
+        "settings": {"LITEMAAS_HEALING": "observe", "LITEMAAS_MAX_CONCURRENT_RUNS": 2},
+        "storage_size": "2Gi",
+        "storage_class": "",
+        "exposure": "route",
+        "host": "",
+        "ingress_class": "",
+        "pdb_api_version": "policy/v1beta1",
+        "service_monitor": False,
+        "secret_data": {"LITEMAAS_API_TOKEN": "eA=="},
+        **changes,
+    }
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["kind"]: o for o in objects}
+
+
+def test_openshift_gets_a_route_and_everything_lands_in_the_namespace() -> None:
+    objects = F.controller_objects(documents(), options())
+    kinds = by_kind(objects)
+    assert "Route" in kinds and "Ingress" not in kinds and "ServiceMonitor" not in kinds
+    assert kinds["Namespace"]["metadata"]["name"] == "ctl"
+    assert {o["metadata"].get("namespace", "ctl") for o in objects} == {"ctl"}
+    subjects = [s for o in objects for s in o.get("subjects", [])]
+    assert subjects and {s["namespace"] for s in subjects} == {"ctl"}
+    assert kinds["PodDisruptionBudget"]["apiVersion"] == "policy/v1beta1"
+    assert kinds["ConfigMap"]["data"]["LITEMAAS_MAX_CONCURRENT_RUNS"] == "2"
+    pod = kinds["Deployment"]["spec"]["template"]
+    assert pod["spec"]["containers"][0]["image"] == "registry.example/ctl:1"
+    assert kinds["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert "storageClassName" not in kinds["PersistentVolumeClaim"]["spec"]
+
+
+def test_the_pod_rolls_only_when_its_settings_or_secret_change() -> None:
+    def checksums(**changes: Any) -> dict[str, str]:
+        objects = by_kind(F.controller_objects(documents(), options(**changes)))
+        return objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+
+    same = checksums()
+    assert checksums() == same
+    assert checksums(image="other:2") == same
+    assert checksums(settings={"LITEMAAS_HEALING": "off"}) != same
+    assert checksums(secret_data={"LITEMAAS_API_TOKEN": "eQ=="}) != same
+
+
+def test_plain_kubernetes_gets_an_ingress_with_a_host_and_optional_monitoring() -> None:
+    wanted = options(
+        exposure="ingress",
+        host="ctl.apps.test",
+        ingress_class="nginx",
+        service_monitor=True,
+        pdb_api_version="policy/v1",
+        network_from=["ingress-nginx"],
+    )
+    objects = by_kind(F.controller_objects(documents(), wanted))
+    assert "Route" not in objects and "ServiceMonitor" in objects
+    spec = objects["Ingress"]["spec"]
+    assert spec["rules"][0]["host"] == "ctl.apps.test" and spec["tls"][0]["hosts"] == [
+        "ctl.apps.test"
+    ]
+    assert spec["ingressClassName"] == "nginx"
+    assert objects["PodDisruptionBudget"]["apiVersion"] == "policy/v1"
+    peers = objects["NetworkPolicy"]["spec"]["ingress"][0]["from"]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    } in peers
+    with pytest.raises(AnsibleFilterError, match="needs a host"):
+        F.controller_objects(documents(), options(exposure="ingress"))
+
+
+def test_the_manifests_are_not_changed_in_place() -> None:
+    docs = documents()
+    before = yaml.safe_dump_all(docs)
+    F.controller_objects(docs, options(exposure="ingress", host="h"))
+    assert yaml.safe_dump_all(docs) == before
