@@ -68,6 +68,9 @@ def setup_script(
         "mount -t tmpfs -o mode=0755 sandbox-dev dev",
         f"for d in {' '.join(DEVICES)}; do touch dev/$d && mount --bind /dev/$d dev/$d; done",
         "mkdir dev/shm && mount -t tmpfs -o mode=1777 sandbox-shm dev/shm",
+        # a private devpts, as container runtimes give every container (pseudo-terminals: pexpect)
+        "mkdir dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts",
+        "ln -s pts/ptmx dev/ptmx",
         "ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin",
         "ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr",
         "mount -t tmpfs -o mode=1777 sandbox-tmp tmp",

@@ -66,6 +66,13 @@ def _object_volume(directory: Path, source: Obj, kind: str, name: str, fetch: Fe
     _write_keys(directory, _files(obj, kind == "secrets"), source, noun)
 
 
+#: A volume's root as OpenShift's restricted SCC leaves it: every pod gets an fsGroup and the
+#: kubelet makes the volume's root writable by it (setgid, g+rwx). The sandbox has no SCC admission
+#: and no supplementary groups: group 0, which OpenShift runs every image's processes with, stands
+#: for the fsGroup.
+GROUP_WRITABLE = 0o2775
+
+
 def prepare(pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath) -> dict[str, Path]:
     """Materialise every volume of the pod; returns volume name -> host directory."""
     result: dict[str, Path] = {}
@@ -79,6 +86,7 @@ def prepare(pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath) -> dic
             if path is None:
                 raise ConfigError(f'persistentvolumeclaim "{claim}" is not bound to a volume')
             path.mkdir(parents=True, exist_ok=True)
+            path.chmod(GROUP_WRITABLE)
             result[name] = path
             continue
         if "emptyDir" in volume:
