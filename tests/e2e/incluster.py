@@ -21,6 +21,12 @@ from waiting import wait_until
 TERMINAL = {"succeeded", "failed", "cancelled", "superseded"}
 
 
+def ended(view: dict[str, Any]) -> bool:
+    return view["status"] in TERMINAL and all(
+        run["status"] not in ("queued", "running") for run in view["runs"]
+    )
+
+
 class _Pump(socketserver.BaseRequestHandler):
     server: Forwarder
 
@@ -50,6 +56,7 @@ class Forwarder(socketserver.ThreadingTCPServer):
     the node's pod-network address (``HTTPS_PROXY`` in the controller's ConfigMap)."""
 
     daemon_threads = True
+    block_on_close = False  # a connection the pod keeps open must not hold up the stop
     allow_reuse_address = True
 
     def __init__(self, listen: tuple[str, int], target: tuple[str, int]) -> None:
@@ -111,9 +118,11 @@ class RouteClient:
         return view if status == 200 else None
 
     def finished(self, order_id: str, timeout: float = 600) -> dict[str, Any]:
-        """The order's view once it has ended."""
+        """The order's view once it has ended: a terminal status and no run of it queued or
+        running (a pod that stops while another starts on its ledger can end a run the new pod
+        has queued again: docs/in-cluster.md)."""
         found: dict[str, Any] = wait_until(
-            lambda: (o := self.view(order_id)) and o["status"] in TERMINAL and o,
+            lambda: (o := self.view(order_id)) and ended(o) and o,
             timeout=timeout,
             what=f"order {order_id} to end",
         )

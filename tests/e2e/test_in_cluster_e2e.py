@@ -189,7 +189,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
             forwarder.stop()
         if server is not None:
             server.stop()
-        subprocess.run(["cp", "-r", str(box.directory / "logs"), str(base / "logs")], check=False)
+        for kept in ("logs", "audit.log"):  # the audit log holds metadata only
+            subprocess.run(["cp", "-r", str(box.directory / kept), str(base)], check=False)
         box.stop()
 
 
@@ -265,9 +266,10 @@ def test_a_repair_a_model_registration_and_a_key_rotation_run_in_the_pod(
     cluster: InCluster,
 ) -> None:
     kube = cluster.box.kube()
-    litellm = f"/apis/apps/v1/namespaces/{cluster.ns}/deployments/litellm"
+    service = f"/api/v1/namespaces/{cluster.ns}/services/litellm"
+    gone = (kube.get(service) or {})["metadata"]["uid"]
     before = {o["id"] for o in cluster.api.orders(cluster.instance)}
-    kube.patch(litellm, {"spec": {"replicas": 0}})  # the fault
+    kube.delete(service)  # the fault
     repair = wait_until(
         lambda: [
             o
@@ -278,14 +280,19 @@ def test_a_repair_a_model_registration_and_a_key_rotation_run_in_the_pod(
         what="the controller's repair order to end",
     )[0]
     assert repair["status"] == "succeeded", shown(repair)
-    deployment = kube.get(litellm) or {}
-    assert deployment["spec"]["replicas"] == 1 and deployment["status"].get("readyReplicas") == 1
+    restored = kube.get(service)
+    assert restored is not None and restored["metadata"]["uid"] != gone
 
     upsert = cluster.message("up-1", "model.upsert", {**UPSERT, "api_base": api_base(cluster)})
     assert upsert["status"] == "succeeded", shown(upsert)
     assert upsert["results"]["action"] == "created", upsert["results"]
 
-    body = {"alias": "team-a", "models": [MODEL], "secret": {"name": "team-a-llm"}}
+    body = {
+        "alias": "team-a",
+        "user_id": "alice",
+        "models": [MODEL],
+        "secret": {"name": "team-a-llm"},
+    }
     created = cluster.message("key-1", "key.create", body)
     assert created["status"] == "succeeded", shown(created)
     old = secret_data(kube, cluster.ns, "team-a-llm")["OPENAI_API_KEY"]
@@ -293,6 +300,8 @@ def test_a_repair_a_model_registration_and_a_key_rotation_run_in_the_pod(
     assert rotated["status"] == "succeeded", shown(rotated)
     new = secret_data(kube, cluster.ns, "team-a-llm")["OPENAI_API_KEY"]
     assert new != old, "the key was not rotated"  # the keys themselves are never shown
+    master = secret_data(kube, cluster.ns, "litellm-secret")["LITELLM_MASTER_KEY"]
+    cluster.secrets.update({"old virtual key": old, "virtual key": new, "master key": master})
 
 
 def api_base(cluster: InCluster) -> str:
@@ -326,16 +335,17 @@ def test_a_killed_pod_comes_back_and_ends_the_orders_it_had_queued(cluster: InCl
     deleted while the first runs; the Deployment's next pod, on the same volume, ends both."""
     (pod,) = cluster.pods()
     ids = [f"{cluster.instance}-u1", f"{cluster.instance}-u2"]
-    for order_id in ids:
+    for order_id, wanted in zip(ids, ("running", "queued"), strict=True):
         order = {"id": order_id, "action": "update", "instance": cluster.instance}
         status, accepted = cluster.api.order(order)
         assert status == 202, accepted
-    wait_until(
-        lambda: (cluster.api.view(ids[0]) or {}).get("status") == "running",
-        timeout=60,
-        what="the first order to run",
-    )
-    assert (cluster.api.view(ids[1]) or {}).get("status") == "queued"
+        wait_until(
+            lambda order_id=order_id, wanted=wanted: (
+                (cluster.api.view(order_id) or {}).get("status") == wanted
+            ),
+            timeout=60,
+            what=f"order {order_id} {wanted}",
+        )
     cluster.box.kube().delete(f"/api/v1/namespaces/{NS}/pods/{pod['metadata']['name']}")
     back = wait_until(
         lambda: [
@@ -348,9 +358,33 @@ def test_a_killed_pod_comes_back_and_ends_the_orders_it_had_queued(cluster: InCl
     )
     assert back
     finals = [cluster.api.finished(order_id, LONG) for order_id in ids]
-    assert [f["status"] for f in finals] == ["succeeded", "succeeded"], finals
-    # the first one's run was cut by the pod's end and ran again in the next pod
-    assert len(finals[0]["runs"]) >= 1
+    assert [f["status"] for f in finals] == ["succeeded", "succeeded"], [shown(f) for f in finals]
+    # the first one's run was cut by the pod's end, and the next pod ran it again
+    cut, *_, last = finals[0]["runs"]
+    assert (cut["status"], last["status"]) == ("failed", "succeeded"), shown(finals[0])
+
+
+def test_no_secret_appears_in_the_pods_logs_its_ledger_or_its_answers(cluster: InCluster) -> None:
+    assert len(cluster.secrets) >= 7  # webhook secret, API token, Redis, upstream, LiteLLM keys
+    kube = cluster.box.kube()
+    claim = kube.get(f"/api/v1/namespaces/{NS}/persistentvolumeclaims/litemaas-controller-state")
+    volume = kube.get(f"/api/v1/persistentvolumes/{(claim or {})['spec']['volumeName']}")
+    state = Path((volume or {})["spec"]["hostPath"]["path"])
+    texts = {str(p): p.read_bytes() for p in state.rglob("*") if p.is_file()}
+    assert any(name.endswith("ledger.sqlite3") for name in texts), sorted(texts)[:20]
+    logs = cluster.box.directory / "logs" / "pods"
+    texts.update({p.name: p.read_bytes() for p in logs.glob(f"{NS}_*.log")})
+    for path in ("/api/v1/orders?limit=1000", "/api/v1/audit"):
+        status, answer = cluster.api.read(path)
+        assert status == 200
+        texts[path] = json.dumps(answer).encode()
+    found = [
+        f"{label} in {where}"
+        for label, value in cluster.secrets.items()
+        for where, text in texts.items()
+        if value.encode() in text
+    ]
+    assert found == []
 
 
 def test_remove_leaves_nothing_of_the_controller_and_no_instance_touched(
@@ -386,7 +420,7 @@ def snapshot(kube: Kube, ns: str) -> dict[tuple[str, str], tuple[str, str]]:
     for kind in INSTANCE_KINDS:
         for obj in kube.list(kind.format(ns=ns))["items"]:
             meta = obj["metadata"]
-            found[(obj["kind"], meta["name"])] = (
+            found[(kind.rsplit("/", 1)[1], meta["name"])] = (
                 meta["uid"],
                 str(meta.get("generation") or meta["resourceVersion"]),
             )
