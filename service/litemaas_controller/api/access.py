@@ -31,16 +31,18 @@ UI_ROOT = "/ui"
 PRINCIPAL = web.RequestKey("principal", str)
 
 
+def is_page(path: str) -> bool:
+    """Is ``path`` the status page's (``/``, ``/ui`` and below), not the API's?"""
+    return path in ("/", UI_ROOT) or path.startswith(UI_ROOT + "/")
+
+
 def _is_open(request: web.Request) -> bool:
     if request.match_info.http_exception is not None:
         return True  # no such route or method: the router's 404 or 405 answers
     path = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
     method = "GET" if request.method == "HEAD" else request.method
     return (
-        (method == "GET" and path in OPEN)
-        or (method, path) in SELF_AUTHENTICATED
-        or path in ("/", UI_ROOT)
-        or path.startswith(UI_ROOT + "/")
+        (method == "GET" and path in OPEN) or (method, path) in SELF_AUTHENTICATED or is_page(path)
     )
 
 

@@ -18,8 +18,6 @@ from litemaas_controller.api.contract import Contract, of, promises
 
 routes = web.RouteTableDef()
 
-#: the web page's routes: HTML for people, not part of the API
-UNPUBLISHED = re.compile(r"/$|/ui(/.*)?$")
 #: what every operation may answer besides its own codes
 COMMON = {"400": "a query parameter it does not take, or a bad value"}
 SECURED = {"401": "no token, or a wrong one"}
@@ -72,7 +70,7 @@ def paths(router: web.UrlDispatcher) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for route in router.routes():
         path = route.resource.canonical if route.resource else ""
-        if route.method == "HEAD" or UNPUBLISHED.match(path):
+        if route.method == "HEAD" or access.is_page(path):
             continue
         contract = of(route.handler)
         if contract is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -37,11 +38,11 @@ class Listing:
     shape: re.Pattern[str]
     default: int = DEFAULT
 
-    @property
+    @cached_property
     def limit_param(self) -> Param:
         return Param.integer("limit", 1, MOST, f"the most items in this page ({self.default})")
 
-    @property
+    @cached_property
     def cursor_param(self) -> Param:
         pattern = rf"^{re.escape(self.kind)}:(?:{self.shape.pattern})$"
         return Param.text("cursor", "the `next` of the previous page", pattern=pattern)

@@ -37,9 +37,8 @@ HEADERS = {
 
 
 def _guarded(request: web.Request) -> bool:
-    path = request.path
-    if path != access.UI_ROOT and not path.startswith(access.UI_ROOT + "/"):
-        return False
+    if request.path == "/" or not access.is_page(request.path):
+        return False  # the root only redirects to /ui/
     resource = request.match_info.route.resource
     return resource is None or resource.canonical not in PUBLIC
 
@@ -53,7 +52,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             raise web.HTTPUnauthorized(text="log in again at /ui/login")
         raise web.HTTPSeeOther("/ui/login")
     response = await handler(request)
-    if request.path.startswith(access.UI_ROOT):
+    if access.is_page(request.path):
         response.headers.update(HEADERS)
     return response
 

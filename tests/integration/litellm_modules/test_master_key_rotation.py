@@ -5,7 +5,6 @@ the real proxy with the Secret's values when, and only when, Deployment litellm 
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import urllib.error
 import urllib.parse
@@ -13,10 +12,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+import filterplugins
 from fakes.upstream import FakeUpstream
 from sandbox import Sandbox
 
@@ -37,8 +36,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -61,19 +58,9 @@ def template(instance: Instance, name: str) -> dict:
     return obj["spec"]["template"]
 
 
-def _role_filters() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "litemaas_filters_for_rotation", REPO / "plugins" / "filter" / "litemaas.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def role_checksum(data: dict[str, str]) -> str:
     """The checksum the deploy role puts on pod templates (its own filter, data_checksum)."""
-    return str(_role_filters().data_checksum(data))
+    return str(filterplugins.load("litemaas").data_checksum(data))
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+
+import filterplugins
 
 pytestmark = pytest.mark.unit
 
@@ -17,17 +17,7 @@ REPO = Path(__file__).resolve().parents[3]
 MANIFESTS = REPO / "deploy" / "controller"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "controller_filters", REPO / "plugins/filter/controller.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load()
+F = filterplugins.load("controller")
 
 
 def documents() -> list[dict[str, Any]]:

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import string
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+import filterplugins
+
 pytestmark = pytest.mark.unit
 
-REPO = Path(__file__).resolve().parents[3]
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "litemaas_filters", REPO / "plugins/filter/litemaas.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load()
+F = filterplugins.load("litemaas")
 
 
 def _b64(value: str) -> str:
