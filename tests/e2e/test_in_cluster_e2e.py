@@ -29,10 +29,15 @@ from containerfile import build
 from e2e.incluster import TERMINAL, Forwarder, RouteClient
 from e2e.realworld import LONG, MODEL, UPSERT, upstream_objects
 from integration.collection.conftest import PlayRun, run_playbook
-from integration.controller_install.test_install_controller import (
+from integration.controller_install.installkit import (
+    NS,
+    SA,
+    SYSTEM,
+    WRITES,
     Installed,
     api_path,
     manifests,
+    ok,
     sa_kubeconfig,
     status,
 )
@@ -46,11 +51,6 @@ from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-NS = "litemaas-controller"
-SA = f"system:serviceaccount:{NS}:litemaas-controller"
-#: the sandbox's own actors, which act in every namespace (pods, tokens, garbage collection)
-SYSTEM = {"system:kube-controller-manager", "system:node:sandbox-node"}
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 #: the cluster CA where Kubernetes mounts it: the router's certificates are signed by it here
 POD_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 DEPLOYMENT = f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller"
@@ -101,11 +101,6 @@ class InCluster:
 def shown(view: dict[str, Any]) -> str:
     """An order's view as a failure shows it: its runs' outcome (the API never holds secrets)."""
     return json.dumps({k: view.get(k) for k in ("id", "status", "runs", "results")})[-4000:]
-
-
-def ok(run: PlayRun) -> PlayRun:
-    assert not run.failed, f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
-    return run
 
 
 def gateway(box: Sandbox) -> str:
