@@ -5,6 +5,7 @@ given, and a deploy, repair and removal run with it alone succeed."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from integration.collection.conftest import PlayRun, run_playbook
+from integration.real.conftest import controller_image, pod_processes
 from sandbox import Sandbox
 from waiting import wait_until
 
@@ -166,30 +168,49 @@ SERVICE_MONITOR_CRD = {
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
+@pytest.fixture(scope="module")
+def plain_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """Plain Kubernetes whose pods run for real, the controller's included (this checkout's venv
+    as its image): nothing there gives the pod an fsGroup unless it names one, so the pod is Ready
+    only if the install made the ledger's volume writable by the image's user."""
+    image = controller_image(tmp_path_factory.mktemp("controller-image"))
+    box = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox-vanilla-real"),
+        "vanilla",
+        parent=os.getpid(),
+        real=True,
+        controller_image=image,
+    )
+    yield box
+    box.stop()
+
+
 @pytest.fixture
-def prometheus_operator_api(sandbox_vanilla: Sandbox) -> Iterator[None]:
+def prometheus_operator_api(plain_kubernetes: Sandbox) -> Iterator[None]:
     """The ServiceMonitor API as the Prometheus operator serves it (its CRD, nothing running)."""
-    kube = sandbox_vanilla.kube()
+    kube = plain_kubernetes.kube()
     kube.create(CRDS, SERVICE_MONITOR_CRD)
     wait_until(lambda: kube.get("/apis/monitoring.coreos.com/v1") is not None, 30)
     yield
     kube.delete(f"{CRDS}/servicemonitors.monitoring.coreos.com")
 
 
-def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
-    sandbox_vanilla: Sandbox, prometheus_operator_api: None, tmp_path: Path
+def test_plain_kubernetes_gets_a_writable_volume_an_ingress_and_a_service_monitor_when_served(
+    plain_kubernetes: Sandbox, prometheus_operator_api: None, tmp_path: Path
 ) -> None:
-    domain = {"litemaas_controller_cluster_domain": sandbox_vanilla.domain}
-    ok(run_playbook(sandbox_vanilla, "install_controller.yml", domain, tmp_path))
-    kube = sandbox_vanilla.kube()
+    box = plain_kubernetes
+    extravars = {"litemaas_controller_cluster_domain": box.domain,
+                 "litemaas_controller_wait_timeout": 60}  # fmt: skip
+    ok(run_playbook(box, "install_controller.yml", extravars, tmp_path))  # Ready: it started
+    kube = box.kube()
     try:
+        (pod,) = kube.list(f"/api/v1/namespaces/{NS}/pods")["items"]
+        assert pod["spec"]["securityContext"]["fsGroup"] == 1001
+        assert pod_processes(box, pod), "the pod does not run for real"
         ingress = kube.get(
             f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/litemaas-controller"
         )
-        assert (
-            ingress["spec"]["rules"][0]["host"]
-            == f"litemaas-controller-{NS}.{sandbox_vanilla.domain}"
-        )
+        assert ingress["spec"]["rules"][0]["host"] == f"litemaas-controller-{NS}.{box.domain}"
         assert kube.get(
             f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
         )
@@ -197,4 +218,4 @@ def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
             f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
         )
     finally:
-        ok(run_playbook(sandbox_vanilla, "remove_controller.yml", {}, tmp_path))
+        ok(run_playbook(box, "remove_controller.yml", {}, tmp_path))

@@ -51,8 +51,10 @@ def setup_script(
     image: Image,
     workdir: str,
     user: tuple[int, int] | None,
+    groups: list[int] | None = None,
 ) -> str:
-    """The script that builds the container's root and execs its program (argv follows as "$@")."""
+    """The script that builds the container's root and execs its program (argv follows as "$@"),
+    as ``user`` (uid, gid) with the supplementary ``groups`` (none: no others)."""
     lines = [
         "set -eu",
         f"R={_q(root)}",
@@ -101,7 +103,8 @@ def setup_script(
         lines.append(f"{make} {target} && mount -o {opts} {_q(m.source)} {target}")
     drop = ""
     if user is not None:
-        drop = f"/usr/bin/setpriv --reuid={user[0]} --regid={user[1]} --clear-groups -- "
+        others = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
+        drop = f"/usr/bin/setpriv --reuid={user[0]} --regid={user[1]} {others} -- "
     lines += [
         f'mkdir -p "$R"{_q(workdir)} .oldroot',
         # pivot_root, not chroot: the machine's mounts leave this namespace altogether, so the
