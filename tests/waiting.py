@@ -1,12 +1,15 @@
-"""Waiting for a condition with a deadline; a failure says what was last seen, not just timeout."""
+"""Waiting for a condition with a deadline; a failure says what was last seen, not just timeout.
+Watching something change: everything seen on the way."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Hashable)
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
@@ -20,3 +23,27 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 30, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
         time.sleep(0.1)
+
+
+class Watch(Generic[H]):
+    """Everything `look` returns, looked at again and again in a thread until `stop()`, which looks
+    once more after the stop was asked: the last state the caller saw is among what it returns."""
+
+    def __init__(self, look: Callable[[], Iterable[H]]) -> None:
+        self._look = look
+        self._seen: set[H] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="watch", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            self._seen.update(self._look())
+            if stopping:
+                return
+
+    def stop(self) -> set[H]:
+        self._stop.set()
+        self._thread.join()
+        return self._seen

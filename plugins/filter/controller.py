@@ -50,6 +50,8 @@ def _configure(obj, options, checksums):
         pod = spec["template"]
         pod["spec"]["containers"][0]["image"] = options["image"]
         pod["metadata"].setdefault("annotations", {}).update(checksums)
+        if options.get("fs_group"):
+            pod["spec"].setdefault("securityContext", {})["fsGroup"] = int(options["fs_group"])
     elif kind == "PodDisruptionBudget":
         obj["apiVersion"] = options["pdb_api_version"]
     elif kind == "Route" and options.get("host"):
@@ -78,7 +80,8 @@ def _ingress(spec, options):
 def controller_objects(documents, options):
     """The objects to apply, in order: ``documents`` (the manifests, optional ones included) kept
     for this cluster (``options.exposure``, ``options.service_monitor``), placed in
-    ``options.namespace`` and configured (image, settings, volume, host, PDB API version). The
+    ``options.namespace`` and configured (image, settings, volume, host, PDB API version, the
+    pod's fsGroup where ``options.fs_group`` is given: plain Kubernetes). The
     pod template carries checksums of the ConfigMap and of ``options.secret_data``, so the pod
     rolls when (and only when) its settings change."""
     objects = [copy.deepcopy(d) for d in documents if d and _wanted(d, options)]

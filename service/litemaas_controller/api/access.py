@@ -17,7 +17,7 @@ from litemaas_controller.intake.auth import require_bearer
 #: the paths anyone may GET (probes, metrics, the published documents), with their summaries
 OPEN = {
     "/healthz": "Liveness",
-    "/readyz": "Readiness (503 while starting or draining)",
+    "/readyz": "Readiness (503 while starting, waiting for the ledger or draining)",
     "/metrics": "Prometheus metrics",
     "/api/v1/openapi.json": "This document",
     "/api/v1/schemas/order.json": "The order's JSON schema",

@@ -102,8 +102,8 @@ def _with(base: Schema, extra: dict[str, Schema], required: bool = True) -> Sche
 
 
 READINESS = _object(
-    {"status": STRING, "runs_in_flight": INTEGER, "redis": OBJECT},
-    optional=("runs_in_flight", "redis"),
+    {"status": STRING, "runs_in_flight": INTEGER, "redis": OBJECT, "reason": STRING},
+    optional=("runs_in_flight", "redis", "reason"),
 )
 
 

@@ -18,7 +18,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/readyz")
-@promises("Readiness", {"200": "ready", "503": "starting or draining"}, "Readiness")
+@promises(
+    "Readiness",
+    {"200": "ready", "503": "starting, waiting for the ledger or draining"},
+    "Readiness",
+)
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     if keys.DISPATCHER not in app or app[keys.DISPATCHER].draining or app[keys.STOPPING].is_set():

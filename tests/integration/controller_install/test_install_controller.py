@@ -5,68 +5,33 @@ given, and a deploy, repair and removal run with it alone succeed."""
 
 from __future__ import annotations
 
-import base64
-import ssl
-import urllib.error
-import urllib.request
+import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from integration.collection.conftest import PlayRun, run_playbook
+from integration.real.conftest import controller_image, pod_processes
 from sandbox import Sandbox
 from waiting import wait_until
 
+from .installkit import (
+    NS,
+    SA,
+    SYSTEM,
+    WRITES,
+    Installed,
+    api_path,
+    as_controller,
+    manifests,
+    ok,
+    sa_kubeconfig,
+    status,
+)
+
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[3]
-NS = "litemaas-controller"
-SA = f"system:serviceaccount:{NS}:litemaas-controller"
-#: the sandbox's own actors, which act on every namespace (pods, tokens, garbage collection)
-SYSTEM = {"system:kube-controller-manager", "system:node:sandbox-node"}
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-def manifests() -> list[dict[str, Any]]:
-    kustomization = yaml.safe_load((REPO / "deploy/controller/kustomization.yaml").read_text())
-    found = []
-    for name in kustomization["resources"]:
-        found += [
-            d for d in yaml.safe_load_all((REPO / "deploy/controller" / name).read_text()) if d
-        ]
-    return found
-
-
-def api_path(obj: dict[str, Any]) -> str:
-    group, plural = obj["apiVersion"], obj["kind"].lower() + "s"
-    plural = {
-        "networkpolicys": "networkpolicies",
-        "poddisruptionbudgets": "poddisruptionbudgets",
-    }.get(plural, plural)
-    group = "policy/v1beta1" if obj["kind"] == "PodDisruptionBudget" else group  # 1.20 serves this
-    prefix = "/api/v1" if group == "v1" else f"/apis/{group}"
-    namespace = obj["metadata"].get("namespace")
-    where = f"/namespaces/{namespace}" if namespace else ""
-    return f"{prefix}{where}/{plural}/{obj['metadata']['name']}"
-
-
-def ok(run: PlayRun) -> PlayRun:
-    assert not run.failed, f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
-    return run
-
-
-@dataclass
-class Installed:
-    sandbox: Sandbox
-    workdir: Path
-    first: PlayRun
-    second: PlayRun
-    kubeconfig: Path  # the controller ServiceAccount's token, nothing else
 
 
 @pytest.fixture(scope="module")
@@ -79,51 +44,6 @@ def installed(
     yield Installed(sandbox_aws, workdir, first, second, sa_kubeconfig(sandbox_aws, workdir))
     if sandbox_aws.kube().get(f"/api/v1/namespaces/{NS}") is not None:  # a test stopped early
         run_playbook(sandbox_aws, "remove_controller.yml", {}, workdir)
-
-
-def sa_kubeconfig(sandbox: Sandbox, workdir: Path) -> Path:
-    """A kubeconfig holding only the token the token controller issued for the ServiceAccount."""
-    secrets = sandbox.kube().list(f"/api/v1/namespaces/{NS}/secrets")["items"]
-    (token,) = [
-        s["data"]["token"]
-        for s in secrets
-        if s["type"] == "kubernetes.io/service-account-token"
-        and s["metadata"]["annotations"]["kubernetes.io/service-account.name"]
-        == "litemaas-controller"
-    ]
-    admin = yaml.safe_load(sandbox.kubeconfig.read_text())
-    admin["users"] = [{"name": "controller", "user": {"token": base64.b64decode(token).decode()}}]
-    admin["contexts"] = [
-        {
-            "name": "controller",
-            "context": {"cluster": admin["clusters"][0]["name"], "user": "controller"},
-        }
-    ]
-    admin["current-context"] = "controller"
-    path = workdir / "controller.kubeconfig"
-    path.write_text(yaml.safe_dump(admin))
-    path.chmod(0o600)
-    return path
-
-
-def as_controller(installed: Installed) -> dict[str, str]:
-    path = str(installed.kubeconfig)
-    return {"KUBECONFIG": path, "K8S_AUTH_KUBECONFIG": path}
-
-
-def status(installed: Installed, path: str) -> int:
-    """The API server's answer to a GET of ``path`` with the controller's token."""
-    config = yaml.safe_load(installed.kubeconfig.read_text())
-    cluster, token = config["clusters"][0]["cluster"], config["users"][0]["user"]["token"]
-    context = ssl.create_default_context(cafile=cluster["certificate-authority"])
-    request = urllib.request.Request(
-        cluster["server"] + path, headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=30) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def test_install_creates_every_object_ready_and_a_second_run_changes_nothing(
@@ -248,30 +168,49 @@ SERVICE_MONITOR_CRD = {
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
+@pytest.fixture(scope="module")
+def plain_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """Plain Kubernetes whose pods run for real, the controller's included (this checkout's venv
+    as its image): nothing there gives the pod an fsGroup unless it names one, so the pod is Ready
+    only if the install made the ledger's volume writable by the image's user."""
+    image = controller_image(tmp_path_factory.mktemp("controller-image"))
+    box = Sandbox.start(
+        tmp_path_factory.mktemp("sandbox-vanilla-real"),
+        "vanilla",
+        parent=os.getpid(),
+        real=True,
+        controller_image=image,
+    )
+    yield box
+    box.stop()
+
+
 @pytest.fixture
-def prometheus_operator_api(sandbox_vanilla: Sandbox) -> Iterator[None]:
+def prometheus_operator_api(plain_kubernetes: Sandbox) -> Iterator[None]:
     """The ServiceMonitor API as the Prometheus operator serves it (its CRD, nothing running)."""
-    kube = sandbox_vanilla.kube()
+    kube = plain_kubernetes.kube()
     kube.create(CRDS, SERVICE_MONITOR_CRD)
     wait_until(lambda: kube.get("/apis/monitoring.coreos.com/v1") is not None, 30)
     yield
     kube.delete(f"{CRDS}/servicemonitors.monitoring.coreos.com")
 
 
-def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
-    sandbox_vanilla: Sandbox, prometheus_operator_api: None, tmp_path: Path
+def test_plain_kubernetes_gets_a_writable_volume_an_ingress_and_a_service_monitor_when_served(
+    plain_kubernetes: Sandbox, prometheus_operator_api: None, tmp_path: Path
 ) -> None:
-    domain = {"litemaas_controller_cluster_domain": sandbox_vanilla.domain}
-    ok(run_playbook(sandbox_vanilla, "install_controller.yml", domain, tmp_path))
-    kube = sandbox_vanilla.kube()
+    box = plain_kubernetes
+    extravars = {"litemaas_controller_cluster_domain": box.domain,
+                 "litemaas_controller_wait_timeout": 60}  # fmt: skip
+    ok(run_playbook(box, "install_controller.yml", extravars, tmp_path))  # Ready: it started
+    kube = box.kube()
     try:
+        (pod,) = kube.list(f"/api/v1/namespaces/{NS}/pods")["items"]
+        assert pod["spec"]["securityContext"]["fsGroup"] == 1001
+        assert pod_processes(box, pod), "the pod does not run for real"
         ingress = kube.get(
             f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses/litemaas-controller"
         )
-        assert (
-            ingress["spec"]["rules"][0]["host"]
-            == f"litemaas-controller-{NS}.{sandbox_vanilla.domain}"
-        )
+        assert ingress["spec"]["rules"][0]["host"] == f"litemaas-controller-{NS}.{box.domain}"
         assert kube.get(
             f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
         )
@@ -279,4 +218,4 @@ def test_plain_kubernetes_gets_an_ingress_and_a_service_monitor_when_served(
             f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
         )
     finally:
-        ok(run_playbook(sandbox_vanilla, "remove_controller.yml", {}, tmp_path))
+        ok(run_playbook(box, "remove_controller.yml", {}, tmp_path))

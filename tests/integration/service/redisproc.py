@@ -28,12 +28,14 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, also_bind: tuple[str, ...] = ()) -> None:
+        """``also_bind``: addresses to listen on besides loopback (the sandbox's pod network)."""
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.also_bind = also_bind
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,7 +46,7 @@ class RedisServer:
         return redis.Redis(port=self.port, password=PASSWORD, decode_responses=True)
 
     def start(self) -> RedisServer:
-        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        args = ["redis-server", "--bind", "127.0.0.1", *self.also_bind, "--port", str(self.port)]
         args += ["--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always"]
         args += ["--save", "", "--requirepass", PASSWORD, "--logfile", str(self.dir / "log")]
         self.proc = subprocess.Popen(args)

@@ -50,7 +50,10 @@ def test_the_kustomization_lists_every_manifest() -> None:
 
 
 def test_the_pod_is_restricted_and_probed_where_the_service_answers() -> None:
-    pod = objects()[("Deployment", "litemaas-controller")]["spec"]["template"]["spec"]
+    deployment = objects()[("Deployment", "litemaas-controller")]
+    # one pod on the ReadWriteOnce volume: a rollout stops the old pod before it starts the new
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     served = {r.path for r in routes if hasattr(r, "path")}
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz" in served

@@ -100,6 +100,19 @@ def test_plain_kubernetes_gets_an_ingress_with_a_host_and_optional_monitoring() 
         F.controller_objects(documents(), options(exposure="ingress"))
 
 
+def test_the_pod_gets_an_fs_group_only_where_given_as_the_plain_kubernetes_patch_sets_it() -> None:
+    def pod_context(**changes: Any) -> dict[str, Any]:
+        objects = by_kind(F.controller_objects(documents(), options(**changes)))
+        return dict(objects["Deployment"]["spec"]["template"]["spec"]["securityContext"])
+
+    assert "fsGroup" not in pod_context()  # OpenShift: its SCC gives one
+    patch = yaml.safe_load((MANIFESTS / "optional" / "fsgroup.yaml").read_text())
+    defaults = yaml.safe_load((REPO / "roles/litemaas_controller/defaults/main.yml").read_text())
+    given = defaults["litemaas_controller_fs_group"]
+    assert given == patch["spec"]["template"]["spec"]["securityContext"]["fsGroup"]
+    assert pod_context(fs_group=str(given)) == {**pod_context(), "fsGroup": given}
+
+
 def test_the_manifests_are_not_changed_in_place() -> None:
     docs = documents()
     before = yaml.safe_dump_all(docs)

@@ -77,6 +77,7 @@ class Agent:
             state_dir,
             notify=lambda key: self.queue.add(f"pod|{key}"),
             endpoints=self.endpoints.items,
+            openshift=openshift,
         )
         self.volumes = VolumeProvisioner(self.kube, self.classes, state_dir / "volumes")
         self.router = Router(self.kube, domain, self.routes)

@@ -45,6 +45,7 @@ class PodContext:
     kubernetes: KubernetesService  # the API server's Service inside pods
     notify: Callable[[str], None]  # "namespace/name": the pod's status changed
     probe_pool: Executor
+    openshift: bool = False  # the profile's: what stands for the SCC's fsGroup (volumes.fs_group)
     time_scale: float = 1.0
 
 
@@ -57,6 +58,13 @@ def _user(pod: Obj, spec: Obj, image: images.Image) -> tuple[int, int] | None:
     uid = sc.get("runAsUser", pod_sc.get("runAsUser", default_uid))
     gid = sc.get("runAsGroup", pod_sc.get("runAsGroup", default_gid))
     return None if uid in (None, 0) else (int(uid), int(gid))
+
+
+def _groups(pod: Obj, fs_group: int | None) -> list[int]:
+    """The supplementary groups of the pod's processes: its fsGroup and supplementalGroups."""
+    pod_sc = pod["spec"].get("securityContext") or {}
+    extra = [int(g) for g in pod_sc.get("supplementalGroups") or []]
+    return ([] if fs_group is None else [fs_group]) + extra
 
 
 class PodWorker:
@@ -199,11 +207,12 @@ class PodWorker:
 
     def _start(self, c: Container, now: float) -> None:
         meta = self.pod["metadata"]
+        group = volumes.fs_group(self.pod, self.ctx.openshift)
         try:
             fetch = self.ctx.fetch_for(meta["namespace"])
             if self.volumes is None:
                 self.volumes = volumes.prepare(
-                    self.pod, self.dir, fetch, self.ctx.claim_path_for(meta["namespace"])
+                    self.pod, self.dir, fetch, self.ctx.claim_path_for(meta["namespace"]), group
                 )
             env = {**c.image.env, **self.service_env, "HOSTNAME": meta["name"]}
             env.update(resolve_env(c.spec, self.pod, self.ip, fetch))
@@ -231,6 +240,7 @@ class PodWorker:
                 c.image,
                 c.spec.get("workingDir") or c.image.workdir,
                 user,
+                _groups(self.pod, group),
             )
         )
         log_path = self.logs / f"{meta['namespace']}_{meta['name']}_{c.name}.log"

@@ -51,8 +51,10 @@ def setup_script(
     image: Image,
     workdir: str,
     user: tuple[int, int] | None,
+    groups: list[int] | None = None,
 ) -> str:
-    """The script that builds the container's root and execs its program (argv follows as "$@")."""
+    """The script that builds the container's root and execs its program (argv follows as "$@"),
+    as ``user`` (uid, gid) with the supplementary ``groups`` (none: no others)."""
     lines = [
         "set -eu",
         f"R={_q(root)}",
@@ -68,6 +70,9 @@ def setup_script(
         "mount -t tmpfs -o mode=0755 sandbox-dev dev",
         f"for d in {' '.join(DEVICES)}; do touch dev/$d && mount --bind /dev/$d dev/$d; done",
         "mkdir dev/shm && mount -t tmpfs -o mode=1777 sandbox-shm dev/shm",
+        # a private devpts, as container runtimes give every container (pseudo-terminals: pexpect)
+        "mkdir dev/pts && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts",
+        "ln -s pts/ptmx dev/ptmx",
         "ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin",
         "ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr",
         "mount -t tmpfs -o mode=1777 sandbox-tmp tmp",
@@ -98,7 +103,8 @@ def setup_script(
         lines.append(f"{make} {target} && mount -o {opts} {_q(m.source)} {target}")
     drop = ""
     if user is not None:
-        drop = f"/usr/bin/setpriv --reuid={user[0]} --regid={user[1]} --clear-groups -- "
+        others = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
+        drop = f"/usr/bin/setpriv --reuid={user[0]} --regid={user[1]} {others} -- "
     lines += [
         f'mkdir -p "$R"{_q(workdir)} .oldroot',
         # pivot_root, not chroot: the machine's mounts leave this namespace altogether, so the

@@ -54,6 +54,7 @@ class RealRuntime:
         notify: Callable[[str], None],
         endpoints: Callable[[], list[Obj]],
         time_scale: float = 1.0,
+        openshift: bool = False,
     ) -> None:
         self.kube = kube
         self.state_dir = state_dir.resolve()
@@ -75,6 +76,7 @@ class RealRuntime:
             kubernetes=self.kubernetes,
             notify=notify,
             probe_pool=self._pool,
+            openshift=openshift,
             time_scale=time_scale,
         )
 

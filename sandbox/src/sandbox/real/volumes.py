@@ -9,6 +9,7 @@ state directory too, so data follows the volume and goes when the volume is dele
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,9 +67,46 @@ def _object_volume(directory: Path, source: Obj, kind: str, name: str, fetch: Fe
     _write_keys(directory, _files(obj, kind == "secrets"), source, noun)
 
 
-def prepare(pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath) -> dict[str, Path]:
-    """Materialise every volume of the pod; returns volume name -> host directory."""
+def fs_group(pod: Obj, openshift: bool) -> int | None:
+    """The group the kubelet gives the pod's volumes and adds to its processes' groups: the pod's
+    ``fsGroup``. OpenShift's restricted SCC sets one from the namespace's range on every pod that
+    names none; the sandbox has no SCC admission and no ranges, so there group 0 (which OpenShift
+    runs every image's processes with) stands for it. Plain Kubernetes sets none: a volume stays as
+    its provisioner made it (its root the node's root's, 0755)."""
+    given = (pod["spec"].get("securityContext") or {}).get("fsGroup")
+    if given is not None:
+        return int(given)
+    return 0 if openshift else None
+
+
+def give_to_group(root: Path, group: int, policy: str | None) -> None:
+    """What the kubelet does to a volume for an fsGroup (its SetVolumeOwnership): every file and
+    directory goes to ``group``, group-readable and -writable, directories also group-searchable
+    and setgid (what is made in them stays the group's). ``OnRootMismatch``: only when the root
+    is not so already."""
+    if policy == "OnRootMismatch" and _owned(root, group):
+        return
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        info = path.stat()
+        mask = 0o2770 if path.is_dir() else 0o660
+        os.chown(path, -1, group)
+        path.chmod((info.st_mode & 0o7777) | mask)
+
+
+def _owned(root: Path, group: int) -> bool:
+    info = root.stat()
+    return info.st_gid == group and info.st_mode & 0o2770 == 0o2770
+
+
+def prepare(
+    pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath, group: int | None
+) -> dict[str, Path]:
+    """Materialise every volume of the pod, its claims' given to ``group`` (its fsGroup) when
+    there is one; returns volume name -> host directory."""
     result: dict[str, Path] = {}
+    policy = (pod["spec"].get("securityContext") or {}).get("fsGroupChangePolicy")
     root = pod_dir / "volumes"
     for volume in pod["spec"].get("volumes", []):
         name = volume["name"]
@@ -79,6 +117,8 @@ def prepare(pod: Obj, pod_dir: Path, fetch: Fetch, claim_path: ClaimPath) -> dic
             if path is None:
                 raise ConfigError(f'persistentvolumeclaim "{claim}" is not bound to a volume')
             path.mkdir(parents=True, exist_ok=True)
+            if group is not None:
+                give_to_group(path, group, policy)
             result[name] = path
             continue
         if "emptyDir" in volume:
