@@ -361,12 +361,12 @@ def test_a_killed_pod_comes_back_and_ends_the_orders_it_had_queued(cluster: InCl
     assert [f["status"] for f in finals] == ["succeeded", "succeeded"], [shown(f) for f in finals]
     assert {(i, "succeeded") for i in ids} <= seen
     assert [s for s in seen if s[1] == "failed"] == []
-    # the first one's run was cut by the pod's end (drained, or ended by the next pod as
-    # interrupted when the grace ran out first), and the next pod ran it again
-    cut, *_, last = finals[0]["runs"]
-    assert cut["status"] in ("cancelled", "failed") and last["status"] == "succeeded", shown(
-        finals[0]
-    )
+    # the first one's run either ended within the drain's grace (an idle machine), or was cut
+    # by the pod's end (drained, or ended by the next pod as interrupted when the grace ran out
+    # first) and the next pod ran it again
+    *cut, last = finals[0]["runs"]
+    assert last["status"] == "succeeded", shown(finals[0])
+    assert all(run["status"] in ("cancelled", "failed") for run in cut), shown(finals[0])
 
 
 def test_no_secret_appears_in_the_pods_logs_its_ledger_or_its_answers(cluster: InCluster) -> None:
