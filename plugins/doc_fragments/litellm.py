@@ -52,6 +52,14 @@ options:
         E(no_proxy)) are honoured.
     type: int
     default: 60
+attributes:
+  action_group:
+    description:
+      - Set the options above once for every LiteLLM module with C(module_defaults) and the group
+        C(group/rhpds.litemaas.litellm).
+    support: full
+    membership:
+      - rhpds.litemaas.litellm
 requirements:
   - Python 3.6 or newer on the host that runs the module (checked by C(make lint))
   - kubernetes (Python client) when O(namespace) is used or a module writes a Secret

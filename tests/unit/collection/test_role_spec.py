@@ -64,12 +64,19 @@ def test_every_0_1_2_variable_and_the_new_ones_are_declared() -> None:
     for name in [*VARIABLES_0_1_2, "instance", "user_info_secrets"]:
         assert f"ocp4_workload_litemaas_{name}" in options, name
     for name in (
-        "_ocp4_workload_litemaas_storage_class_map",
         "become_override",
         "ocp_username",
         "silent",
     ):
         assert name in options, name
+
+
+def test_the_private_tables_are_role_vars_not_options() -> None:
+    tables = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    assert tables["_ocp4_workload_litemaas_storage_class_map"]["aws"] == "gp3-csi"
+    for name in tables:
+        assert name.startswith("_") and name not in _spec() and name not in defaults, name
 
 
 def test_defaults_match_the_argument_specs() -> None:

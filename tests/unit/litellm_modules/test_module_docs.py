@@ -75,6 +75,11 @@ def test_there_are_four_litellm_modules() -> None:
     assert MODULES == ["litellm_info", "litellm_key", "litellm_master_key", "litellm_model"]
 
 
+def test_the_litellm_action_group_holds_every_litellm_module() -> None:
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert runtime["action_groups"]["litellm"] == MODULES
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_examples_and_return_are_yaml(name: str) -> None:
     module = load(name)
@@ -141,3 +146,4 @@ def test_ansible_doc_renders_the_module(name: str) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)[f"rhpds.litemaas.{name}"]["doc"]
     assert "url" in doc["options"] and "namespace" in doc["options"]
+    assert doc["attributes"]["action_group"]["membership"] == ["rhpds.litemaas.litellm"]
