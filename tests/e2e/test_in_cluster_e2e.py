@@ -155,13 +155,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InCluster]:
         proxy = f"http://{node}:{forwarder.server_address[1]}"
         workdir = base / "runs"
         extravars = install_vars(proxy)
-        installs = [ok(run_playbook(box, "install_controller.yml", extravars, workdir))]
+        installs = [ok(run_playbook(box, "install_controller.yml", extravars, workdir), box)]
         # A secret setting goes into the install's Secret, as an operator adds it; the next
         # install rolls the pod onto it (the pod template's checksum of the Secret).
         redis_url = f"redis://:{PASSWORD}@{node}:{server.port}/0"
         box.kube().patch(SECRET, {"stringData": {"LITEMAAS_REDIS_URL": redis_url}})
-        installs.append(ok(run_playbook(box, "install_controller.yml", extravars, workdir)))
-        installs.append(ok(run_playbook(box, "install_controller.yml", extravars, workdir)))
+        installs.append(ok(run_playbook(box, "install_controller.yml", extravars, workdir), box))
+        installs.append(ok(run_playbook(box, "install_controller.yml", extravars, workdir), box))
         made = secret_data(box.kube(), NS, "litemaas-controller")
         route = box.kube().get(
             f"/apis/route.openshift.io/v1/namespaces/{NS}/routes/litemaas-controller"

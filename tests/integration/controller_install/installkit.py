@@ -48,9 +48,25 @@ def api_path(obj: dict[str, Any]) -> str:
     return f"{prefix}{where}/{plural}/{obj['metadata']['name']}"
 
 
-def ok(run: PlayRun) -> PlayRun:
-    assert not run.failed, f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
+def ok(run: PlayRun, box: Sandbox | None = None) -> PlayRun:
+    """``run``, which must have succeeded; else what it printed, and with ``box`` the controller
+    pods' state and logs (why a pod never got Ready)."""
+    if run.failed:
+        pods = controller_pods(box) if box is not None else ""
+        raise AssertionError(f"playbook {run.status} (rc {run.rc}):\n{run.stdout[-3000:]}{pods}")
     return run
+
+
+def controller_pods(box: Sandbox) -> str:
+    """Each controller pod's phase, conditions and container states, and its log's tail."""
+    lines = []
+    for pod in box.kube().list(f"/api/v1/namespaces/{NS}/pods")["items"]:
+        name, status = pod["metadata"]["name"], pod.get("status", {})
+        lines.append(f"\npod {name}: {status.get('phase')} {status.get('conditions')}")
+        lines.append(f"  containers: {status.get('containerStatuses')}")
+        for log in (box.directory / "logs" / "pods").glob(f"{NS}_{name}_*.log"):
+            lines.append(f"  {log.name}:\n{log.read_text(errors='replace')[-3000:]}")
+    return "\n".join(lines)
 
 
 @dataclass

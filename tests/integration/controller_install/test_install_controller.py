@@ -199,9 +199,10 @@ def test_plain_kubernetes_gets_a_writable_volume_an_ingress_and_a_service_monito
     plain_kubernetes: Sandbox, prometheus_operator_api: None, tmp_path: Path
 ) -> None:
     box = plain_kubernetes
+    # the wait bounds a real pod's start (the service's imports, its probes), slower under load
     extravars = {"litemaas_controller_cluster_domain": box.domain,
-                 "litemaas_controller_wait_timeout": 60}  # fmt: skip
-    ok(run_playbook(box, "install_controller.yml", extravars, tmp_path))  # Ready: it started
+                 "litemaas_controller_wait_timeout": 240}  # fmt: skip
+    ok(run_playbook(box, "install_controller.yml", extravars, tmp_path), box)  # Ready: it started
     kube = box.kube()
     try:
         (pod,) = kube.list(f"/api/v1/namespaces/{NS}/pods")["items"]
