@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from containerfile import build
 from integration.collection.conftest import PlayRun, run_playbook
-from integration.real.conftest import controller_image, pod_processes
+from integration.real.conftest import pod_processes
 from sandbox import Sandbox
 from waiting import wait_until
 
@@ -170,16 +171,17 @@ CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 @pytest.fixture(scope="module")
 def plain_kubernetes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """Plain Kubernetes whose pods run for real, the controller's included (this checkout's venv
-    as its image): nothing there gives the pod an fsGroup unless it names one, so the pod is Ready
-    only if the install made the ledger's volume writable by the image's user."""
-    image = controller_image(tmp_path_factory.mktemp("controller-image"))
+    """Plain Kubernetes whose pods run for real, the controller's included (the image the
+    Containerfile's instructions were carried out into: this checkout's venv would not do, the
+    pod's /tmp emptyDir hides a checkout under /tmp and with it its programs' interpreter):
+    nothing there gives the pod an fsGroup unless it names one, so the pod is Ready only if the
+    install made the ledger's volume writable by the image's user."""
     box = Sandbox.start(
         tmp_path_factory.mktemp("sandbox-vanilla-real"),
         "vanilla",
         parent=os.getpid(),
         real=True,
-        controller_image=image,
+        controller_image=build().root.parent,
     )
     yield box
     box.stop()
