@@ -64,8 +64,7 @@ def _last_event_id(request: web.Request, shape: re.Pattern[str], what: str) -> r
 
 def last_run_event(request: web.Request) -> tuple[str, int] | None:
     """(run id, seq) of the client's ``Last-Event-ID``, if it sent one."""
-    found = _last_event_id(request, paging.RUN_EVENT, "<run id>:<seq>")
-    return None if found is None else (found[1], int(found[2]))
+    return _run_event(_last_event_id(request, paging.RUN_EVENT, "<run id>:<seq>"))
 
 
 def after_run_event(request: web.Request) -> tuple[str, int] | None:
@@ -76,7 +75,12 @@ def after_run_event(request: web.Request) -> tuple[str, int] | None:
     found = paging.RUN_EVENT.fullmatch(raw)
     if found is None:
         raise MalformedError("after must be an event's id (<run id>:<seq>)")
-    return found[1], int(found[2])
+    return _run_event(found)
+
+
+def _run_event(found: re.Match[str] | None) -> tuple[str, int] | None:
+    """(run id, seq) of a match of ``paging.RUN_EVENT``."""
+    return None if found is None else (found[1], int(found[2]))
 
 
 def last_seq(request: web.Request) -> int | None:
@@ -199,7 +203,7 @@ async def _order_events_page(
     from ``after`` (a cursor comes from a page that began at ``after``: it is the later one)."""
     size = ORDER_EVENTS.limit(request)
     key = ORDER_EVENTS.cursor(request)
-    cursors = await _resumed_cursors(store, order_id, (key[1], int(key[2])) if key else after)
+    cursors = await _resumed_cursors(store, order_id, _run_event(key) or after)
     items: list[dict[str, Any]] = []
     for run in reversed(await store.list_runs(order_id=order_id)):
         left = size + 1 - len(items)
