@@ -109,6 +109,14 @@ class Settings:
             "litemaas-controller-instance in the instance's namespace. Unset: no binding."
         ),
     )
+    replica: str = field(
+        default_factory=lambda: socket.gethostname().lower(),
+        metadata=_doc(
+            "This replica's name among the controllers sharing a ledger (default: the host name, "
+            "in a pod its name): it names the replica in its runs' process markers and holds the "
+            "leader Lease. Unique per replica; a DNS subdomain."
+        ),
+    )
     max_concurrent_runs: int = field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
         metadata=_doc("Global cap on playbook runs in flight (default: the CPU count)."),

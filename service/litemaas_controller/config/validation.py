@@ -161,6 +161,18 @@ def _check_service_account(s: Settings) -> None:
         )
 
 
+#: a DNS-1123 subdomain, as a pod name (Lease holder identities and process markers carry it)
+_REPLICA = re.compile(r"[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?")
+
+
+def _check_replica(s: Settings) -> None:
+    if not _REPLICA.fullmatch(s.replica):
+        raise ConfigError(
+            "LITEMAAS_REPLICA must be a DNS subdomain (lower-case letters, digits, '-' and '.', "
+            "at most 253 characters), such as the pod's name"
+        )
+
+
 def _check_ledger_url(s: Settings) -> None:
     """sqlite:///path or postgresql://..., never with a password (the URL shows in process
     listings and logs); nothing of a refused URL is echoed."""
@@ -197,5 +209,6 @@ def validate_settings(s: Settings) -> Settings:
     _check_healing(s)
     _check_ui_scheme(s)
     _check_service_account(s)
+    _check_replica(s)
     _check_ledger_url(s)
     return s

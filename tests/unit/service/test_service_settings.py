@@ -33,8 +33,10 @@ def test_defaults_and_environment(playbooks: Path) -> None:
             KUBECONFIG="/k",
             LITEMAAS_RUN_ENV_PASSTHROUGH="A, B",
             LITEMAAS_SERVICE_ACCOUNT="litemaas-controller/litemaas-controller",
+            LITEMAAS_REPLICA="litemaas-controller-7d9f-x2x4q",
         )
     )
+    assert s.replica == "litemaas-controller-7d9f-x2x4q"
     assert s.listen == "127.0.0.1:8080" and s.host_port == ("127.0.0.1", 8080)
     assert s.max_concurrent_runs == 3 and s.kubeconfig == "/k"
     assert s.run_env_passthrough == ("A", "B")
@@ -63,6 +65,9 @@ def test_flags_beat_environment_beats_file(playbooks: Path, tmp_path: Path) -> N
         ({"LITEMAAS_PLAYBOOK_DIR": "/nonexistent"}, "deploy_litemaas.yml"),
         ({"LITEMAAS_SERVICE_ACCOUNT": "litemaas-controller"}, "LITEMAAS_SERVICE_ACCOUNT"),
         ({"LITEMAAS_SERVICE_ACCOUNT": "ns/sa/extra"}, "LITEMAAS_SERVICE_ACCOUNT"),
+        ({"LITEMAAS_REPLICA": "Replica_1"}, "LITEMAAS_REPLICA"),
+        ({"LITEMAAS_REPLICA": "r1\nX-Injected: 1"}, "LITEMAAS_REPLICA"),
+        ({"LITEMAAS_REPLICA": "r" * 254}, "LITEMAAS_REPLICA"),
     ],
 )
 def test_invalid_settings_name_the_setting(
