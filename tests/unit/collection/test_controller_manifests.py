@@ -11,6 +11,7 @@ from kubernetes import client
 
 from litemaas_controller.api.health import routes
 from litemaas_controller.cluster.kinds import cluster_wide
+from litemaas_controller.config.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +66,18 @@ def test_the_pod_is_restricted_and_probed_where_the_service_answers() -> None:
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert mounts == {"/var/lib/litemaas-controller", "/tmp"}
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+
+
+def test_the_kubelet_waits_for_the_drain_and_the_replica_is_the_pod() -> None:
+    pod = objects()[("Deployment", "litemaas-controller")]["spec"]["template"]["spec"]
+    defaults = Settings.__dataclass_fields__
+    drain, kill = defaults["drain_grace"].default, defaults["kill_grace"].default
+    assert isinstance(drain, float) and isinstance(kill, float)
+    # SIGKILL only after the drain and the ending of what it left
+    assert pod["terminationGracePeriodSeconds"] > drain + kill
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LITEMAAS_REPLICA"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
 
 def test_no_secret_is_readable_cluster_wide_and_the_watch_is_covered() -> None:
