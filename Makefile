@@ -32,6 +32,8 @@ sandbox-down:
 	  echo "stopping the demo controller ($$pid)"; \
 	  for i in $$(seq 150); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
 	fi
+	@pid=$$(cat $(SANDBOX_DIR)/controller/redis/pid 2>/dev/null); \
+	if [ -n "$$pid" ] && kill -TERM "$$pid" 2>/dev/null; then echo "stopping the demo's Redis ($$pid)"; fi
 	@if [ -x $(PY) ]; then $(PY) -m sandbox --dir $(SANDBOX_DIR) down; fi
 
 # Real workloads by default for the demo (PostgreSQL + the real LiteLLM, ~700 MiB); REAL=0: simulated.

@@ -20,7 +20,8 @@ from sandbox import Sandbox
 
 
 def main(sandbox_dir: str, state_dir: str, instance_json: str) -> int:
-    record = json.loads(Path(instance_json).read_text())
+    # `instances show` prints the record, then a line of health: the first JSON value is it
+    record, _ = json.JSONDecoder().raw_decode(Path(instance_json).read_text())
     results = record.get("results") or {}
     ns = record.get("namespace") or results.get("namespace")
     url = results.get("api_url")

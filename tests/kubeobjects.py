@@ -6,12 +6,17 @@ import base64
 from typing import Any
 
 from sandbox.agent.kube import Kube
+from waiting import wait_until
 
 
-def make_namespace(kube: Kube, name: str) -> str:
-    kube.create(
-        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    )
+def make_namespace(kube: Kube, name: str, labels: dict[str, str] | None = None) -> str:
+    """A namespace (with ``labels``), returned once kube-controller-manager has published its
+    kube-root-ca.crt ConfigMap into it: a test that compares the namespace's contents before and
+    after must not see that ConfigMap arrive in between."""
+    meta: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {})}
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
+    wait_until(lambda: kube.get(f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt"),
+               what=f"kube-root-ca.crt in {name}")  # fmt: skip
     return name
 
 

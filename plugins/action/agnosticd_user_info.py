@@ -8,6 +8,7 @@ call this plugin by its short name and must not be ``no_log``. When AgnosticD's 
 set, the plugin also appends to the files AgnosticD collects (``<ACTION>-user-info.yaml``,
 ``<ACTION>-user-data.yaml``, ``<ACTION>-user-body.yaml``); without ``output_dir`` (a plain
 ansible-playbook run, the controller) it writes nothing locally.
+Documented for ansible-doc in plugins/modules/agnosticd_user_info.py.
 """
 
 import json
@@ -16,30 +17,6 @@ import os
 import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-
-DOCUMENTATION = r"""
-action: agnosticd_user_info
-short_description: Report user-facing access information to AgnosticD / RHDP
-description:
-  - Returns O(msg) lines prefixed with C(user.info:) and O(data) as the task result, where RHDP
-    reads them.
-  - When the AgnosticD variable C(output_dir) is set, appends them to C(<ACTION>-user-info.yaml) and
-    merges O(data) into C(<ACTION>-user-data.yaml) there (per user under C(users) when O(user) is
-    given).
-options:
-  msg:
-    description: A message line or a list of lines.
-    type: raw
-  body:
-    description: Free text (mutually exclusive with O(msg)).
-    type: str
-  data:
-    description: Name/value pairs.
-    type: dict
-  user:
-    description: Report for this user instead of globally.
-    type: str
-"""
 
 
 def _as_list(msg):

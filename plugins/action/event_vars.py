@@ -1,24 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: litemaas-controller developers; MIT license
-"""Take an ansible-rulebook event's variables as data: facts that are never templated."""
+"""Take an ansible-rulebook event's variables as data: facts that are never templated.
+
+Documented for ansible-doc in plugins/modules/event_vars.py.
+"""
 
 from __future__ import annotations
-
-DOCUMENTATION = r"""
-module: event_vars
-short_description: Set the variables an rhpds.litemaas event source computed, as unsafe facts
-description:
-  - Reads C(ansible_eda.event.extravars), the variables one of this collection's event sources
-    (C(order_webhook), C(change_stream), C(instance_health)) computed for the playbook, and
-    sets them as facts that Ansible never renders as templates, so a C({{ ... }}) in an order
-    or a message stays literal.
-  - Reads the extra var directly, without templating it; ansible-rulebook passes event data as
-    plain extra vars, which Ansible would otherwise template wherever they are used.
-  - Also sets C(litemaas_event), the event's C(order) or C(message) and C(stream) parts, or
-    a health event's C(instance), C(namespace), C(status), C(reason) and C(since).
-options: {}
-author: litemaas-controller developers
-"""
 
 import json
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from e2e.realworld import (
     open_world,
 )
 from integration.real_litellm.conftest import curl, shown
+from integration.service.conftest import TOKEN
 from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
 from sandbox.fakes.upstream import RECEIVED_PATH, sha256
 from waiting import wait_until
@@ -397,6 +400,47 @@ def test_an_inference_service_url_outside_the_allow_list_is_refused_before_any_k
     assert world.deployments("granite-outside") == []
     status, after = curl(world.box, "GET", f"{predictor}{RECEIVED_PATH}", key=world.upstream_key)
     assert after["presented"] == before["presented"]  # no request, so no key, went there
+
+
+# -- README.md's tour: model -> key -> chat, its commands as written -----------------------------
+def readme_tour(instance: str) -> str:
+    """The second command block of README.md's "Five minutes with it" (model, key, chat), for
+    ``instance`` instead of ``demo``; the sandbox stays up (no ``make sandbox-down``)."""
+    section = (REPO / "README.md").read_text().split("## Five minutes with it", 1)[1]
+    block = re.findall(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)[1]
+    lines = [line for line in block.splitlines() if not line.startswith("make ")]
+    return re.sub(r"\bdemo\b", instance, "\n".join(lines))
+
+
+def test_the_readme_tour_registers_a_model_issues_a_key_and_chats(world: World) -> None:
+    model_key = f"sk-tour-model-{uuid.uuid4().hex}"
+    world.secrets["tour model key"] = model_key
+    env = {
+        **os.environ,  # HOME among them, for kubectl's cache
+        **world.box.env(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DEMO_MODEL_KEY": model_key,
+        # as make demo writes it: redis-cli -u needs the user's name with the password
+        "LITEMAAS_REDIS_URL": world.redis.url.replace("redis://:", "redis://default:"),
+        "LITEMAAS_URL": world.svc.url,
+        "LITEMAAS_API_TOKEN": TOKEN,
+    }
+    # what make demo starts for the tour: the model server, its key's Secret in the instance's
+    subprocess.run(
+        [REPO / "hack" / "demo_model_server.sh", world.ns], env=env, check=True, timeout=LONG,
+        capture_output=True,
+    )  # fmt: skip
+    tour = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_tour(world.instance)],
+        env=env, cwd=REPO, capture_output=True, text=True, check=False, timeout=LONG,
+    )  # fmt: skip
+    output = tour.stdout + tour.stderr
+    assert not [label for label, value in world.secrets.items() if value in output]
+    assert tour.returncode == 0, output[-3000:]
+    world.virtual_key("tour-key")
+    assert not [label for label, value in world.secrets.items() if value in output]
+    reply = json.loads(tour.stdout.rstrip().splitlines()[-1])  # curl's, after the orders'
+    assert reply["model"] == "granite" and reply["choices"][0]["message"]["content"], reply
 
 
 def test_no_secret_appears_in_the_ledger_runner_artifacts_or_logs(world: World) -> None:

@@ -1,11 +1,8 @@
-"""Orders as the service tests send them, and the namespaces they name."""
+"""Orders as the service tests send them."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from sandbox import Sandbox
-from waiting import wait_until
 
 from .conftest import Service
 
@@ -37,16 +34,3 @@ async def submitted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
 async def accepted(service: Service, body: dict[str, Any]) -> dict[str, Any]:
     await submitted(service, body)
     return await service.finished(body["id"])
-
-
-def namespace(sandbox: Sandbox, name: str, labels: dict[str, str]) -> str:
-    """A namespace, returned once kube-controller-manager has published its kube-root-ca.crt
-    ConfigMap into it: a test that compares the namespace's contents before and after must not
-    see that ConfigMap arrive in between."""
-    kube = sandbox.kube()
-    meta = {"name": name, "labels": labels}
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": meta})  # fmt: skip
-    wait_until(lambda: kube.get(f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt"),
-               what=f"kube-root-ca.crt in {name}")  # fmt: skip
-    return name

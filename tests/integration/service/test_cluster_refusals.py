@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from kubeobjects import make_namespace
 from sandbox import Sandbox
 from waiting import wait_until
 
 from .conftest import BEARER, ServiceFactory, problem
-from .orderkit import accepted, managed, namespace, order
+from .orderkit import accepted, managed, order
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def _reader_kubeconfig(sandbox: Sandbox, ns: str, path: Path) -> Path:
 async def test_an_rbac_refusal_and_a_broken_secret_are_give_ups_that_say_what_to_fix(
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str, tmp_path: Path
 ) -> None:
-    ns = namespace(sandbox_vanilla, namespace_name, managed("demo"))
+    ns = make_namespace(sandbox_vanilla.kube(), namespace_name, managed("demo"))
     kubeconfig = _reader_kubeconfig(sandbox_vanilla, ns, tmp_path / "reader.kubeconfig")
     service = await make_service("quick", kubeconfig=str(kubeconfig))
     await accepted(service, order("p1", "provision", namespace=ns))

@@ -11,11 +11,12 @@ import base64
 
 import pytest
 
+from kubeobjects import make_namespace
 from litemaas_controller.config.paths import default_playbook_dir
 from sandbox import Sandbox
 
 from .conftest import BEARER, ServiceFactory, problem
-from .orderkit import accepted, managed, namespace, order, submitted
+from .orderkit import accepted, managed, order, submitted
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,8 @@ async def test_an_explicit_namespace_must_be_new_or_made_for_the_instance(
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str
 ) -> None:
     service = await make_service("quick", kubeconfig=str(sandbox_vanilla.kubeconfig))
-    theirs = namespace(sandbox_vanilla, f"{namespace_name}-theirs", {"team": "x"})
-    other = namespace(sandbox_vanilla, f"{namespace_name}-other", managed("other"))
+    theirs = make_namespace(sandbox_vanilla.kube(), f"{namespace_name}-theirs", {"team": "x"})
+    other = make_namespace(sandbox_vanilla.kube(), f"{namespace_name}-other", managed("other"))
     before = service.ledger()
     for taken in (theirs, other):
         refused = await service.post_order(order("p1", "provision", namespace=taken))
@@ -59,7 +60,7 @@ async def test_destroy_of_an_unknown_instance_in_rhpds_is_refused_and_rhpds_is_u
 ) -> None:
     kube = sandbox_vanilla.kube()
     # as rhpds.litemaas 0.1.2 labels its namespace: the role's adoption would delete it
-    namespace(sandbox_vanilla, "rhpds", {"app": "litemaas", "workload": "litemaas"})
+    make_namespace(sandbox_vanilla.kube(), "rhpds", {"app": "litemaas", "workload": "litemaas"})
     configmaps = "/api/v1/namespaces/rhpds/configmaps"
     kube.create(configmaps, {"apiVersion": "v1", "kind": "ConfigMap",
                              "metadata": {"name": "precious"}, "data": {"k": "v"}})  # fmt: skip
@@ -82,7 +83,7 @@ async def test_a_destroyed_instance_serves_no_credentials_and_a_second_destroy_r
     make_service: ServiceFactory, sandbox_vanilla: Sandbox, namespace_name: str
 ) -> None:
     service = await make_service("quick", kubeconfig=str(sandbox_vanilla.kubeconfig))
-    ns = namespace(sandbox_vanilla, namespace_name, managed("demo"))
+    ns = make_namespace(sandbox_vanilla.kube(), namespace_name, managed("demo"))
     data = {"UI_USERNAME": "admin", "UI_PASSWORD": "pw-of-whoever-lives-here"}
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "litellm-secret"},

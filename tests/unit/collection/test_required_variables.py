@@ -1,10 +1,12 @@
 """The roles' argument_specs enforce what is required: a required variable has no default to
-satisfy the check, and litellm_keys validates its body's fields (nested options)."""
+satisfy the check, and litellm_keys and litellm_models validate their body's fields (nested
+options); a planted secret value is never shown."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +15,16 @@ from typing import Any
 import pytest
 import yaml
 
+from litemaas_controller.intake.messages.schema import BODIES
+
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[3]
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / ".venv" / "collections")
+#: a secret value planted in hostile bodies: never shown in the output
+PLANTED = "sk-planted"
+UPSTREAM = "http://upstream.example:8000/v1"
+MODEL = {"name": "m", "api_base": UPSTREAM, "api_key_secret": {"name": "s", "key": "k"}}
 ROLES = sorted(p.parents[1].name for p in (REPO / "roles").glob("*/meta/argument_specs.yml"))
 
 
@@ -82,7 +90,7 @@ def _play(playbook: str, extravars: dict[str, Any]) -> subprocess.CompletedProce
             {
                 "litellm_keys_namespace": "ns",
                 "litellm_keys_operation": "key.create",
-                "litellm_keys_key": {"alias": "a", "api_key": "sk-planted"},
+                "litellm_keys_key": {"alias": "a", "api_key": PLANTED},
             },
             "litellm_keys_key.api_key. Supported parameters include",
         ),
@@ -91,8 +99,67 @@ def _play(playbook: str, extravars: dict[str, Any]) -> subprocess.CompletedProce
             {"litellm_models_model": {"name": "m"}},
             "missing required arguments: litellm_models_namespace",
         ),
+        (
+            "register_model",
+            {"litellm_models_namespace": "ns", "litellm_models_model": {"api_base": UPSTREAM}},
+            "missing required arguments: name found in litellm_models_model",
+        ),
+        (
+            "register_model",
+            {
+                "litellm_models_namespace": "ns",
+                "litellm_models_model": {**MODEL, "api_key": PLANTED},
+            },
+            "litellm_models_model.api_key. Supported parameters include",
+        ),
+        (
+            "register_model",
+            {
+                "litellm_models_namespace": "ns",
+                "litellm_models_model": {
+                    **MODEL,
+                    "api_key_secret": {"name": "s", "value": PLANTED},
+                },
+            },
+            "missing required arguments: key found in litellm_models_model -> api_key_secret",
+        ),
+        (
+            "register_model",
+            {
+                "litellm_models_namespace": "ns",
+                "litellm_models_model": {**MODEL, "limits": {"rpm": 1, "token": PLANTED}},
+            },
+            "litellm_models_model.limits.token. Supported parameters include",
+        ),
+        (
+            "register_model",
+            {
+                "litellm_models_namespace": "ns",
+                "litellm_models_model": {
+                    **MODEL,
+                    "inference_service": {"name": "i", "namespace": "n"},
+                },
+            },
+            "mutually exclusive: api_base|inference_service found in litellm_models_model",
+        ),
+        (
+            "register_model",
+            {"litellm_models_namespace": "ns", "litellm_models_model": {**MODEL, "mode": "image"}},
+            "value of mode must be one of: chat, completion, embedding",
+        ),
     ],
-    ids=["keys-namespace", "keys-secret-name", "keys-unknown-field", "models-ns"],
+    ids=[
+        "keys-namespace",
+        "keys-secret-name",
+        "keys-unknown-field",
+        "models-ns",
+        "models-name",
+        "models-unknown-field",
+        "models-secret-key",
+        "models-unknown-limit",
+        "models-two-upstreams",
+        "models-mode",
+    ],
 )
 def test_the_argument_check_refuses_what_is_missing(
     playbook: str, extravars: dict[str, Any], refusal: str
@@ -100,4 +167,38 @@ def test_the_argument_check_refuses_what_is_missing(
     done = _play(playbook, extravars)
     assert done.returncode != 0
     assert refusal in done.stdout, done.stdout[-3000:]
-    assert "sk-planted" not in done.stdout + done.stderr
+    # refused by the argument check itself, before any task of the role ran
+    assert re.search(r"\bok=0\b", done.stdout), done.stdout[-3000:]
+    assert PLANTED not in done.stdout + done.stderr
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema's object properties as nested names (leaves: None)."""
+    return {
+        name: _fields(prop) if prop.get("type") == "object" else None
+        for name, prop in schema.get("properties", {}).items()
+    }
+
+
+def _spec_fields(options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: _spec_fields(option["options"]) if "options" in option else None
+        for name, option in options.items()
+    }
+
+
+def test_the_model_spec_takes_every_field_a_model_message_may_carry() -> None:
+    spec = _options("litellm_models")["litellm_models_model"]["options"]
+    assert _spec_fields(spec) == _fields(BODIES["model.upsert"])
+
+
+def test_a_model_delete_body_passes_the_argument_check_and_the_assert() -> None:
+    done = _play(
+        "register_model",
+        {
+            "litellm_models_namespace": "ns",
+            "litellm_models_model": {"name": "m"},
+            "litellm_models_state": "absent",
+        },
+    )
+    assert "TASK [rhpds.litemaas.litellm_models : Apply the model change" in done.stdout
