@@ -35,13 +35,16 @@ HEALING = {
     "LITEMAAS_HEALING": "repair",
     "LITEMAAS_HEALTH_GRACE": "5",
     "LITEMAAS_REPAIR_BACKOFF": "2",
-    "LITEMAAS_REPAIR_BACKOFF_MAX": "10",
+    "LITEMAAS_REPAIR_BACKOFF_MAX": "4",  # with a budget of 2 only one back-off, of at most 2 s
     "LITEMAAS_REPAIR_BUDGET": f"{BUDGET}/10m",
     # a LiteLLM start takes 20-60 s on an idle machine, minutes on a busy one
     "LITEMAAS_REPAIR_WAIT_TIMEOUT": "240",
     "LITEMAAS_RESYNC_PERIOD": "3600",  # longer than the module: the watch alone finds each fault
 }
 PVC = "postgres-storage-postgres-0"
+#: seconds after an instance is degraded in which a repair would have been ordered, were the
+#: policy still repairing: a failure's grace and the longest back-off, and a margin
+QUIET = float(HEALING["LITEMAAS_HEALTH_GRACE"]) + float(HEALING["LITEMAAS_REPAIR_BACKOFF_MAX"]) + 2
 
 
 @dataclass
@@ -199,6 +202,10 @@ def test_an_edited_command_and_env_crash_loop_litellm_and_one_repair_heals_it(h:
     container = kube.get(h.deployment_path)["spec"]["template"]["spec"]["containers"][0]
     assert "command" not in container
     assert "LITELLM_LOG" not in [e["name"] for e in container.get("env", [])]
+    status, found = h.world.svc.request("GET", f"/api/v1/instances/{h.world.instance}")
+    assert status == 200, found
+    # healthy again: the budget is whole for the next fault; the repair left the instance ready
+    assert found["health"]["repair_budget_left"] == BUDGET and found["status"] == "ready", found
     chats(h)
 
 
@@ -290,7 +297,7 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
     # Each repair of a fault no repair can fix waits out its whole readiness wait: the controller
     # starts again with a short one (the budget is counted from the ledger, the watch relists).
     h.world.svc.stop()
-    h.world.svc.env["LITEMAAS_REPAIR_WAIT_TIMEOUT"] = "20"
+    h.world.svc.env["LITEMAAS_REPAIR_WAIT_TIMEOUT"] = "6"
     h.world.svc.start()
     box = h.world.box
     episode = inject(
@@ -308,9 +315,15 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
     events = box.kube().list(f"{h.ns_path}/events")["items"]
     warnings = [e for e in events if e.get("reason") == "RepairBudgetSpent"]
     assert warnings and warnings[-1]["type"] == "Warning", warnings
-    time.sleep(15)  # longer than the back-off and the grace: still nothing may run
-    assert len(repairs(h.world)) == episode.repairs_before + BUDGET
-    assert health(h.world)["status"] == "degraded"
+
+    def stopped_for_a_while() -> bool:
+        """Still degraded with no further repair (checked on every look, so one fails at once),
+        until the degradation is older than a failure's grace and the longest back-off."""
+        assert len(repairs(h.world)) == episode.repairs_before + BUDGET
+        assert health(h.world)["status"] == "degraded"
+        return time.time() - degraded["since"] > QUIET
+
+    wait_until(stopped_for_a_while, timeout=QUIET + 60, what="degraded for a while, nothing run")
 
     box.clear_fault("deployment", h.ns, "litellm")
     statuses, placed = healed(h, episode)
