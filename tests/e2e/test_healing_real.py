@@ -48,6 +48,9 @@ HEALING = {
     "LITEMAAS_RESYNC_PERIOD": "3600",  # longer than the module: the watch alone finds each fault
 }
 PVC = "postgres-storage-postgres-0"
+#: seconds between two looks while waiting for LiteLLM (each look is HTTP calls to the controller;
+#: the figures come from the ledger's timestamps, not from when a look saw them)
+POLL = 1.0
 #: seconds after an instance is degraded in which a repair would have been ordered, were the
 #: policy still repairing: a failure's grace and the longest back-off, and a margin
 QUIET = float(HEALING["LITEMAAS_HEALTH_GRACE"]) + float(HEALING["LITEMAAS_REPAIR_BACKOFF_MAX"]) + 2
@@ -127,7 +130,7 @@ class Episode:
 
 
 def inject(h: Healing, name: str, fault: Callable[[], object]) -> Episode:
-    wait_until(lambda: health(h.world)["status"] == "healthy", timeout=LONG, what="healthy")
+    wait_until(lambda: health(h.world)["status"] == "healthy", LONG, "healthy", every=POLL)
     seen = transitions(h.world)
     episode = Episode(name, seen[-1]["seq"] if seen else 0, len(repairs(h.world)))
     fault()
@@ -157,7 +160,8 @@ def healed(
         }
         return statuses, placed
 
-    result = wait_until(probe, timeout=2 * LONG, what=f"{episode.name}: {through}, then healthy")
+    what = f"{episode.name}: {through}, then healthy"
+    result = wait_until(probe, timeout=2 * LONG, what=what, every=POLL)
     return result
 
 
@@ -329,6 +333,7 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
         lambda: (found := health(h.world))["status"] == "degraded" and found,
         timeout=2 * LONG,
         what="degraded",
+        every=POLL,
     )
     assert "repair budget spent" in degraded["reason"], degraded
     assert "pull" in degraded["reason"].lower(), degraded
@@ -345,7 +350,7 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
         assert health(h.world)["status"] == "degraded"
         return time.time() - degraded["since"] > QUIET
 
-    wait_until(stopped_for_a_while, timeout=QUIET + 60, what="degraded for a while, nothing run")
+    wait_until(stopped_for_a_while, QUIET + 60, "degraded for a while, nothing run", every=POLL)
 
     box.clear_fault("deployment", h.ns, "litellm")
     statuses, placed = healed(h, episode)
@@ -427,7 +432,7 @@ def test_with_the_controller_stopped_four_faults_at_once_are_restored_by_one_rep
     postgres = h.get("secrets/postgres-secret")
     assert postgres is not None and postgres["data"] == h.postgres_secret
     new_master = h.world.master_key()  # restored (a new one: the old one is unknowable)
-    wait_until(lambda: rolled_out(h), timeout=LONG, what="Deployment litellm rolled out")
+    wait_until(lambda: rolled_out(h), LONG, "Deployment litellm rolled out", every=POLL)
     # the model's upstream key, stored encrypted, still decrypts: the chat reaches the upstream
     chats(h)
     url = f"https://{h.world.host}/model/info"
