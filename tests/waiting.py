@@ -12,8 +12,12 @@ T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
-    """Call `probe` until it returns something truthy; return that, or fail with the last value."""
+def wait_until(
+    probe: Callable[[], T | None], timeout: float = 30, what: str = "condition", every: float = 0.1
+) -> T:
+    """Call `probe` every `every` seconds until it returns something truthy; return that, or fail
+    with the last value. A probe that costs CPU (HTTP calls to a service, subprocesses) looks
+    less often while a long wait leaves the CPU to what is awaited."""
     deadline = time.monotonic() + timeout
     last: object = None
     while True:
@@ -22,7 +26,7 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 30, what: str = "
             return last
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 class Watch(Generic[H]):

@@ -5,7 +5,9 @@ and a virtual key issued (a key.create message); then faults are injected one af
 that one instance, each only once the one before has healed, and the controller must find each
 and heal it through its own repair orders (`playbooks/repair_litemaas.yml`), without losing the
 model, the key, `postgres-secret` or the data volume. An update order's rollout, on the same
-instance, must trigger no repair.
+instance, must trigger no repair. Last, with the controller stopped, `playbooks/repair_litemaas.yml`
+runs directly on that instance: four faults at once restored by one run, a second run that changes
+nothing (same volume, same rows), and the refusal when both Secrets are gone.
 
 For each fault the module measures, from the fault's injection: when the instance's health first
 said so (`detected_s`: `failed`, or `progressing` for what Kubernetes heals itself), when it was
@@ -19,13 +21,17 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e2e.realworld import LONG, MODEL, UPSERT, World, open_world, place_order
-from integration.real.conftest import condition
+from integration.collection.conftest import PlayRun, run_playbook
+from integration.real.conftest import condition, psql
 from integration.real_litellm.conftest import curl, shown
+from litemaas_controller.dispatch.plans import order_extravars
+from litemaas_controller.ledger import Action
 from waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -35,13 +41,19 @@ HEALING = {
     "LITEMAAS_HEALING": "repair",
     "LITEMAAS_HEALTH_GRACE": "5",
     "LITEMAAS_REPAIR_BACKOFF": "2",
-    "LITEMAAS_REPAIR_BACKOFF_MAX": "10",
+    "LITEMAAS_REPAIR_BACKOFF_MAX": "4",  # with a budget of 2 only one back-off, of at most 2 s
     "LITEMAAS_REPAIR_BUDGET": f"{BUDGET}/10m",
     # a LiteLLM start takes 20-60 s on an idle machine, minutes on a busy one
     "LITEMAAS_REPAIR_WAIT_TIMEOUT": "240",
     "LITEMAAS_RESYNC_PERIOD": "3600",  # longer than the module: the watch alone finds each fault
 }
 PVC = "postgres-storage-postgres-0"
+#: seconds between two looks while waiting for LiteLLM (each look is HTTP calls to the controller;
+#: the figures come from the ledger's timestamps, not from when a look saw them)
+POLL = 1.0
+#: seconds after an instance is degraded in which a repair would have been ordered, were the
+#: policy still repairing: a failure's grace and the longest back-off, and a margin
+QUIET = float(HEALING["LITEMAAS_HEALTH_GRACE"]) + float(HEALING["LITEMAAS_REPAIR_BACKOFF_MAX"]) + 2
 
 
 @dataclass
@@ -51,7 +63,10 @@ class Healing:
     base_url: str
     postgres_secret: dict[str, Any]  # its data as the cluster returns it (base64)
     pvc_uid: str
+    rows: dict[str, str]  # models and keys in LiteLLM's tables before the faults
     figures: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: a repair run's extra vars as the controller passes them (taken before it is stopped)
+    repair_vars: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never the key
         return f"Healing({self.world!r})"
@@ -115,7 +130,7 @@ class Episode:
 
 
 def inject(h: Healing, name: str, fault: Callable[[], object]) -> Episode:
-    wait_until(lambda: health(h.world)["status"] == "healthy", timeout=LONG, what="healthy")
+    wait_until(lambda: health(h.world)["status"] == "healthy", LONG, "healthy", every=POLL)
     seen = transitions(h.world)
     episode = Episode(name, seen[-1]["seq"] if seen else 0, len(repairs(h.world)))
     fault()
@@ -145,8 +160,21 @@ def healed(
         }
         return statuses, placed
 
-    result = wait_until(probe, timeout=2 * LONG, what=f"{episode.name}: {through}, then healthy")
+    what = f"{episode.name}: {through}, then healthy"
+    result = wait_until(probe, timeout=2 * LONG, what=what, every=POLL)
     return result
+
+
+def data_rows(world: World) -> dict[str, str]:
+    """Models and keys in LiteLLM's tables (counts and ids, never a key)."""
+    tables = {
+        "models": "SELECT count(*) || ':' || string_agg(model_id, ',' ORDER BY model_id)"
+        ' FROM "LiteLLM_ProxyModelTable"',
+        "keys": "SELECT count(*) || ':' || md5(string_agg(token, ',' ORDER BY token))"
+        ' FROM "LiteLLM_VerificationToken"',
+    }
+    kube = world.box.kube()
+    return {name: psql(kube, world.ns, sql, database="litellm_db") for name, sql in tables.items()}
 
 
 def one_repair_by_the_controller(placed: list[dict[str, Any]]) -> None:
@@ -169,7 +197,8 @@ def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Healing]:
         postgres = kube.get(f"/api/v1/namespaces/{world.ns}/secrets/postgres-secret")
         claim = kube.get(f"/api/v1/namespaces/{world.ns}/persistentvolumeclaims/{PVC}")
         assert postgres is not None and claim is not None
-        found = Healing(world, key, base_url, postgres["data"], claim["metadata"]["uid"])
+        found = Healing(world, key, base_url, postgres["data"], claim["metadata"]["uid"],
+                        data_rows(world))  # fmt: skip
         chats(found)
         started = time.monotonic()
         try:
@@ -199,6 +228,10 @@ def test_an_edited_command_and_env_crash_loop_litellm_and_one_repair_heals_it(h:
     container = kube.get(h.deployment_path)["spec"]["template"]["spec"]["containers"][0]
     assert "command" not in container
     assert "LITELLM_LOG" not in [e["name"] for e in container.get("env", [])]
+    status, found = h.world.svc.request("GET", f"/api/v1/instances/{h.world.instance}")
+    assert status == 200, found
+    # healthy again: the budget is whole for the next fault; the repair left the instance ready
+    assert found["health"]["repair_budget_left"] == BUDGET and found["status"] == "ready", found
     chats(h)
 
 
@@ -290,7 +323,7 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
     # Each repair of a fault no repair can fix waits out its whole readiness wait: the controller
     # starts again with a short one (the budget is counted from the ledger, the watch relists).
     h.world.svc.stop()
-    h.world.svc.env["LITEMAAS_REPAIR_WAIT_TIMEOUT"] = "20"
+    h.world.svc.env["LITEMAAS_REPAIR_WAIT_TIMEOUT"] = "6"
     h.world.svc.start()
     box = h.world.box
     episode = inject(
@@ -300,6 +333,7 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
         lambda: (found := health(h.world))["status"] == "degraded" and found,
         timeout=2 * LONG,
         what="degraded",
+        every=POLL,
     )
     assert "repair budget spent" in degraded["reason"], degraded
     assert "pull" in degraded["reason"].lower(), degraded
@@ -308,9 +342,15 @@ def test_an_image_that_cannot_be_pulled_spends_the_budget_then_heals_when_cleare
     events = box.kube().list(f"{h.ns_path}/events")["items"]
     warnings = [e for e in events if e.get("reason") == "RepairBudgetSpent"]
     assert warnings and warnings[-1]["type"] == "Warning", warnings
-    time.sleep(15)  # longer than the back-off and the grace: still nothing may run
-    assert len(repairs(h.world)) == episode.repairs_before + BUDGET
-    assert health(h.world)["status"] == "degraded"
+
+    def stopped_for_a_while() -> bool:
+        """Still degraded with no further repair (checked on every look, so one fails at once),
+        until the degradation is older than a failure's grace and the longest back-off."""
+        assert len(repairs(h.world)) == episode.repairs_before + BUDGET
+        assert health(h.world)["status"] == "degraded"
+        return time.time() - degraded["since"] > QUIET
+
+    wait_until(stopped_for_a_while, QUIET + 60, "degraded for a while, nothing run", every=POLL)
 
     box.clear_fault("deployment", h.ns, "litellm")
     statuses, placed = healed(h, episode)
@@ -325,3 +365,128 @@ def test_after_every_fault_the_data_volume_and_postgres_secret_are_the_same(h: H
     postgres = h.get("secrets/postgres-secret")
     assert postgres is not None and postgres["data"] == h.postgres_secret
     assert h.figures  # the faults before ran and were measured
+
+
+# --- the repair playbook run directly, with the controller stopped ------------------------------
+
+
+def repair(h: Healing, workdir: Path) -> PlayRun:
+    return run_playbook(h.world.box, "repair_litemaas.yml", h.repair_vars, workdir)
+
+
+def litellm_pods(h: Healing) -> list[dict[str, Any]]:
+    pods = h.world.box.kube().list(f"{h.ns_path}/pods?labelSelector=app%3Dlitellm")["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def rolled_out(h: Healing) -> bool:
+    dep = h.world.box.kube().get(h.deployment_path)
+    status = dep.get("status", {})
+    return (
+        status.get("observedGeneration") == dep["metadata"]["generation"]
+        and status.get("readyReplicas", 0) == dep["spec"]["replicas"] == 1
+        and status.get("updatedReplicas", 0) == 1
+        and status.get("replicas", 0) == 1
+    )
+
+
+def test_with_the_controller_stopped_four_faults_at_once_are_restored_by_one_repair_run(
+    h: Healing, tmp_path: Path
+) -> None:
+    # The faults healed one by one above, here all together, the playbook run directly (the
+    # controller stopped, its healing out of the way): it must restore each whatever state the
+    # others left. Its vars are the ones the controller gives a repair of this instance.
+    status, found = h.world.svc.request("GET", f"/api/v1/instances/{h.world.instance}")
+    assert status == 200, found
+    wait = {"ocp4_workload_litemaas_repair_wait_timeout": LONG}
+    h.repair_vars = order_extravars(Action.REPAIR, h.world.instance, h.ns, wait, found["vars"])
+    h.world.svc.stop()
+    kube = h.world.box.kube()
+    old_master = h.world.master_key()
+    edit: dict[str, Any] = {
+        "name": "litellm",
+        "command": ["sh", "-c", "exit 3"],
+        "env": [{"name": "LITELLM_LOG", "value": "DEBUG"}],
+    }
+    kube.request(
+        "PATCH",
+        h.deployment_path,
+        {"spec": {"replicas": 0, "template": {"spec": {"containers": [edit]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    kube.delete(f"{h.ns_path}/secrets/litellm-secret")
+    kube.delete(f"{h.ns_path}/services/litellm")
+    wait_until(lambda: not litellm_pods(h), timeout=120, what="no LiteLLM pod left")
+
+    run = repair(h, tmp_path)
+    assert not run.failed, f"repair {run.status} (rc {run.rc}):\n{run.stdout[-6000:]}"
+    assert run.changed > 0, "the repair changed nothing"
+
+    restored = kube.get(h.deployment_path)
+    container = restored["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container
+    assert "LITELLM_LOG" not in [e["name"] for e in container["env"]]
+    assert restored["spec"]["replicas"] == 1
+    assert any(condition(p, "Ready") for p in litellm_pods(h))  # the repair waited
+    assert h.get("services/litellm") is not None
+    postgres = h.get("secrets/postgres-secret")
+    assert postgres is not None and postgres["data"] == h.postgres_secret
+    new_master = h.world.master_key()  # restored (a new one: the old one is unknowable)
+    wait_until(lambda: rolled_out(h), LONG, "Deployment litellm rolled out", every=POLL)
+    # the model's upstream key, stored encrypted, still decrypts: the chat reaches the upstream
+    chats(h)
+    url = f"https://{h.world.host}/model/info"
+    status, body = curl(h.world.box, "GET", url, key=new_master)
+    assert status == 200, shown(body)
+    assert MODEL in [m["model_name"] for m in body["data"]]
+    if new_master != old_master:
+        status, _ = curl(h.world.box, "GET", url, key=old_master)
+        assert status == 401
+
+
+def test_a_second_repair_run_changes_nothing_and_the_rows_are_the_same(
+    h: Healing, tmp_path: Path
+) -> None:
+    run = repair(h, tmp_path)
+    assert not run.failed, run.stdout[-6000:]
+    assert run.changed == 0, run.changed_tasks()
+    claim = h.get(f"persistentvolumeclaims/{PVC}")
+    assert claim is not None and claim["metadata"]["uid"] == h.pvc_uid
+    assert data_rows(h.world) == h.rows
+
+
+def namespace_state(h: Healing) -> dict[str, str]:
+    """Every object the repair could touch, by kind and name, with its resourceVersion."""
+    paths = {
+        "Secret": f"{h.ns_path}/secrets",
+        "Service": f"{h.ns_path}/services",
+        "PersistentVolumeClaim": f"{h.ns_path}/persistentvolumeclaims",
+        "Deployment": f"/apis/apps/v1/namespaces/{h.ns}/deployments",
+        "StatefulSet": f"/apis/apps/v1/namespaces/{h.ns}/statefulsets",
+        "Route": f"/apis/route.openshift.io/v1/namespaces/{h.ns}/routes",
+    }
+    kube = h.world.box.kube()
+    return {
+        f"{kind}/{item['metadata']['name']}": item["metadata"]["resourceVersion"]
+        for kind, path in paths.items()
+        for item in kube.list(path)["items"]
+    }
+
+
+def test_both_secrets_gone_the_repair_refuses_and_changes_nothing(
+    h: Healing, tmp_path: Path
+) -> None:
+    kube = h.world.box.kube()
+    for name in ("litellm-secret", "postgres-secret"):
+        kube.delete(f"{h.ns_path}/secrets/{name}")
+    state = namespace_state(h)
+    run = repair(h, tmp_path)
+    assert run.failed
+    [failed] = [e["event_data"]["res"] for e in run.events if e.get("event") == "runner_on_failed"]
+    assert failed["failure_kind"] == "permanent"
+    assert "postgres-secret and litellm-secret are both gone" in failed["msg"], failed["msg"]
+    assert "nothing was changed" in failed["msg"]
+    assert run.changed == 0
+    assert namespace_state(h) == state
+    claim = h.get(f"persistentvolumeclaims/{PVC}")
+    assert claim is not None and claim["metadata"]["uid"] == h.pvc_uid

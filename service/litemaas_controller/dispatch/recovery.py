@@ -1,12 +1,14 @@
 """Start-up recovery: end the processes of runs nobody owns, and queue their orders again.
 
 A run's processes outlive a killed service.  Before anything runs again, every process tagged
-with this ledger's marker is ended and every unfinished run is closed as interrupted, its order
-back in the queue: playbooks are idempotent, so running an order again is safe; running two
-playbooks on one instance at once is not.  Rotations are the exception (:data:`NOT_REPEATED`):
-running one again rotates again, so an interrupted rotation is closed for good (its order
-cancelled, its message dead-lettered) with a reason that says what to check before sending it
-again.
+with a marker of this ledger and this replica (or the two-part marker of a controller from before
+replicas were named) is ended, never another replica's, and every unfinished run is closed as
+interrupted, its order back in the queue: playbooks are idempotent, so running an order again is
+safe; running two playbooks on one instance at once is not.  Rotations are the exception
+(:data:`NOT_REPEATED`): running one again rotates again, so an interrupted rotation is closed for
+good (its order cancelled, its message dead-lettered) with a reason that says what to check
+before sending it again.  The ledger does not yet record which replica a run belongs to: every
+unfinished run of the ledger is closed, whichever replica started it.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ NOT_REPEATED = {
 async def recover(store: Store, runner: PlaybookRunner) -> int:
     """End leftover run processes and requeue interrupted runs; return how many runs."""
     unfinished = await store.unfinished_runs()
+    swept: set[str] = set()
     for run in unfinished:
-        leader = (run.pid, run.pid_start) if run.pid and run.pid_start else None
-        ended = await runner.end_processes(runner.marker(run.id), leader)
+        marker = runner.marker(run.id)
+        swept.add(marker)
+        ended = await runner.end_processes(marker, _leader(run, store.ledger_id, runner.replica))
         stopped = (
             f"interrupted: the service stopped during this run ({ended} leftover process(es) ended)"
         )
@@ -56,12 +60,20 @@ async def recover(store: Store, runner: PlaybookRunner) -> int:
         status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
         await store.requeue_run(run.id, status, f"{stopped}; the order runs again")
         log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
-    # processes of runs the ledger already closed (the service died while sweeping them)
-    known = {r.id for r in unfinished}
-    for run_id in procs.marked_runs(store.ledger_id):
-        if run_id not in known:
-            await runner.end_processes(runner.marker(run_id), None)
+    # processes of runs the ledger already closed (the service died while sweeping them), and
+    # those marked in the two-part form by this controller before an upgrade
+    for marker in procs.own_markers(store.ledger_id, runner.replica) - swept:
+        await runner.end_processes(marker, None)
     return len(unfinished)
+
+
+def _leader(run: RunRecord, ledger_id: str, replica: str) -> tuple[int, int] | None:
+    """The run's recorded leading process, unless it carries a marker that is not this ledger's
+    and this replica's: the ledger does not yet say which replica a run belongs to, the marker
+    does."""
+    if not (run.pid and run.pid_start) or procs.carries_another_marker(run.pid, ledger_id, replica):
+        return None
+    return (run.pid, run.pid_start)
 
 
 async def _close_for_good(store: Store, run: RunRecord, stopped: str) -> None:

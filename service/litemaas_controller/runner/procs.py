@@ -2,10 +2,13 @@
 
 ansible-playbook's task workers call ``setsid()`` and module processes hang below them, so
 neither the process group nor the session of the leading process covers a run.  Every process of
-a run inherits the marker ``LITEMAAS_RUN_MARKER=<ledger id>/<run id>`` in its environment; the
-marker survives re-parenting to init after the service dies, which is what lets a restarted
-service find the runs it no longer owns.  Descendants of the recorded leader (checked against its
-start time, so a reused PID is never hit) are ended too, in case one cleared its environment.
+a run inherits the marker ``LITEMAAS_RUN_MARKER=<ledger id>/<replica>/<run id>`` in its
+environment; the marker survives re-parenting to init after the service dies, which is what lets
+a restarted service find the runs it no longer owns, and only its own: replicas sharing a ledger
+on one host leave each other's processes alone.  The two-part ``<ledger id>/<run id>`` of a
+controller from before replicas were named (always a single replica) counts as any replica's.
+Descendants of the recorded leader (checked against its start time, so a reused PID is never
+hit) are ended too, in case one cleared its environment.
 Signals go through pidfds where the kernel has them (the process found by a scan is the one
 signalled, never a later holder of its pid), else through ``kill`` after a start-time check.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import select
 import signal
 import time
@@ -65,8 +69,63 @@ def all_procs() -> list[Proc]:
     return found
 
 
-def marker_value(ledger_id: str, run_id: str) -> str:
-    return f"{ledger_id}/{run_id}"
+def marker_value(ledger_id: str, replica: str, run_id: str) -> str:
+    return f"{ledger_id}/{replica}/{run_id}"
+
+
+#: each part of a marker read back from /proc, whole: a ledger id, a replica name (a DNS
+#: subdomain), a run id; anything else in an environment is not a marker of ours
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A run marker read back from a process's environment."""
+
+    ledger_id: str
+    replica: str | None  # None: the two-part form of a controller from before replicas were named
+    run_id: str
+
+    def names(self, ledger_id: str, replica: str) -> bool:
+        """True when the marker is this ledger's and this replica's (or of the two-part form)."""
+        return self.ledger_id == ledger_id and self.replica in (None, replica)
+
+    def __str__(self) -> str:
+        parts = (self.ledger_id, self.replica, self.run_id)
+        return "/".join(p for p in parts if p is not None)
+
+
+def parse_marker(value: bytes) -> Marker | None:
+    """The marker ``value`` holds (what follows ``LITEMAAS_RUN_MARKER=``), or None when it is
+    not one: not ASCII, not two or three parts, or a part outside its pattern."""
+    try:
+        parts = value.decode("ascii").split("/")
+    except UnicodeDecodeError:
+        return None
+    if len(parts) not in (2, 3) or not all(_PART.fullmatch(p) for p in parts):
+        return None
+    replica = parts[1] if len(parts) == 3 else None
+    return Marker(ledger_id=parts[0], replica=replica, run_id=parts[-1])
+
+
+def _marker_values(pid: int) -> list[bytes]:
+    """What follows ``LITEMAAS_RUN_MARKER=`` in the environment of ``pid`` (nothing when it is
+    gone or not readable)."""
+    try:
+        env = (PROC / str(pid) / "environ").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    prefix = f"{MARKER}=".encode()
+    return [item[len(prefix) :] for item in env if item.startswith(prefix)]
+
+
+def carries_another_marker(pid: int, ledger_id: str, replica: str) -> bool:
+    """True when ``pid`` carries a run marker that is not this ledger's and this replica's, or a
+    value that is no marker at all."""
+    return any(
+        (m := parse_marker(v)) is None or not m.names(ledger_id, replica)
+        for v in _marker_values(pid)
+    )
 
 
 def run_processes(marker: str, leader: tuple[int, int] | None = None) -> list[Proc]:
@@ -88,20 +147,15 @@ def run_processes(marker: str, leader: tuple[int, int] | None = None) -> list[Pr
     return [p for p in procs if p.pid in members]
 
 
-def marked_runs(ledger_id: str) -> dict[str, list[int]]:
-    """Run id → pids of every live process carrying a marker of this ledger."""
-    prefix = f"{MARKER}={ledger_id}/".encode()
-    found: dict[str, list[int]] = {}
+def own_markers(ledger_id: str, replica: str) -> set[str]:
+    """Every marker of this ledger and this replica (or of the two-part form) that a live
+    process carries."""
+    found: set[str] = set()
     for p in all_procs():
-        if p.zombie or p.pid == os.getpid():
-            continue
-        try:
-            env = (PROC / str(p.pid) / "environ").read_bytes().split(b"\0")
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        for item in env:
-            if item.startswith(prefix):
-                found.setdefault(item[len(prefix) :].decode(), []).append(p.pid)
+        if not p.zombie and p.pid != os.getpid():
+            for value in _marker_values(p.pid):
+                if (m := parse_marker(value)) is not None and m.names(ledger_id, replica):
+                    found.add(str(m))
     return found
 
 

@@ -110,8 +110,12 @@ class PlaybookRunner:
         self._pool = ThreadPoolExecutor(settings.max_concurrent_runs, thread_name_prefix="run")
         self._inflight: dict[str, _InFlight] = {}
 
+    @property
+    def replica(self) -> str:
+        return self._settings.replica
+
     def marker(self, run_id: str) -> str:
-        return procs.marker_value(self._ledger_id, run_id)
+        return procs.marker_value(self._ledger_id, self.replica, run_id)
 
     @property
     def in_flight(self) -> list[str]:

@@ -4,7 +4,7 @@ The instances are stand-in objects labelled as the deploy role labels them (the 
 agent runs their pods as simulated workloads, with its injected faults); the repair playbook is
 a stand-in that records what it was given: the real repair needs an instance the role deployed
 (a deploy on the sandbox costs about a minute), and what is tested here is the rulebook's rule
-and its throttle, not the repair (tests/integration/real_litellm/test_repair.py covers that).
+and its throttle, not the repair (tests/e2e/test_healing_real.py covers that).
 """
 
 from __future__ import annotations

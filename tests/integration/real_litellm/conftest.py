@@ -1,7 +1,6 @@
 """One instance deployed by the collection's playbook on a sandbox with real workloads: its
 LiteLLM pod runs the real proxy (sandbox/real/litellm_image.py) on the instance's real
-PostgreSQL. Shared by the package's tests (the pod's, then the repair's), since every proxy start
-costs 20-60 s of CPU here."""
+PostgreSQL. Shared by the package's tests, since every proxy start costs 20-60 s of CPU here."""
 
 from __future__ import annotations
 

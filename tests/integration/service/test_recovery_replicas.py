@@ -1,0 +1,108 @@
+"""Start-up recovery with several replicas on one host and one ledger: a starting replica ends
+the leftover processes its own runs' markers name (and those of the two-part marker a controller
+from before the upgrade left), never a process of another replica's run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from litemaas_controller.dispatch.recovery import recover
+from litemaas_controller.ledger import Action, InstanceStatus, NewOrder, SqliteStore
+from litemaas_controller.runner import PlaybookRunner, Redactor, procs
+
+from .conftest import base_settings
+from .procscan import alive
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "ledger.sqlite3")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def runner_a(tmp_path: Path, store: SqliteStore) -> PlaybookRunner:
+    settings = base_settings(tmp_path, "quick", replica="replica-a", kill_grace=0.2)
+    return PlaybookRunner(settings, store.ledger_id, Redactor([]))
+
+
+Spawn = Callable[[str], subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start a process carrying the run marker it is given; every one is ended afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(marker: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, procs.MARKER: marker}
+        started.append(subprocess.Popen(["sleep", "300"], env=env, start_new_session=True))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def living(spawned: dict[str, subprocess.Popen[bytes]]) -> set[str]:
+    return {name for name, proc in spawned.items() if alive(proc.pid)}
+
+
+async def test_recovery_ends_this_replicas_and_old_form_markers_and_leaves_another_replicas(
+    store: SqliteStore, runner_a: PlaybookRunner, spawn: Spawn
+) -> None:
+    ledger = store.ledger_id
+    spawned = {
+        "a": spawn(f"{ledger}/replica-a/run-0000000000a1"),  # a run the ledger closed already
+        "b": spawn(f"{ledger}/replica-b/run-0000000000b1"),  # another replica's, live
+        "old": spawn(f"{ledger}/run-0000000000c1"),  # left by this controller before the upgrade
+        "b-same-id": spawn(f"{ledger}/replica-b/run-0000000000a1"),  # B's, with A's run id
+    }
+
+    assert await recover(store, runner_a) == 0
+
+    assert living(spawned) == {"b", "b-same-id"}
+
+
+async def unfinished(store: SqliteStore, oid: str) -> str:
+    """A run of the ledger left running."""
+    await store.accept_order(
+        NewOrder(id=oid, action=Action.PROVISION, instance=oid, namespace=f"litemaas-{oid}",
+                 vars={}, body="{}", source="test", principal="bearer")
+    )  # fmt: skip
+    run = await store.create_run(oid, "deploy_litemaas.yml", {})
+    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    return run.id
+
+
+async def led_by(store: SqliteStore, run_id: str, leader: subprocess.Popen[bytes]) -> None:
+    start = procs.start_time(leader.pid)
+    assert start is not None
+    await store.record_process(run_id, leader.pid, start)
+
+
+async def test_the_recorded_leader_of_another_replicas_run_is_left_running(
+    store: SqliteStore, runner_a: PlaybookRunner, spawn: Spawn
+) -> None:
+    # the ledger does not say yet which replica a run belongs to: its leader's marker does
+    ledger, theirs, ours = (
+        store.ledger_id,
+        await unfinished(store, "theirs"),
+        await unfinished(store, "ours"),
+    )
+    spawned = {"b": spawn(f"{ledger}/replica-b/{theirs}"), "old": spawn(f"{ledger}/{ours}")}
+    await led_by(store, theirs, spawned["b"])
+    await led_by(store, ours, spawned["old"])
+
+    assert await recover(store, runner_a) == 2
+
+    assert living(spawned) == {"b"}
