@@ -1,0 +1,164 @@
+"""Leader election on the Lease ``litemaas-controller`` against the session's kube-apiserver:
+one leader among candidates, hand-over on a clean stop, take-over only after expiry, a leader cut
+off from the apiserver stopping first, and a Lease with garbage in it.
+
+Orderings are read from the Lease (holder, leaseTransitions, its times) and from when each
+elector said it started or stopped leading; no test asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.agent.kube import Kube
+
+from .leaderkit import (
+    LEASES,
+    Candidate,
+    ElectorProcess,
+    candidate,
+    instant,
+    leads,
+    lease,
+)
+from .partition import Partition
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def kube(sandbox_vanilla: Sandbox) -> Kube:
+    return sandbox_vanilla.kube()
+
+
+@pytest.fixture
+def namespace(kube: Kube, namespace_name: str) -> Iterator[str]:
+    """A namespace of the test's own: its own Lease."""
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                       "metadata": {"name": namespace_name}})  # fmt: skip
+    yield namespace_name
+    kube.delete(f"/api/v1/namespaces/{namespace_name}")
+
+
+async def stopped(*candidates: Candidate) -> None:
+    for c in candidates:
+        await c.stop()
+
+
+async def held_by(kube: Kube, namespace: str, holder: str, *others: Candidate) -> dict[str, str]:
+    """The Lease once ``holder`` holds it and every one of ``others`` has seen that."""
+    while not (
+        lease(kube, namespace).get("holderIdentity") == holder
+        and all(c.elector.holder == holder for c in others)
+    ):
+        await asyncio.sleep(0.05)
+    return lease(kube, namespace)
+
+
+async def test_one_of_three_leads_and_a_clean_stop_hands_over_at_the_next_try(
+    sandbox_vanilla: Sandbox, kube: Kube, namespace: str
+) -> None:
+    config = sandbox_vanilla.kubeconfig
+    everyone = [candidate(config, namespace, name) for name in ("a", "b", "c")]
+    try:
+        first = await leads(*everyone)
+        others = [c for c in everyone if c is not first]
+        before = await asyncio.wait_for(
+            held_by(kube, namespace, first.elector.identity, *others), 60
+        )
+        assert [c.elector.leads for c in everyone].count(True) == 1
+        await first.stop()
+        second = await leads(*others)
+        after = await asyncio.wait_for(held_by(kube, namespace, second.elector.identity), 60)
+        assert after["leaseTransitions"] == before["leaseTransitions"] + 1
+        # released, not expired: taken before the first's last renewal seen here would have run out
+        expiry = instant(before["renewTime"]) + datetime.timedelta(
+            seconds=before["leaseDurationSeconds"]
+        )
+        assert instant(after["acquireTime"]) < expiry, (before, after)
+        assert first.recorder.at(False)[-1] < second.recorder.at(True)[0]
+        assert [c.elector.leads for c in everyone].count(True) == 1
+    finally:
+        await stopped(*everyone)
+
+
+async def test_a_leader_that_stops_renewing_is_replaced_only_after_its_lease_expired(
+    sandbox_vanilla: Sandbox, kube: Kube, namespace: str
+) -> None:
+    config = sandbox_vanilla.kubeconfig
+    process = ElectorProcess(config, namespace, "killed")
+    try:
+        await asyncio.wait_for(process.leads(), 60)
+        follower = candidate(config, namespace, "follower")
+        try:
+            await asyncio.wait_for(held_by(kube, namespace, "killed", follower), 60)
+            process.kill9()
+            last = lease(kube, namespace)  # the dead leader's last renewal: nobody writes now
+            assert last["holderIdentity"] == "killed"
+            await leads(follower)
+            taken = lease(kube, namespace)
+        finally:
+            await follower.stop()
+    finally:
+        process.kill9()
+    assert taken["holderIdentity"] == "follower"
+    assert taken["leaseTransitions"] == last["leaseTransitions"] + 1
+    expiry = instant(last["renewTime"]) + datetime.timedelta(seconds=last["leaseDurationSeconds"])
+    assert instant(taken["acquireTime"]) >= expiry, (last, taken)
+
+
+async def test_a_leader_cut_off_from_the_apiserver_stops_leading_before_another_takes_over(
+    sandbox_vanilla: Sandbox, kube: Kube, namespace: str, tmp_path: Path
+) -> None:
+    api = urlsplit(kube.server)
+    partition = Partition((str(api.hostname), int(api.port or 443)))
+    cut_off = partition.kubeconfig(sandbox_vanilla.kubeconfig, tmp_path / "kubeconfig")
+    leader = candidate(cut_off, namespace, "cut-off")
+    try:
+        await leads(leader)
+        follower = candidate(sandbox_vanilla.kubeconfig, namespace, "follower")
+        try:
+            await asyncio.wait_for(held_by(kube, namespace, "cut-off", follower), 60)
+            partition.cut()
+            await leads(follower)
+            taken = lease(kube, namespace)
+        finally:
+            await follower.stop()
+        assert not leader.elector.leads
+        assert leader.recorder.at(False)[-1] < follower.recorder.at(True)[0]
+        assert taken["holderIdentity"] == "follower"
+    finally:
+        partition.close()
+        await leader.stop()
+
+
+async def test_a_lease_with_garbage_in_it_is_another_holder_until_it_expires(
+    sandbox_vanilla: Sandbox, kube: Kube, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="litemaas_controller")
+    garbage = "\u00fc\x1b[31m{{ lookup('env', 'HOME') }}" + "\u2603" * 20000
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "litemaas-controller", "annotations": {"note": garbage}},
+            "spec": {"holderIdentity": garbage, "leaseDurationSeconds": 3, "renewTime": now,
+                     "acquireTime": now, "leaseTransitions": 2**31 - 1}}  # fmt: skip
+    kube.create(LEASES.format(namespace=namespace), body)
+    newcomer = candidate(sandbox_vanilla.kubeconfig, namespace, "newcomer")
+    try:
+        await leads(newcomer)
+        taken = lease(kube, namespace)
+    finally:
+        await newcomer.stop()
+    assert taken["holderIdentity"] == "newcomer"
+    assert taken["leaseTransitions"] == 0  # the count wrapped instead of overflowing int32
+    assert instant(taken["acquireTime"]) >= instant(now) + datetime.timedelta(seconds=3)
+    assert garbage not in caplog.text and "\u2603" * 100 not in caplog.text
+    assert max(len(r.getMessage()) for r in caplog.records) < 500
