@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+import litellm_local
+from ledgerkit import PgLedger
+from litellm_local.pg import ThrowawayPostgres
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
+from waiting import wait_until
 
+from .conftest import PROJECTS, ServiceFactory, wait_for_async
 from .leaderkit import (
     LEASES,
     Candidate,
@@ -30,8 +37,11 @@ from .leaderkit import (
     lease,
 )
 from .partition import Partition
+from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration
+
+postgres = litellm_local.postgres
 
 
 @pytest.fixture
@@ -162,3 +172,100 @@ async def test_a_lease_with_garbage_in_it_is_another_holder_until_it_expires(
     assert instant(taken["acquireTime"]) >= instant(now) + datetime.timedelta(seconds=3)
     assert garbage not in caplog.text and "\u2603" * 100 not in caplog.text
     assert max(len(r.getMessage()) for r in caplog.records) < 500
+
+
+def metric(replica: ServeProcess, pattern: str) -> float:
+    """The sum of the samples of ``replica``'s /metrics whose line matches ``pattern``."""
+    with urllib.request.urlopen(replica.url + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    lines = [line for line in text.splitlines() if re.match(pattern, line)]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+LEADER = r"litemaas_leader "
+RESYNCS = r'litemaas_watch_relists_total\{.*why="resync"'
+
+
+async def elected(kube: Kube, namespace: str, names: tuple[str, ...]) -> str:
+    """The one of ``names`` that holds the Lease, once one does."""
+    while True:
+        got = kube.get(LEASES.format(namespace=namespace) + "/litemaas-controller")
+        if got is not None and (holder := got["spec"].get("holderIdentity")) in names:
+            return str(holder)
+        await asyncio.sleep(0.05)
+
+
+async def watching(replica: ServeProcess) -> None:
+    """``replica`` leads and its watch relists (every resync period) twice more."""
+    await asyncio.to_thread(wait_until, lambda: metric(replica, LEADER) == 1, timeout=60,
+                            what=f"{replica.log.stem} to lead")  # fmt: skip
+    seen = metric(replica, RESYNCS)
+    await asyncio.to_thread(wait_until, lambda: metric(replica, RESYNCS) >= seen + 2, timeout=60,
+                            what=f"the watch of {replica.log.stem} to relist")  # fmt: skip
+
+
+async def test_two_serve_processes_on_one_postgresql_ledger_run_one_watch_and_hand_it_over(
+    sandbox_vanilla: Sandbox,
+    kube: Kube,
+    namespace: str,
+    postgres: ThrowawayPostgres,
+    tmp_path: Path,
+) -> None:
+    """No orders: until orders are shared out (issue 16, step 2) both would dispatch them."""
+    pg = PgLedger.create(postgres, tmp_path)
+    timings = {"LEASE_DURATION": "4", "RENEW_DEADLINE": "2.5", "RETRY_PERIOD": "0.5"}
+    env = {
+        "KUBECONFIG": str(sandbox_vanilla.kubeconfig),
+        "LITEMAAS_LEDGER_URL": pg.url,
+        "LITEMAAS_LEDGER_PASSWORD_FILE": str(pg.password_file),
+        "LITEMAAS_NAMESPACE": namespace,
+        "LITEMAAS_HEALING": "observe",
+        "LITEMAAS_RESYNC_PERIOD": "1",
+        **{f"LITEMAAS_LEADER_{name}": value for name, value in timings.items()},
+    }
+    replicas = [
+        ServeProcess(
+            tmp_path / name,
+            PROJECTS / "quick",
+            tmp_path / f"{name}.log",
+            LITEMAAS_REPLICA=name,
+            **env,
+        )
+        for name in ("one", "two")
+    ]
+    try:
+        for replica in replicas:
+            await asyncio.to_thread(replica.start)
+        holder = await asyncio.wait_for(elected(kube, namespace, ("one", "two")), 60)
+        leader, other = replicas if holder == "one" else replicas[::-1]
+        await watching(leader)
+        assert metric(other, LEADER) == 0 and metric(other, RESYNCS) == 0
+        leader.kill9()
+        last = lease(kube, namespace)
+        await watching(other)
+        taken = lease(kube, namespace)
+    finally:
+        for replica in replicas:
+            replica.stop()
+    assert (last["holderIdentity"], taken["holderIdentity"]) == (holder, other.log.stem)
+    assert taken["leaseTransitions"] == last["leaseTransitions"] + 1
+    expiry = instant(last["renewTime"]) + datetime.timedelta(seconds=last["leaseDurationSeconds"])
+    assert instant(taken["acquireTime"]) >= expiry, (last, taken)
+
+
+async def test_with_sqlite_the_one_replica_leads_without_a_lease(
+    make_service: ServiceFactory, sandbox_vanilla: Sandbox, kube: Kube, namespace: str
+) -> None:
+    service = await make_service("quick", kubeconfig=str(sandbox_vanilla.kubeconfig),
+                                 namespace=namespace, healing="observe",
+                                 replica="solo")  # fmt: skip
+
+    async def ready() -> dict[str, object] | None:
+        body: dict[str, object] = await (await service.client.get("/readyz")).json()
+        return body if body.get("leader", {}).get("leads") else None  # type: ignore[attr-defined]
+
+    assert (await wait_for_async(ready, what="leads"))["leader"] == {
+        "replica": "solo", "leads": True, "holder": "solo"}  # fmt: skip
+    text = await (await service.client.get("/metrics")).text()
+    assert "litemaas_leader 1.0" in text.splitlines()
+    assert kube.get(LEASES.format(namespace=namespace) + "/litemaas-controller") is None
