@@ -244,6 +244,10 @@ async def test_two_serve_processes_on_one_postgresql_ledger_run_one_watch_and_ha
         last = lease(kube, namespace)
         await watching(other)
         taken = lease(kube, namespace)
+        await asyncio.to_thread(leader.start)  # back, as a follower
+        assert await asyncio.to_thread(other.terminate) == 0  # SIGTERM: drained, released
+        await watching(leader)
+        handed = lease(kube, namespace)
     finally:
         for replica in replicas:
             replica.stop()
@@ -251,6 +255,11 @@ async def test_two_serve_processes_on_one_postgresql_ledger_run_one_watch_and_ha
     assert taken["leaseTransitions"] == last["leaseTransitions"] + 1
     expiry = instant(last["renewTime"]) + datetime.timedelta(seconds=last["leaseDurationSeconds"])
     assert instant(taken["acquireTime"]) >= expiry, (last, taken)
+    # the clean stop released the Lease, and the other took it as free, not as expired
+    assert handed["holderIdentity"] == holder
+    assert handed["leaseTransitions"] == taken["leaseTransitions"] + 1
+    assert f"replica {other.log.stem} released the Lease" in other.log.read_text()
+    assert f"replica {holder} leads: the Lease was free (released)" in leader.log.read_text()
 
 
 async def test_with_sqlite_the_one_replica_leads_without_a_lease(
