@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from litemaas_controller.cluster.client import REQUEST_TIMEOUT, KubeClient
-from litemaas_controller.cluster.lease import LeaseLock, LeaseRecord, first, shown
+from litemaas_controller.cluster.lease import NAME, LeaseLock, LeaseRecord, first, shown
 from litemaas_controller.errors import ClusterError
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ class Elector:
     async def run(self, work: Work) -> None:
         """Forever: wait for the Lease, then run ``work`` while leading; a fresh ``work()``
         each time leadership is gained.  Cancelled: the work ends, then the Lease is released."""
-        log.info("replica %s is a candidate for the Lease %s/litemaas-controller",
-                 self.identity, self._namespace)  # fmt: skip
+        log.info("replica %s is a candidate for the Lease %s/%s", self.identity,
+                 self._namespace, NAME)  # fmt: skip
         try:
             while True:
                 await self._acquire()
@@ -149,9 +149,11 @@ class Elector:
         try:
             return await self._try_within(deadline)
         except FAILURES as exc:
-            self._why = _failure(exc)
-            log.debug("replica %s: the Lease could not be read or written: %s",
-                      self.identity, self._why)  # fmt: skip
+            why = _failure(exc)
+            if why != self._why:  # once per new reason: a cut-off replica tries every period
+                log.warning("replica %s could not read or write the Lease %s/%s: %s",
+                            self.identity, self._namespace, NAME, why)  # fmt: skip
+            self._why = why
             return False
 
     async def _try_within(self, deadline: float) -> bool:
@@ -231,6 +233,9 @@ def _left(deadline: float) -> float:
 
 
 def _failure(exc: BaseException) -> str:
+    if isinstance(exc, ApiException) and exc.status in (401, 403):
+        return f"{exc.status} {exc.reason}: give the controller's identity get, create and " \
+               "update on leases in its namespace (the Role litemaas-controller-lease)"  # fmt: skip
     if isinstance(exc, ApiException):
         return f"{exc.status} {exc.reason}"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
