@@ -102,8 +102,14 @@ def _with(base: Schema, extra: dict[str, Schema], required: bool = True) -> Sche
 
 
 READINESS = _object(
-    {"status": STRING, "runs_in_flight": INTEGER, "redis": OBJECT, "reason": STRING},
-    optional=("runs_in_flight", "redis", "reason"),
+    {
+        "status": STRING,
+        "runs_in_flight": INTEGER,
+        "redis": OBJECT,
+        "leader": OBJECT,
+        "reason": STRING,
+    },
+    optional=("runs_in_flight", "redis", "leader", "reason"),
 )
 
 

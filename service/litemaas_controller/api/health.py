@@ -31,6 +31,10 @@ async def readyz(request: web.Request) -> web.Response:
     if keys.REDIS in app:
         # reported, not gating: orders over HTTP still work while the message Redis is down
         body["redis"] = app[keys.REDIS].snapshot()
+    if keys.LEADER in app:
+        leader = app[keys.LEADER]
+        body["leader"] = {"replica": leader.identity, "leads": leader.leads,
+                          "holder": leader.holder}  # fmt: skip
     return web.json_response(body)
 
 

@@ -1,7 +1,8 @@
 """Instance health: the ``health`` of ``GET /api/v1/instances/{name}``, its history, its stream.
 
 Also where the cluster watch is wired (unless ``LITEMAAS_HEALING=off``): it feeds the sink chain
-of the mode (``healing.chain.sink_chain``), once the repair policy exists.
+of the mode (``healing.chain.sink_chain``), once the repair policy exists, and runs only while this
+replica leads (``intake.leadership``; docs/replicas.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from litemaas_controller.errors import NotFoundError
 from litemaas_controller.healing.chain import sink_chain
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake import IntakeFactory, OrderIntake
+from litemaas_controller.intake.leadership import LeaderMetrics, leadership, led
 from litemaas_controller.intake.watch import ClusterWatch, WatchMetrics
 from litemaas_controller.ledger import HealthRecord
 
@@ -38,8 +40,8 @@ UNKNOWN = {"status": "unknown", "reason": "not observed yet", "since": None}
 def wire(
     app: web.Application, settings: Settings, intakes: Sequence[IntakeFactory]
 ) -> list[IntakeFactory]:
-    """``intakes`` plus the cluster watch when there is a cluster to watch and
-    ``LITEMAAS_HEALING`` is not ``off``."""
+    """``intakes`` plus the cluster watch, while this replica leads, when there is a cluster to
+    watch and ``LITEMAAS_HEALING`` is not ``off``."""
     if not (settings.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")):
         log.info("no cluster configured (KUBECONFIG): the cluster watch is off")
         return list(intakes)
@@ -54,7 +56,12 @@ def wire(
         model = HealthModel(sink_chain(mode, app[keys.POLICY]), settings.health_grace)
         return ClusterWatch(settings, app[keys.KUBE], store, model, metrics)
 
-    return [*intakes, make]
+    async def lost() -> None:
+        await app[keys.POLICY].close()  # its repairs waiting out a back-off are the leader's
+
+    leader = leadership(settings, app[keys.KUBE], LeaderMetrics(app[keys.METRICS].registry))
+    app[keys.LEADER] = leader
+    return [*intakes, led(ClusterWatch.name, leader, make, lost)]
 
 
 def view(record: HealthRecord | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from litemaas_controller.config import Settings
 from litemaas_controller.dispatch import Dispatcher
 from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import OrderIntake
+from litemaas_controller.intake.leadership import Leadership
 from litemaas_controller.intake.messages import RedisState
 from litemaas_controller.ledger import Store
 from litemaas_controller.role.order_vars import OrderVars
@@ -30,5 +31,7 @@ KUBE = web.AppKey("kube", KubeClient)
 SECRETS = web.AppKey("secrets", SecretReader)
 #: present only when LITEMAAS_REDIS_URL is set: the message intake's view of Redis
 REDIS = web.AppKey("redis", RedisState)
+#: present only when the cluster watch runs: who leads it (docs/replicas.md)
+LEADER = web.AppKey("leader", Leadership)
 #: set when the server begins to shut down: long-lived streams end so the drain can proceed
 STOPPING = web.AppKey("stopping", asyncio.Event)

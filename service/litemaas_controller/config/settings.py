@@ -251,6 +251,28 @@ class Settings:
             "(ocp4_workload_litemaas_repair_wait_timeout; shorter than a deploy's wait)."
         ),
     )
+    # --- leader election among replicas on a PostgreSQL ledger (docs/replicas.md) ---------------
+    leader_lease_duration: float = field(
+        default=15.0,
+        metadata=_doc(
+            "Seconds the leader Lease lasts past its last renewal: how long the other replicas "
+            "wait before they take over from a leader that went away without releasing it."
+        ),
+    )
+    leader_renew_deadline: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds the leader keeps trying to renew the Lease before it stops leading (the "
+            "watch and automatic repairs); shorter than LITEMAAS_LEADER_LEASE_DURATION."
+        ),
+    )
+    leader_retry_period: float = field(
+        default=2.0,
+        metadata=_doc(
+            "Seconds between two tries to take or renew the Lease; shorter than "
+            "LITEMAAS_LEADER_RENEW_DEADLINE."
+        ),
+    )
     # --- retention: nothing grows without bound -------------------------------------------------
     event_retention: float = field(
         default=30 * DAY,
@@ -324,6 +346,11 @@ class Settings:
     @property
     def ledger_path(self) -> Path:
         return self.state_dir / "ledger.sqlite3"
+
+    @property
+    def shared_ledger(self) -> bool:
+        """A PostgreSQL ledger, which several replicas may share (they elect a leader)."""
+        return (self.ledger_url or "").startswith(("postgresql:", "postgres:"))
 
     @property
     def runs_dir(self) -> Path:

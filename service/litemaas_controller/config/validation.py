@@ -173,6 +173,22 @@ def _check_replica(s: Settings) -> None:
         )
 
 
+def _check_leader(s: Settings) -> None:
+    """client-go's order: a leader gives up (renew deadline) before its Lease runs out, and tries
+    more than once within the deadline; the Lease lives in the controller's own namespace."""
+    if not 0 < s.leader_retry_period < s.leader_renew_deadline < s.leader_lease_duration:
+        raise ConfigError(
+            "the leader timings must be LITEMAAS_LEADER_RETRY_PERIOD < "
+            "LITEMAAS_LEADER_RENEW_DEADLINE < LITEMAAS_LEADER_LEASE_DURATION, all above 0"
+        )
+    in_cluster = s.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")
+    if s.shared_ledger and in_cluster and s.healing != "off" and not s.namespace:
+        raise ConfigError(
+            "set LITEMAAS_NAMESPACE: with a PostgreSQL ledger the replicas elect the leader of "
+            "the cluster watch with a Lease in the controller's own namespace"
+        )
+
+
 def _check_ledger_url(s: Settings) -> None:
     """sqlite:///path or postgresql://..., never with a password (the URL shows in process
     listings and logs); nothing of a refused URL is echoed."""
@@ -211,4 +227,5 @@ def validate_settings(s: Settings) -> Settings:
     _check_service_account(s)
     _check_replica(s)
     _check_ledger_url(s)
+    _check_leader(s)
     return s

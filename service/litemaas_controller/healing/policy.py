@@ -244,7 +244,12 @@ class RepairPolicy:
 
     async def close(self) -> None:
         """Drop the repairs waiting out their back-off (the next failed observation after a
-        start orders them again)."""
+        start orders them again), and forget what it kept per instance, as a restart does:
+        also when this replica stops leading, since the next leader may act meanwhile."""
+        self._reset_at.clear()
+        if self._degraded:
+            self._degraded.clear()
+            self._metrics.degraded.set(0)
         due = list(self._due.values())
         self._due.clear()
         for task in due:

@@ -15,6 +15,8 @@ import pytest
 from containerfile import build
 from integration.collection.conftest import PlayRun, run_playbook
 from integration.real.conftest import pod_processes
+from integration.service.conftest import wait_for_async
+from integration.service.leaderkit import candidate, leads
 from sandbox import Sandbox
 from waiting import wait_until
 
@@ -77,6 +79,31 @@ def test_the_controller_token_is_refused_secrets_it_was_not_given(installed: Ins
     answers = {path: status(installed, path) for path in {**refused, **allowed}}
     kube.delete(f"/api/v1/namespaces/{other}")
     assert answers == {**refused, **allowed}
+
+
+async def test_the_controller_token_elects_its_leader_on_its_own_lease_only(
+    installed: Installed, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The install's Role is what leader election needs (docs/replicas.md), and no more."""
+    replica = candidate(installed.kubeconfig, NS, "replica-0")
+    elsewhere = candidate(installed.kubeconfig, "default", "replica-1")
+    try:
+        await leads(replica)
+        await wait_for_async(lambda: _logged(caplog, "the Role litemaas-controller-lease"),
+                             what="the refusal logged")  # fmt: skip
+        assert not elsewhere.elector.leads
+    finally:
+        await replica.stop()
+        await elsewhere.stop()
+    leases = "/apis/coordination.k8s.io/v1/namespaces/{}/leases"
+    released = installed.sandbox.kube().get(leases.format(NS) + "/litemaas-controller")
+    assert not released["spec"].get("holderIdentity")  # created, then released (an update)
+    assert status(installed, leases.format(NS) + "/another") == 403
+    assert status(installed, leases.format("kube-system") + "/litemaas-controller") == 403
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return text in caplog.text
 
 
 @pytest.fixture(scope="module")

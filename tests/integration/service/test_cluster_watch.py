@@ -235,7 +235,7 @@ async def test_the_watch_rides_out_a_stop_of_its_postgresql_ledger(
     pg = PgLedger.create(postgres, tmp_path)
     service = await make_service("watched", kubeconfig=str(sandbox.kubeconfig),
                                  health_grace=GRACE, resync_period=3600.0, healing="observe",
-                                 ledger_url=pg.url,
+                                 ledger_url=pg.url, namespace="default",
                                  ledger_password_file=pg.password_file)  # fmt: skip
     await provisioned(service)
     postgres.shutdown()

@@ -142,3 +142,24 @@ def test_the_ledger_url_is_sqlite_or_postgresql_without_a_password(playbooks: Pa
         with pytest.raises(ConfigError, match=why) as bad:
             load_settings(environ=env(playbooks, LITEMAAS_LEDGER_URL=url))
         assert "pw-canary-41" not in str(bad.value)
+
+
+def test_leader_timings_are_client_gos_and_keep_their_order(playbooks: Path) -> None:
+    s = load_settings(environ=env(playbooks))
+    assert (s.leader_lease_duration, s.leader_renew_deadline, s.leader_retry_period) == (15, 10, 2)
+    for bad in ({"LITEMAAS_LEADER_RENEW_DEADLINE": "15"}, {"LITEMAAS_LEADER_RETRY_PERIOD": "10"},
+                {"LITEMAAS_LEADER_RETRY_PERIOD": "0"}):  # fmt: skip
+        with pytest.raises(ConfigError, match="LITEMAAS_LEADER_RETRY_PERIOD < "):
+            load_settings(environ=env(playbooks, **bad))
+
+
+def test_a_postgresql_ledger_watching_a_cluster_needs_the_namespace_of_its_lease(
+    playbooks: Path,
+) -> None:
+    shared = {"LITEMAAS_LEDGER_URL": "postgresql://litemaas@db:5432/ledger", "KUBECONFIG": "/k"}
+    with pytest.raises(ConfigError, match="set LITEMAAS_NAMESPACE"):
+        load_settings(environ=env(playbooks, **shared))
+    assert load_settings(environ=env(playbooks, **shared, LITEMAAS_NAMESPACE="ctl")).shared_ledger
+    # no watch, or one replica: no Lease
+    load_settings(environ=env(playbooks, **shared, LITEMAAS_HEALING="off"))
+    assert not load_settings(environ=env(playbooks, KUBECONFIG="/k")).shared_ledger
