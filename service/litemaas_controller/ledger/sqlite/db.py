@@ -142,7 +142,8 @@ class Db:
                 raise
         except sqlite3.OperationalError as exc:
             raise LedgerWriteError(f"the ledger could not be written: {exc}") from exc
-        self._loop.call_soon_threadsafe(self.changes.notify)
+        if not self._loop.is_closed():  # wake the waiters, also when the caller gave up
+            self._loop.call_soon_threadsafe(self.changes.notify)
         return result
 
     async def close(self) -> None:
