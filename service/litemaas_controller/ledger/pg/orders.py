@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 
-from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     Action,
@@ -31,6 +30,9 @@ class PgOrders:
     def __init__(self, db: Db) -> None:
         self._db = db
 
+    async def _changed(self, order_id: str) -> OrderRecord:
+        return rows.existing(await self.get(order_id), "order", order_id)
+
     async def accept(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         existing = await self.get(order.id)
         if existing is None:
@@ -51,12 +53,6 @@ class PgOrders:
             InstanceStatus.DESTROYED,
         )
         return str(row["name"]) if row else None
-
-    async def _changed(self, order_id: str) -> OrderRecord:
-        record = await self.get(order_id)
-        if record is None:
-            raise NotFoundError(f"order {order_id} does not exist")
-        return record
 
     async def retry(self, order_id: str, reason: str) -> OrderRecord:
         async with self._db.tx() as db:

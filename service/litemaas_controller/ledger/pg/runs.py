@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     EventRecord,
@@ -31,11 +30,12 @@ class PgRuns:
     def __init__(self, db: Db) -> None:
         self._db = db
 
+    async def _found(self, run_id: str) -> RunRecord:
+        return rows.existing(await self.get(run_id), "run", run_id)
+
     async def create(self, order_id: str, playbook: str, extravars: dict[str, Any]) -> RunRecord:
         row = await self._db.one("SELECT * FROM orders WHERE id=%s", order_id)
-        if row is None:
-            raise NotFoundError(f"order {order_id} does not exist")
-        order = rows.order(row)
+        order = rows.order(rows.existing(row, "order", order_id))
         run_id = f"run-{uuid.uuid4().hex[:12]}"
         async with self._db.tx() as db:
             await db.execute(
@@ -46,12 +46,6 @@ class PgRuns:
                  RunStatus.QUEUED, time.time(), order_id),
             )  # fmt: skip
         return await self._found(run_id)
-
-    async def _found(self, run_id: str) -> RunRecord:
-        run = await self.get(run_id)
-        if run is None:
-            raise NotFoundError(f"run {run_id} does not exist")
-        return run
 
     async def start(
         self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]

@@ -6,7 +6,6 @@ import sqlite3
 import time
 from collections.abc import Collection, Sequence
 
-from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     Action,
@@ -25,6 +24,9 @@ class SqliteOrders:
 
     def __init__(self, db: Db) -> None:
         self._db = db
+
+    async def _changed(self, order_id: str) -> OrderRecord:
+        return rows.existing(await self.get(order_id), "order", order_id)
 
     async def accept(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         existing = await self._db.one("SELECT * FROM orders WHERE id=?", order.id)
@@ -51,12 +53,6 @@ class SqliteOrders:
     async def supersede(self, order_id: str, reason: str) -> OrderRecord:
         await self._db.write(lambda db: _supersede(db, order_id, reason))
         return await self._changed(order_id)
-
-    async def _changed(self, order_id: str) -> OrderRecord:
-        record = await self.get(order_id)
-        if record is None:
-            raise NotFoundError(f"order {order_id} does not exist")
-        return record
 
     async def newer_run_about(
         self, order: OrderRecord, actions: Collection[Action], field: str

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from litemaas_controller.errors import NotFoundError
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     EventRecord,
@@ -33,20 +32,15 @@ class SqliteRuns:
     def __init__(self, db: Db) -> None:
         self._db = db
 
+    async def _found(self, run_id: str) -> RunRecord:
+        return rows.existing(await self.get(run_id), "run", run_id)
+
     async def create(self, order_id: str, playbook: str, extravars: dict[str, Any]) -> RunRecord:
         row = await self._db.one("SELECT * FROM orders WHERE id=?", order_id)
-        if row is None:
-            raise NotFoundError(f"order {order_id} does not exist")
-        order = rows.order(row)
+        order = rows.order(rows.existing(row, "order", order_id))
         run_id = f"run-{uuid.uuid4().hex[:12]}"
         await self._db.write(lambda db: _insert(db, run_id, order, playbook, extravars))
         return await self._found(run_id)
-
-    async def _found(self, run_id: str) -> RunRecord:
-        run = await self.get(run_id)
-        if run is None:
-            raise NotFoundError(f"run {run_id} does not exist")
-        return run
 
     async def start(
         self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]
