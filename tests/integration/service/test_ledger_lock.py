@@ -69,6 +69,7 @@ async def test_reads_and_health_answer_while_another_process_holds_the_write_loc
         )
         await asyncio.sleep(0.3)  # the order reaches its write and waits for the lock
         assert (await svc.client.get("/healthz")).status == 200
+        assert (await svc.client.get("/metrics")).status == 200
         assert (await svc.get("/api/v1/orders/o1"))["status"] == "succeeded"
         assert not write.done()  # the write still waits: it alone was held up
     assert (await write).status == 202
