@@ -66,7 +66,8 @@ class _Connection:
         self._db = await self._run(_connect, path)
 
     async def call(self, job: Job[T]) -> T:
-        assert self._db is not None, "the connection is not open"
+        if self._db is None:
+            raise sqlite3.ProgrammingError("the ledger is closed")
         return await self._run(job, self._db)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
