@@ -72,7 +72,7 @@ async def opened(backend: str, tmp_path: Path, pg: PgLedger | None) -> AsyncIter
     """A fresh store of ``backend`` (``sqlite`` or ``postgres``), closed at the end."""
     store: Store
     if backend == "sqlite":
-        store = SqliteStore(tmp_path / "ledger.sqlite3")
+        store = await SqliteStore.open(tmp_path / "ledger.sqlite3")
     else:
         assert pg is not None
         store = await pg.open()

@@ -24,7 +24,7 @@ AUDIT = paging.Listing("audit", paging.SEQ)
 )
 async def list_audit(request: web.Request) -> web.Response:
     size = AUDIT.limit(request)
-    entries = await request.app[keys.STORE].list_audit(
+    entries = await request.app[keys.STORE].audit.list(
         subject=query.text(request, SUBJECT),
         after=AUDIT.seq(request) or 0,
         limit=size + 1,

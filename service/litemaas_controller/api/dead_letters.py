@@ -22,7 +22,7 @@ DEAD_LETTERS = paging.Listing("dead-letters", paging.SEQ)
 async def list_dead_letters(request: web.Request) -> web.Response:
     """Newest first: the stream entry, its message id, why (the kind) and when."""
     size = DEAD_LETTERS.limit(request)
-    records = await request.app[keys.STORE].list_dead_letters(
+    records = await request.app[keys.STORE].dead_letters.list(
         limit=size + 1, before=DEAD_LETTERS.seq(request)
     )
     return web.json_response(DEAD_LETTERS.page(records, views.dead_letter, lambda r: r.seq, size))

@@ -24,7 +24,7 @@ from litemaas_controller.healing.chain import sink_chain
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.intake.leadership import LeaderMetrics, leadership, led
-from litemaas_controller.intake.watch import ClusterWatch, WatchMetrics
+from litemaas_controller.intake.watch import ClusterWatch, LedgerInstances, WatchMetrics
 from litemaas_controller.ledger import HealthRecord
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def wire(
     def make(_: OrderIntake) -> ClusterWatch:
         store = app[keys.STORE]
         model = HealthModel(sink_chain(mode, app[keys.POLICY]), settings.health_grace)
-        return ClusterWatch(settings, app[keys.KUBE], store, model, metrics)
+        return ClusterWatch(settings, app[keys.KUBE], LedgerInstances(store), model, metrics)
 
     async def lost() -> None:
         await app[keys.POLICY].close()  # its repairs waiting out a back-off are the leader's
@@ -73,7 +73,7 @@ def view(record: HealthRecord | None) -> dict[str, Any]:
 
 async def current(app: web.Application, name: str) -> dict[str, Any]:
     """The instance's ``health``: its status, reason and since, with the repair budget."""
-    health = view(await app[keys.STORE].get_health(name))
+    health = view(await app[keys.STORE].health.get(name))
     health.update(await app[keys.POLICY].budget(name))
     return health
 
@@ -97,20 +97,20 @@ async def health_history(request: web.Request) -> web.StreamResponse:
     streams them (server-sent events ``health``) as they happen."""
     store = request.app[keys.STORE]
     name = request.match_info["name"]
-    if await store.get_instance(name) is None:
+    if await store.instances.get(name) is None:
         raise NotFoundError(f"instance {name} does not exist")
     after = after_seq(request)
     limit = HEALTH.limit(request)
     if not follows(request):
         after = max(after, HEALTH.seq(request) or 0)
-        records = await store.health_history(name, after, limit + 1)
+        records = await store.health.history(name, after, limit + 1)
         return web.json_response(HEALTH.page(records, transition, lambda r: r.seq, limit))
     after = max(after, last_seq(request) or 0)
     sse = Sse(request)
     await sse.open()
     try:
         while True:
-            records = await store.health_history(name, after, limit)
+            records = await store.health.history(name, after, limit)
             for record in records:
                 await sse.send("health", transition(record), str(record.seq))
                 after = record.seq

@@ -33,7 +33,7 @@ GONE = frozenset({InstanceStatus.DESTROYING, InstanceStatus.DESTROYED})
 async def list_instances(request: web.Request) -> web.Response:
     size = INSTANCES.limit(request)
     after = INSTANCES.cursor(request)
-    records = await request.app[keys.STORE].list_instances(
+    records = await request.app[keys.STORE].instances.list(
         after=after[0] if after else "", limit=size + 1
     )
     return web.json_response(INSTANCES.page(records, views.instance, lambda r: r.name, size))
@@ -48,7 +48,7 @@ async def list_instances(request: web.Request) -> web.Response:
 async def get_instance(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     store = request.app[keys.STORE]
-    record = await store.get_instance(name)
+    record = await store.instances.get(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
     health = await instance_health.current(request.app, name)
@@ -89,7 +89,7 @@ async def get_credentials(request: web.Request) -> web.Response:
     principal = request[access.PRINCIPAL]
     name = request.match_info["name"]
     store = request.app[keys.STORE]
-    record = await store.get_instance(name)
+    record = await store.instances.get(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
     if record.status in GONE:
@@ -111,8 +111,8 @@ async def get_credentials(request: web.Request) -> web.Response:
             f"Secret {record.namespace}/{secret_name} lacks {missing}; run an update order "
             "to repair the instance"
         )
-    await store.audit(principal, "credentials.read", name, f"http:{request.remote}",
-                      {"secret": secret_name})  # fmt: skip
+    await store.audit.append(principal, "credentials.read", name, f"http:{request.remote}",
+                             {"secret": secret_name})  # fmt: skip
     results = record.results or {}
     body = {
         "instance": name,

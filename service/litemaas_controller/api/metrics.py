@@ -56,12 +56,12 @@ class Metrics:
             )
 
     async def render(self, store: Store, in_flight: int) -> bytes:
-        counts = await store.count_orders_by_status()
+        counts = await store.orders.count_by_status()
         for status, count in counts.items():
             self.orders.labels(status.value).set(count)
         self.queue_depth.set(counts.get(OrderStatus.QUEUED, 0))
         self.in_flight.set(in_flight)
-        health = await store.count_health_by_status()
+        health = await store.health.count_by_status()
         for health_status in HealthStatus:
             self.health.labels(health_status.value).set(health.get(health_status.value, 0))
         data: bytes = generate_latest(self.registry)

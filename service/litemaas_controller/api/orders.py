@@ -69,7 +69,7 @@ async def submit_order(request: web.Request) -> web.Response:
 )
 async def list_orders(request: web.Request) -> web.Response:
     size = ORDERS.limit(request)
-    records = await request.app[keys.STORE].list_orders(
+    records = await request.app[keys.STORE].orders.list(
         instance=query.text(request, INSTANCE),
         status=query.text(request, STATUS),
         limit=size + 1,
@@ -86,10 +86,10 @@ async def list_orders(request: web.Request) -> web.Response:
 )
 async def get_order(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
-    record = await store.get_order(request.match_info["id"])
+    record = await store.orders.get(request.match_info["id"])
     if record is None:
         raise NotFoundError(f"order {request.match_info['id']} does not exist")
-    runs = list(reversed(await store.list_runs(order_id=record.id)))
+    runs = list(reversed(await store.runs.list(order_id=record.id)))
     return web.json_response(views.order(record, runs))
 
 
@@ -104,6 +104,6 @@ async def get_order(request: web.Request) -> web.Response:
 )
 async def order_events(request: web.Request) -> web.StreamResponse:
     order_id = request.match_info["id"]
-    if await request.app[keys.STORE].get_order(order_id) is None:
+    if await request.app[keys.STORE].orders.get(order_id) is None:
         raise NotFoundError(f"order {order_id} does not exist")
     return await stream.order_events(request, order_id)

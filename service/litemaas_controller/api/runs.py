@@ -18,7 +18,7 @@ RUNS = paging.Listing("runs", paging.SEQ)
 @promises("List runs (newest first)", {"200": "runs"}, "RunPage", (ORDER, *RUNS.params))
 async def list_runs(request: web.Request) -> web.Response:
     size = RUNS.limit(request)
-    records = await request.app[keys.STORE].list_runs(
+    records = await request.app[keys.STORE].runs.list(
         order_id=query.text(request, ORDER),
         limit=size + 1,
         before=RUNS.seq(request),
@@ -29,7 +29,7 @@ async def list_runs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/runs/{id}")
 @promises("A run", {"200": "run", "404": "no such run"}, "Run")
 async def get_run(request: web.Request) -> web.Response:
-    record = await request.app[keys.STORE].get_run(request.match_info["id"])
+    record = await request.app[keys.STORE].runs.get(request.match_info["id"])
     if record is None:
         raise NotFoundError(f"run {request.match_info['id']} does not exist")
     return web.json_response(views.run(record))
@@ -45,7 +45,7 @@ async def get_run(request: web.Request) -> web.Response:
 )
 async def run_events(request: web.Request) -> web.StreamResponse:
     run_id = request.match_info["id"]
-    if await request.app[keys.STORE].get_run(run_id) is None:
+    if await request.app[keys.STORE].runs.get(run_id) is None:
         raise NotFoundError(f"run {run_id} does not exist")
     return await stream.run_events(request, run_id)
 
@@ -60,8 +60,10 @@ async def cancel_run(request: web.Request) -> web.Response:
     principal = request[access.PRINCIPAL]
     run_id = request.match_info["id"]
     store = request.app[keys.STORE]
-    if await store.get_run(run_id) is None:
+    if await store.runs.get(run_id) is None:
         raise NotFoundError(f"run {run_id} does not exist")
-    await store.audit(principal, "run.cancel_requested", run_id, f"http:{request.remote}", {})
+    await store.audit.append(
+        principal, "run.cancel_requested", run_id, f"http:{request.remote}", {}
+    )
     record = await request.app[keys.DISPATCHER].cancel(run_id)
     return web.json_response(views.run(record))

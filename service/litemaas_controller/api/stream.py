@@ -122,7 +122,7 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
     if not follows(request):
         size = EVENTS.limit(request)
         after = max(after, EVENTS.seq(request) or 0)
-        events = await store.events_after(run_id, after, limit=size + 1)
+        events = await store.events.after(run_id, after, limit=size + 1)
         return web.json_response(EVENTS.page(events, views.event, lambda e: e.seq, size))
     resume = last_run_event(request)
     if resume is not None and resume[0] == run_id:
@@ -138,8 +138,8 @@ async def run_events(request: web.Request, run_id: str) -> web.StreamResponse:
 
 async def _follow_run(sse: Sse, store: Store, run_id: str, after: int) -> None:
     while True:
-        run = await store.get_run(run_id)
-        events = await store.events_after(run_id, after)
+        run = await store.runs.get(run_id)
+        events = await store.events.after(run_id, after)
         for e in events:
             await sse.send("event", views.event(e), f"{run_id}:{e.seq}")
             after = e.seq
@@ -173,16 +173,16 @@ async def _follow_order(
     seen: dict[str, str] = {}  # run id -> last status sent
     order_status = ""
     while True:
-        order = await store.get_order(order_id)
+        order = await store.orders.get(order_id)
         if order is None:
             raise NotFoundError(f"order {order_id} does not exist")
         sent = 0
-        for run in reversed(await store.list_runs(order_id=order_id)):
+        for run in reversed(await store.runs.list(order_id=order_id)):
             if seen.get(run.id) != run.status:
                 seen[run.id] = run.status
                 await sse.send("run", views.run(run))
                 sent += 1
-            for e in await store.events_after(run.id, cursors.get(run.id, 0)):
+            for e in await store.events.after(run.id, cursors.get(run.id, 0)):
                 await sse.send("event", {"run": run.id, **views.event(e)}, f"{run.id}:{e.seq}")
                 cursors[run.id] = e.seq
                 sent += 1
@@ -205,10 +205,10 @@ async def _order_events_page(
     key = ORDER_EVENTS.cursor(request)
     cursors = await _resumed_cursors(store, order_id, _run_event(key) or after)
     items: list[dict[str, Any]] = []
-    for run in reversed(await store.list_runs(order_id=order_id)):
+    for run in reversed(await store.runs.list(order_id=order_id)):
         left = size + 1 - len(items)
         if left > 0 and cursors.get(run.id, 0) < MAX_SEQ:
-            events = await store.events_after(run.id, cursors.get(run.id, 0), limit=left)
+            events = await store.events.after(run.id, cursors.get(run.id, 0), limit=left)
             items += [{"run": run.id, **views.event(e)} for e in events]
     return ORDER_EVENTS.page(items, lambda i: i, lambda i: f"{i['run']}:{i['seq']}", size)
 
@@ -218,7 +218,7 @@ async def _resumed_cursors(
 ) -> dict[str, int]:
     """Where each run's events start again after ``resume``: the runs before its run (oldest
     first) were sent whole; an id of no run of this order resumes nothing."""
-    runs = [r.id for r in reversed(await store.list_runs(order_id=order_id))]
+    runs = [r.id for r in reversed(await store.runs.list(order_id=order_id))]
     if resume is None or resume[0] not in runs:
         return {}
     done = runs[: runs.index(resume[0])]

@@ -79,7 +79,7 @@ class Dispatcher:
                 "%d interrupted run(s) recovered; their orders are queued again", interrupted
             )
         await asyncio.to_thread(self._runner.sweep)
-        for instance in await self._store.instances_with_queued_orders():
+        for instance in await self._store.orders.instances_with_queued():
             self.wake(instance)
 
     def wake(self, instance: str) -> None:
@@ -105,7 +105,7 @@ class Dispatcher:
         while not self._draining:
             self._pending.discard(instance)
             # a ledger that does not answer (PostgreSQL unreachable) is waited for
-            order = await _kept(partial(self._store.next_queued_order, instance))
+            order = await _kept(partial(self._store.orders.next_queued, instance))
             if order is None:
                 return
             try:
@@ -119,19 +119,19 @@ class Dispatcher:
     async def _run_order(self, order: OrderRecord) -> None:
         if await self._stale(order):
             return
-        instance = await self._store.get_instance(order.instance)
+        instance = await self._store.instances.get(order.instance)
         extravars = plans.extravars(
             order, instance, self._settings.upstream_allow, self._settings.service_account
         )
-        run = await self._store.create_run(order.id, plans.playbook(order), extravars)
+        run = await self._store.runs.create(order.id, plans.playbook(order), extravars)
         async with self._slots:
-            current = await self._store.get_run(run.id)
+            current = await self._store.runs.get(run.id)
             if current is None or current.status != RunStatus.QUEUED:
                 return  # superseded or cancelled while it waited for a slot
             if self._draining:
-                await self._store.requeue_run(run.id, RunStatus.CANCELLED, DRAINED)
+                await self._store.runs.requeue(run.id, RunStatus.CANCELLED, DRAINED)
                 return
-            await self._store.start_run(
+            await self._store.runs.start(
                 run.id, *plans.instance_on_start(order, instance, extravars)
             )
             result = await self._execute(run, extravars)
@@ -143,11 +143,11 @@ class Dispatcher:
         subject = changes.same_subject(order.action)
         if subject is None:
             return False
-        newer = await self._store.newer_run_about(order, *subject)
+        newer = await self._store.orders.newer_run_about(order, *subject)
         if newer is None:
             return False
         reason = f"dropped: newer order {newer} about the same {subject[1]} has already run"
-        final = await self._store.supersede_order(order.id, reason)
+        final = await self._store.orders.supersede(order.id, reason)
         log.info("order %s %s", order.id, reason)
         return final.status == OrderStatus.SUPERSEDED
 
@@ -158,9 +158,9 @@ class Dispatcher:
             extravars=dict(extravars),
             results_key=plans.results_key(run.action),
         )
-        on_process = partial(self._store.record_process, run.id)
+        on_process = partial(self._store.runs.record_process, run.id)
         try:
-            return await self._runner.run(request, self._store.append_events, on_process)
+            return await self._runner.run(request, self._store.events.append, on_process)
         except (ControllerError, OSError) as exc:
             # ansible-runner refused to start (bad playbook dir, missing ansible-playbook...)
             log.error("run %s could not run: %s", run.id, exc)
@@ -168,9 +168,9 @@ class Dispatcher:
 
     async def _record(self, run: RunRecord, order: OrderRecord, result: RunResult) -> None:
         if run.id in self._drained and result.status != RunStatus.SUCCEEDED:
-            write = partial(self._store.requeue_run, run.id, RunStatus.CANCELLED, DRAINED)
+            write = partial(self._store.runs.requeue, run.id, RunStatus.CANCELLED, DRAINED)
         else:
-            write = partial(self._store.finish_run, run.id, plans.outcome(order.action, result))
+            write = partial(self._store.runs.finish, run.id, plans.outcome(order.action, result))
         final = await _kept(write)
         log.info("run %s of order %s ended %s", run.id, order.id, final.status)
         for observe in self._observers:
@@ -178,7 +178,7 @@ class Dispatcher:
 
     async def cancel(self, run_id: str) -> RunRecord:
         """Cancel a run: its whole process tree is ended; returns the recorded run."""
-        run = await self._store.get_run(run_id)
+        run = await self._store.runs.get(run_id)
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist")
         if run.status in TERMINAL_RUN:
@@ -190,13 +190,13 @@ class Dispatcher:
             # still waiting for a slot: it never started
             outcome = RunOutcome(RunStatus.CANCELLED, OrderStatus.CANCELLED, None,
                                  reason="cancelled before it started")  # fmt: skip
-            return await self._store.finish_run(run_id, outcome)
+            return await self._store.runs.finish(run_id, outcome)
         return await self._wait_recorded(run_id)
 
     async def _wait_recorded(self, run_id: str) -> RunRecord:
         """The run once its worker has recorded how it ended (right after the tree is gone)."""
         while True:
-            run = await self._store.get_run(run_id)
+            run = await self._store.runs.get(run_id)
             if run is None:
                 raise NotFoundError(f"run {run_id} does not exist")
             if run.status in TERMINAL_RUN:

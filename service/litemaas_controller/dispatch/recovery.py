@@ -45,7 +45,7 @@ NOT_REPEATED = {
 
 async def recover(store: Store, runner: PlaybookRunner) -> int:
     """End leftover run processes and requeue interrupted runs; return how many runs."""
-    unfinished = await store.unfinished_runs()
+    unfinished = await store.runs.unfinished()
     swept: set[str] = set()
     for run in unfinished:
         marker = runner.marker(run.id)
@@ -58,7 +58,7 @@ async def recover(store: Store, runner: PlaybookRunner) -> int:
             await _close_for_good(store, run, stopped)
             continue
         status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
-        await store.requeue_run(run.id, status, f"{stopped}; the order runs again")
+        await store.runs.requeue(run.id, status, f"{stopped}; the order runs again")
         log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
     # processes of runs the ledger already closed (the service died while sweeping them), and
     # those marked in the two-part form by this controller before an upgrade
@@ -78,7 +78,7 @@ def _leader(run: RunRecord, ledger_id: str, replica: str) -> tuple[int, int] | N
 
 async def _close_for_good(store: Store, run: RunRecord, stopped: str) -> None:
     reason = f"{stopped}; a {run.action} is not run again automatically: {NOT_REPEATED[run.action]}"
-    await store.finish_run(
+    await store.runs.finish(
         run.id, RunOutcome(RunStatus.FAILED, OrderStatus.CANCELLED, None, reason=reason)
     )
     log.warning("run %s of order %s (%s) was interrupted; not run again", run.id, run.order_id,

@@ -35,7 +35,7 @@ async def spending(
     """The instance's repair orders (whoever asked) received within the budget's window and
     after ``reset_at``."""
     since = max(now - budget.window, reset_at)
-    recent = await store.list_orders(instance=instance, limit=_RECENT)
+    recent = await store.orders.list(instance=instance, limit=_RECENT)
     repairs = [o for o in recent if o.action == Action.REPAIR and o.received_at >= since]
     return Spending(repairs, max(0, budget.attempts - len(repairs)))
 

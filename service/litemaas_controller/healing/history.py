@@ -20,7 +20,7 @@ class HistoryRecorder:
         self._store = store
 
     async def observed(self, instance: str, health: Health) -> None:
-        recorded = await self._store.record_health(
+        recorded = await self._store.health.record(
             instance, health.status.value, health.reason, health.since
         )
         if recorded is not None:

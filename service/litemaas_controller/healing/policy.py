@@ -100,7 +100,7 @@ class RepairPolicy:
             await self._attempt(instance, health)
 
     async def _attempt(self, instance: str, health: Health) -> None:
-        record = await self._store.get_instance(instance)
+        record = await self._store.instances.get(instance)
         if record is None or record.status != InstanceStatus.READY:
             log.info("instance %s failed (%s) but is not ready; no repair", instance, health.reason)
             return
@@ -177,7 +177,7 @@ class RepairPolicy:
     async def _recall_reset(self, instance: str) -> None:
         """First observation since the start: an instance the ledger last recorded healthy had
         its budget start again then (repairs before it healed count no more after a restart)."""
-        current = await self._store.get_health(instance)
+        current = await self._store.health.get(instance)
         if current is not None and current.status == HealthStatus.HEALTHY.value:
             self._reset_at[instance] = current.since
 
@@ -187,12 +187,12 @@ class RepairPolicy:
 
     async def _in_flight(self, instance: str) -> OrderRecord | None:
         """The instance's order that is running, else its first queued one."""
-        for run in await self._store.unfinished_runs():
+        for run in await self._store.runs.unfinished():
             if run.instance == instance:
-                order = await self._store.get_order(run.order_id)
+                order = await self._store.orders.get(run.order_id)
                 if order is not None and order.status == OrderStatus.RUNNING:
                     return order
-        return await self._store.next_queued_order(instance)
+        return await self._store.orders.next_queued(instance)
 
     async def _order(
         self, record: InstanceRecord, principal: str, source: str, reason: str
@@ -203,8 +203,10 @@ class RepairPolicy:
         new = NewOrder(id=order_id, action=Action.REPAIR, instance=record.name,
                        namespace=record.namespace, vars=wait, body=json.dumps(body,
                        sort_keys=True), source=source, principal=principal)  # fmt: skip
-        order, _ = await self._store.accept_order(new)
-        await self._store.audit(principal, "repair.ordered", order_id, source, {"reason": reason})
+        order, _ = await self._store.orders.accept(new)
+        await self._store.audit.append(
+            principal, "repair.ordered", order_id, source, {"reason": reason}
+        )
         self._metrics.ordered.labels("health" if principal == ACTOR else "person").inc()
         log.info("repair order %s for instance %s: %s", order_id, record.name, reason)
         self._dispatcher.wake(record.name)
@@ -214,7 +216,7 @@ class RepairPolicy:
     async def request(self, instance: str, principal: str, source: str) -> tuple[OrderRecord, bool]:
         """A person asks for a repair: (the new order, True), or (the repair already queued or
         running, False).  The budget starts again, and a degraded instance is repaired again."""
-        record = await self._store.get_instance(instance)
+        record = await self._store.instances.get(instance)
         if record is None:
             raise NotFoundError(f"instance {instance} does not exist")
         if record.status not in ASKABLE:

@@ -69,9 +69,9 @@ class OrderIntake:
         by what happened since); a new one must pass the ownership rules first.
         """
         async with self._admitting:
-            if await self._store.get_order(order.id) is None:
+            if await self._store.orders.get(order.id) is None:
                 order = await self._admit(order)
-            record, created = await self._store.accept_order(order)
+            record, created = await self._store.orders.accept(order)
         if created and order.settled is not None:
             log.info("order %s accepted, nothing to run: %s", order.id, order.settled)
         elif created:
@@ -83,10 +83,10 @@ class OrderIntake:
 
     async def _admit(self, order: NewOrder) -> NewOrder:
         """``order`` with its namespace decided; ``ConflictError`` when the rules refuse it."""
-        instance = await self._store.get_instance(order.instance)
+        instance = await self._store.instances.get(order.instance)
         admission = ownership.admit(order, instance)
         if admission.settled is None:
-            holder = await self._store.namespace_holder(admission.namespace)
+            holder = await self._store.orders.namespace_holder(admission.namespace)
             ownership.check_namespace_free(order, admission.namespace, holder)
         if ownership.explicit_first_namespace(order, instance):
             labels = await self._namespaces.labels(admission.namespace)
@@ -95,7 +95,7 @@ class OrderIntake:
 
     async def retry(self, order_id: str, reason: str) -> OrderRecord:
         """Queue a failed order again (a message delivered again after its run failed)."""
-        record = await self._store.retry_order(order_id, reason)
+        record = await self._store.orders.retry(order_id, reason)
         if record.status == OrderStatus.QUEUED:
             self._dispatcher.wake(record.instance)
         return record

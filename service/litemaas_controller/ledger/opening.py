@@ -24,4 +24,4 @@ async def open_store(url: str | None, default_path: Path, password_file: Path | 
         assert url is not None
         return await PgStore.open(url, password_file)
     path = Path(urlsplit(url).path) if url else default_path
-    return SqliteStore(path)
+    return await SqliteStore.open(path)

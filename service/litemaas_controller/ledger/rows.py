@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from litemaas_controller.errors import ConflictError
+from litemaas_controller.errors import ConflictError, NotFoundError
 from litemaas_controller.ledger.models import (
     Action,
     AuditRecord,
@@ -22,6 +22,8 @@ from litemaas_controller.ledger.models import (
     RunRecord,
     RunStatus,
 )
+
+R = TypeVar("R")
 
 
 class Row(Protocol):
@@ -52,6 +54,13 @@ def duplicate(row: Row, new: NewOrder) -> OrderRecord:
             details={"order": new.id},
         )
     return order(row)
+
+
+def existing(record: R | None, what: str, key: str) -> R:
+    """``record``; ``NotFoundError`` when there is none (``what`` ``key`` does not exist)."""
+    if record is None:
+        raise NotFoundError(f"{what} {key} does not exist")
+    return record
 
 
 def status_counts(found: Iterable[tuple[str, int]]) -> dict[OrderStatus, int]:

@@ -1,8 +1,12 @@
 """The store interface: the only way any layer reads or writes the ledger.
 
-Kept narrow: two implementations provide it, SQLite in WAL mode (``ledger.sqlite``, the embedded
-default) and PostgreSQL (``ledger.pg``, docs/ledger.md); ``ledger.opening`` picks one by URL.
-Every write is one transaction: a crash leaves the ledger before or after it, never between.
+A ``Store`` is composed of table gateways, one per concern (``store.orders``, ``store.runs``,
+``store.events``, ``store.health``, ``store.dead_letters``, ``store.instances``,
+``store.audit``), each with a Protocol here.  Two implementations provide them, SQLite in WAL
+mode (``ledger.sqlite``, the embedded default) and PostgreSQL (``ledger.pg``, docs/ledger.md);
+``ledger.opening`` picks one by URL.  Every write is one transaction, also when it touches other
+tables than its gateway's (a finished run updates its order and instance and the audit trail): a
+crash leaves the ledger before or after it, never between.
 """
 
 from __future__ import annotations
@@ -27,14 +31,10 @@ from litemaas_controller.ledger.models import (
 )
 
 
-class Store(Protocol):
-    @property
-    def ledger_id(self) -> str:
-        """A random id fixed when the ledger was created (tags the processes of its runs)."""
-        ...
+class Orders(Protocol):
+    """Orders: acceptance (dedupe, supersede) and the queue."""
 
-    # --- orders ---------------------------------------------------------------------------------
-    async def accept_order(self, order: NewOrder) -> tuple[OrderRecord, bool]:
+    async def accept(self, order: NewOrder) -> tuple[OrderRecord, bool]:
         """Insert ``order`` (True) or return the one with the same id and body (False).
 
         Raises ``ConflictError`` for the same id with another body (compared by the body's hash,
@@ -48,14 +48,14 @@ class Store(Protocol):
         """The instance the ledger has live (not destroyed) in ``namespace``, if any."""
         ...
 
-    async def retry_order(self, order_id: str, reason: str) -> OrderRecord:
+    async def retry(self, order_id: str, reason: str) -> OrderRecord:
         """Put a failed or cancelled order back in the queue (a redelivered message retries it).
 
         An order in any other status is returned unchanged.
         """
         ...
 
-    async def supersede_order(self, order_id: str, reason: str) -> OrderRecord:
+    async def supersede(self, order_id: str, reason: str) -> OrderRecord:
         """Mark a queued order superseded (it will not run) with ``reason``; other statuses are
         returned unchanged."""
         ...
@@ -68,9 +68,9 @@ class Store(Protocol):
         none."""
         ...
 
-    async def get_order(self, order_id: str) -> OrderRecord | None: ...
+    async def get(self, order_id: str) -> OrderRecord | None: ...
 
-    async def list_orders(
+    async def list(
         self,
         *,
         instance: str | None = None,
@@ -82,23 +82,24 @@ class Store(Protocol):
         only orders in it."""
         ...
 
-    async def next_queued_order(self, instance: str) -> OrderRecord | None:
+    async def next_queued(self, instance: str) -> OrderRecord | None:
         """The instance's first queued order: orders run in arrival order, a retried order
         from where it was queued again."""
         ...
 
-    async def instances_with_queued_orders(self) -> Sequence[str]: ...
+    async def instances_with_queued(self) -> Sequence[str]: ...
 
-    async def count_orders_by_status(self) -> dict[OrderStatus, int]: ...
+    async def count_by_status(self) -> dict[OrderStatus, int]: ...
 
-    # --- runs -----------------------------------------------------------------------------------
-    async def create_run(
-        self, order_id: str, playbook: str, extravars: dict[str, Any]
-    ) -> RunRecord:
+
+class Runs(Protocol):
+    """Runs of orders; starting and finishing one updates its order and instance too."""
+
+    async def create(self, order_id: str, playbook: str, extravars: dict[str, Any]) -> RunRecord:
         """A queued run of ``order_id`` (attempt = previous attempts + 1)."""
         ...
 
-    async def start_run(
+    async def start(
         self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]
     ) -> RunRecord:
         """Mark the run and its order running; record ``instance_vars`` on the instance."""
@@ -108,87 +109,127 @@ class Store(Protocol):
         """Remember the run's leading process (and its start time, against PID reuse)."""
         ...
 
-    async def finish_run(self, run_id: str, outcome: RunOutcome) -> RunRecord: ...
+    async def finish(self, run_id: str, outcome: RunOutcome) -> RunRecord: ...
 
-    async def requeue_run(self, run_id: str, status: str, reason: str) -> RunRecord:
+    async def requeue(self, run_id: str, status: str, reason: str) -> RunRecord:
         """End an interrupted run with ``status`` and put its order back in the queue."""
         ...
 
-    async def get_run(self, run_id: str) -> RunRecord | None: ...
+    async def get(self, run_id: str) -> RunRecord | None: ...
 
-    async def list_runs(
+    async def list(
         self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
     ) -> Sequence[RunRecord]:
         """Newest first; ``before``: only those older than that seq (the next page)."""
         ...
 
-    async def unfinished_runs(self) -> Sequence[RunRecord]:
+    async def unfinished(self) -> Sequence[RunRecord]:
         """Runs queued or running: after a restart, none of them is owned by anyone."""
         ...
 
-    async def append_events(self, events: Iterable[EventRecord]) -> None: ...
 
-    async def events_after(
-        self, run_id: str, after: int, limit: int = 500
-    ) -> Sequence[EventRecord]: ...
+class Events(Protocol):
+    """The runs' events, each kept once (by run and seq)."""
 
-    # --- instances and audit --------------------------------------------------------------------
-    async def get_instance(self, name: str) -> InstanceRecord | None: ...
+    async def append(self, events: Iterable[EventRecord]) -> None: ...
 
-    async def list_instances(
-        self, *, after: str = "", limit: int = -1
-    ) -> Sequence[InstanceRecord]: ...
+    async def after(self, run_id: str, after: int, limit: int = 500) -> Sequence[EventRecord]: ...
 
-    async def audit(
-        self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
-    ) -> None: ...
 
-    async def list_audit(
-        self, *, subject: str | None = None, after: int = 0, limit: int = -1
-    ) -> Sequence[AuditRecord]: ...
+class Health(Protocol):
+    """The instances' observed health transitions (the cluster watch's observations)."""
 
-    # --- health (the cluster watch's observations) ----------------------------------------------
-    async def record_health(
+    async def record(
         self, instance: str, status: str, reason: str, since: float
     ) -> HealthRecord | None:
         """Append a health transition; None (nothing written) when the instance's current health
         already has this status and reason."""
         ...
 
-    async def get_health(self, instance: str) -> HealthRecord | None:
+    async def get(self, instance: str) -> HealthRecord | None:
         """The instance's current health: its newest transition."""
         ...
 
-    async def health_history(
+    async def history(
         self, instance: str, after: int = 0, limit: int = 100
     ) -> Sequence[HealthRecord]:
         """The instance's transitions with ``seq`` above ``after``, oldest first."""
         ...
 
-    async def count_health_by_status(self) -> dict[str, int]:
+    async def count_by_status(self) -> dict[str, int]:
         """Instances not destroyed, by current health status."""
         ...
 
-    # --- retention and dead letters -------------------------------------------------------------
-    async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
-        """Remove what ended before each cutoff (see ``Cutoffs``); return how many of each."""
-        ...
 
-    async def record_dead_letter(self, entry: str, message_id: str | None, kind: str) -> None:
+class DeadLetters(Protocol):
+    """The marks of the stream entries given up as dead letters."""
+
+    async def record(self, entry: str, message_id: str | None, kind: str) -> None:
         """Remember that stream entry ``entry`` (``stream/id``) was given up as a dead letter."""
         ...
 
-    async def dead_lettered(self, entry: str) -> bool:
+    async def is_dead(self, entry: str) -> bool:
         """Was ``entry`` given up (kept as long as tombstones)?  A re-read never runs it."""
         ...
 
-    async def list_dead_letters(
+    async def list(
         self, *, limit: int = 100, before: int | None = None
     ) -> Sequence[DeadLetterRecord]:
         """The marks of the entries given up, newest first; ``before``: older than that seq."""
         ...
 
-    # --- change notification and life cycle -----------------------------------------------------
+
+class Instances(Protocol):
+    """The instances, as the orders and runs left them."""
+
+    async def get(self, name: str) -> InstanceRecord | None: ...
+
+    async def list(self, *, after: str = "", limit: int = -1) -> Sequence[InstanceRecord]:
+        """By name, those after ``after``; at most ``limit`` (-1: all)."""
+        ...
+
+
+class Audit(Protocol):
+    """The audit trail: append-only (retention alone removes what is old enough)."""
+
+    async def append(
+        self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
+    ) -> None: ...
+
+    async def list(
+        self, *, subject: str | None = None, after: int = 0, limit: int = -1
+    ) -> Sequence[AuditRecord]:
+        """Oldest first, those after the seq ``after``; at most ``limit`` (-1: all)."""
+        ...
+
+
+class Store(Protocol):
+    """The ledger: its gateways, and what concerns all of it."""
+
+    @property
+    def orders(self) -> Orders: ...
+    @property
+    def runs(self) -> Runs: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def health(self) -> Health: ...
+    @property
+    def dead_letters(self) -> DeadLetters: ...
+    @property
+    def instances(self) -> Instances: ...
+    @property
+    def audit(self) -> Audit: ...
+
+    @property
+    def ledger_id(self) -> str:
+        """A random id fixed when the ledger was created (tags the processes of its runs)."""
+        ...
+
+    async def prune(self, cutoffs: Cutoffs) -> dict[str, int]:
+        """Remove what ended before each cutoff (see ``Cutoffs``); return how many of each."""
+        ...
+
     async def wait_changed(self, timeout: float) -> bool:
         """Return True when anything was written, False after ``timeout`` seconds without."""
         ...

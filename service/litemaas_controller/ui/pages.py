@@ -56,7 +56,7 @@ def _next(request: web.Request, page: dict[str, Any]) -> str | None:
 
 async def _instance_row(request: web.Request, record: InstanceRecord) -> Context:
     store = request.app[keys.STORE]
-    last = await store.get_order(record.last_order) if record.last_order else None
+    last = await store.orders.get(record.last_order) if record.last_order else None
     results = record.results or {}
     return {
         "record": record,
@@ -72,7 +72,7 @@ async def _instance_row(request: web.Request, record: InstanceRecord) -> Context
 async def instances(request: web.Request) -> Context:
     size = INSTANCES.limit(request)
     after = INSTANCES.cursor(request)
-    records = await request.app[keys.STORE].list_instances(
+    records = await request.app[keys.STORE].instances.list(
         after=after[0] if after else "", limit=size + 1
     )
     page = INSTANCES.page(records, lambda r: r, lambda r: r.name, size)
@@ -86,11 +86,11 @@ async def instances(request: web.Request) -> Context:
 async def instance(request: web.Request) -> Context:
     store = request.app[keys.STORE]
     name = request.match_info["name"]
-    record = await store.get_instance(name)
+    record = await store.instances.get(name)
     if record is None:
         raise NotFoundError(f"instance {name} does not exist")
-    transitions = list(await store.health_history(name, 0, HISTORY))
-    its_orders = list(await store.list_orders(instance=name, limit=PAGE))
+    transitions = list(await store.health.history(name, 0, HISTORY))
+    its_orders = list(await store.orders.list(instance=name, limit=PAGE))
     return {
         **await _instance_row(request, record),
         "chart": history.draw(transitions, its_orders, time.time()),
@@ -109,7 +109,7 @@ async def order_list(request: web.Request) -> Context:
     size = ORDERS.limit(request)
     status = query.text(request, ANY_STATUS) or None
     name = query.text(request, orders.INSTANCE) or None
-    records = await request.app[keys.STORE].list_orders(
+    records = await request.app[keys.STORE].orders.list(
         instance=name,
         status=status,
         limit=size + 1,
@@ -130,13 +130,13 @@ async def order_list(request: web.Request) -> Context:
 @aiohttp_jinja2.template("order.html")
 async def order(request: web.Request) -> Context:
     store = request.app[keys.STORE]
-    record: OrderRecord | None = await store.get_order(request.match_info["id"])
+    record: OrderRecord | None = await store.orders.get(request.match_info["id"])
     if record is None:
         raise NotFoundError(f"order {request.match_info['id']} does not exist")
-    runs = list(reversed(await store.list_runs(order_id=record.id)))
+    runs = list(reversed(await store.runs.list(order_id=record.id)))
     tasks = []
     for run in runs:
-        events = await store.events_after(run.id, 0)
+        events = await store.events.after(run.id, 0)
         tasks += [(run, e) for e in events if e.task and e.status in ENDED]
     return {"order": record, "runs": runs, "tasks": tasks, "ended": ENDED, "failed": FAILED}
 
@@ -146,7 +146,7 @@ async def order(request: web.Request) -> Context:
 @aiohttp_jinja2.template("dead_letters.html")
 async def dead_letters(request: web.Request) -> Context:
     size = DEAD_LETTERS.limit(request)
-    records = await request.app[keys.STORE].list_dead_letters(
+    records = await request.app[keys.STORE].dead_letters.list(
         limit=size + 1, before=DEAD_LETTERS.seq(request)
     )
     page = DEAD_LETTERS.page(records, lambda r: r, lambda r: r.seq, size)

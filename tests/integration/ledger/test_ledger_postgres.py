@@ -16,7 +16,7 @@ from litellm_local import canary
 from litemaas_controller.config import Settings, validate_settings
 from litemaas_controller.errors import ConfigError, LedgerWriteError
 from litemaas_controller.ledger import OrderStatus, PgStore
-from litemaas_controller.ledger.pg_schema import SCHEMA_VERSION, migrate
+from litemaas_controller.ledger.pg.schema import SCHEMA_VERSION, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ async def test_starters_at_once_migrate_once_under_the_advisory_lock(pg: PgLedge
 async def test_the_audit_cannot_be_truncated(pg: PgLedger) -> None:
     store = await pg.open()
     try:
-        await store.accept_order(new("o1"))
+        await store.orders.accept(new("o1"))
     finally:
         await store.close()
     with pg.sql() as conn, pytest.raises(psycopg.Error, match="append-only"):
@@ -61,17 +61,17 @@ async def test_an_unreachable_server_is_a_clear_temporary_error_and_the_store_re
 ) -> None:
     store = await pg.open()
     try:
-        await store.accept_order(new("o1"))
+        await store.orders.accept(new("o1"))
         pg.server.shutdown()
         try:
             with pytest.raises(LedgerWriteError, match=r"ledger \(PostgreSQL\) is unreachable"):
-                await store.accept_order(new("o2"))
+                await store.orders.accept(new("o2"))
         finally:
             pg.server.relaunch()
         # the same store, its pooled connections replaced: nothing lost, writes go on
-        assert (await store.get_order("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
-        _, created = await store.accept_order(new("o2"))
-        assert created and [o.id for o in await store.list_orders()] == ["o2", "o1"]
+        assert (await store.orders.get("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
+        _, created = await store.orders.accept(new("o2"))
+        assert created and [o.id for o in await store.orders.list()] == ["o2", "o1"]
     finally:
         await store.close()
 

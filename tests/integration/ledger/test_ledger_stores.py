@@ -53,41 +53,41 @@ def tamper(backend: str, tmp_path: Path, request: pytest.FixtureRequest, sql: st
 
 
 async def test_same_id_same_body_is_one_order(store: Store) -> None:
-    first, created = await store.accept_order(new("o1"))
-    again, created_again = await store.accept_order(new("o1"))
+    first, created = await store.orders.accept(new("o1"))
+    again, created_again = await store.orders.accept(new("o1"))
     assert (created, created_again) == (True, False) and again == first
     with pytest.raises(ConflictError, match="another body"):
-        await store.accept_order(new("o1", body='{"id":"o1","x":1}'))
+        await store.orders.accept(new("o1", body='{"id":"o1","x":1}'))
 
 
 async def test_destroy_supersedes_queued_provisions_and_updates(store: Store) -> None:
-    await store.accept_order(new("o1"))
-    run = await store.create_run("o1", "deploy_litemaas.yml", {})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})  # o1 is running: untouched
-    await store.accept_order(new("o2", Action.UPDATE))
-    await store.accept_order(new("o3", Action.DESTROY))
-    await store.accept_order(new("o4"))  # after the destroy: stays queued
-    statuses = {o: (await store.get_order(o)).status for o in ("o1", "o2", "o3", "o4")}  # type: ignore[union-attr]
+    await store.orders.accept(new("o1"))
+    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
+    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})  # o1 is running: untouched
+    await store.orders.accept(new("o2", Action.UPDATE))
+    await store.orders.accept(new("o3", Action.DESTROY))
+    await store.orders.accept(new("o4"))  # after the destroy: stays queued
+    statuses = {o: (await store.orders.get(o)).status for o in ("o1", "o2", "o3", "o4")}  # type: ignore[union-attr]
     assert statuses == {
         "o1": OrderStatus.RUNNING,
         "o2": OrderStatus.SUPERSEDED,
         "o3": OrderStatus.QUEUED,
         "o4": OrderStatus.QUEUED,
     }
-    assert (await store.next_queued_order("demo")).id == "o3"  # type: ignore[union-attr]
+    assert (await store.orders.next_queued("demo")).id == "o3"  # type: ignore[union-attr]
 
 
 async def test_finish_and_requeue(store: Store) -> None:
-    await store.accept_order(new("o1"))
-    run = await store.create_run("o1", "deploy_litemaas.yml", {"ocp4_workload_litemaas_x": 1})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
-    await store.record_process(run.id, 1234, 99)
-    assert [r.id for r in await store.unfinished_runs()] == [run.id]
-    await store.requeue_run(run.id, RunStatus.FAILED, "interrupted")
-    assert (await store.get_order("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
-    second = await store.create_run("o1", "deploy_litemaas.yml", {})
+    await store.orders.accept(new("o1"))
+    run = await store.runs.create("o1", "deploy_litemaas.yml", {"ocp4_workload_litemaas_x": 1})
+    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+    await store.runs.record_process(run.id, 1234, 99)
+    assert [r.id for r in await store.runs.unfinished()] == [run.id]
+    await store.runs.requeue(run.id, RunStatus.FAILED, "interrupted")
+    assert (await store.orders.get("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
+    second = await store.runs.create("o1", "deploy_litemaas.yml", {})
     assert second.attempt == 2
-    await store.start_run(second.id, InstanceStatus.PROVISIONING, {"v": 1})
+    await store.runs.start(second.id, InstanceStatus.PROVISIONING, {"v": 1})
     outcome = RunOutcome(
         RunStatus.SUCCEEDED,
         OrderStatus.SUCCEEDED,
@@ -96,33 +96,33 @@ async def test_finish_and_requeue(store: Store) -> None:
         None,
         {"credentials_secret": "litellm-secret"},
     )
-    await store.finish_run(second.id, outcome)
-    instance = await store.get_instance("demo")
+    await store.runs.finish(second.id, outcome)
+    instance = await store.instances.get("demo")
     assert instance is not None and instance.status == InstanceStatus.READY
     assert instance.results == {"credentials_secret": "litellm-secret"}
     assert instance.vars == {"v": 1}
-    assert await store.unfinished_runs() == []
+    assert await store.runs.unfinished() == []
 
 
 async def test_events_are_kept_once_in_order(store: Store) -> None:
-    await store.accept_order(new("o1"))
-    run = await store.create_run("o1", "deploy_litemaas.yml", {})
+    await store.orders.accept(new("o1"))
+    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
     events = [EventRecord(run.id, n, 0.0, "e") for n in (2, 1, 3)]
-    await store.append_events(events)
-    await store.append_events(events[:1])  # a repeat changes nothing
-    assert [e.seq for e in await store.events_after(run.id, 1)] == [2, 3]
+    await store.events.append(events)
+    await store.events.append(events[:1])  # a repeat changes nothing
+    assert [e.seq for e in await store.events.after(run.id, 1)] == [2, 3]
 
 
 async def test_untrusted_text_with_a_nul_character_is_kept(store: Store) -> None:
     """A run's output, a health reason or a stream's message id may hold any character."""
-    await store.accept_order(new("o1"))
-    run = await store.create_run("o1", "deploy_litemaas.yml", {})
-    await store.append_events([EventRecord(run.id, 1, 0.0, "e", "t\x00", None, None, "a\x00b")])
-    await store.record_health("demo", "failed", "bad\x00", NOW)
-    await store.record_dead_letter("s/1-0", "m\x00", "malformed")
-    [event] = await store.events_after(run.id, 0)
-    health = await store.get_health("demo")
-    [letter] = await store.list_dead_letters()
+    await store.orders.accept(new("o1"))
+    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
+    await store.events.append([EventRecord(run.id, 1, 0.0, "e", "t\x00", None, None, "a\x00b")])
+    await store.health.record("demo", "failed", "bad\x00", NOW)
+    await store.dead_letters.record("s/1-0", "m\x00", "malformed")
+    [event] = await store.events.after(run.id, 0)
+    health = await store.health.get("demo")
+    [letter] = await store.dead_letters.list()
     kept = [event.stdout, event.task, health.reason if health else "", letter.message_id or ""]
     # SQLite keeps the character itself, PostgreSQL (no NUL in its text) U+FFFD
     assert [k.replace("\ufffd", "\x00") for k in kept] == ["a\x00b", "t\x00", "bad\x00", "m\x00"]
@@ -131,19 +131,19 @@ async def test_untrusted_text_with_a_nul_character_is_kept(store: Store) -> None
 async def test_audit_trail_is_append_only(
     store: Store, backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    await store.accept_order(new("o1"))
-    [entry] = await store.list_audit(subject="o1")
+    await store.orders.accept(new("o1"))
+    [entry] = await store.audit.list(subject="o1")
     assert (entry.actor, entry.action, entry.source) == ("bearer", "order.accepted", "test")
     assert "append-only" in tamper(backend, tmp_path, request, "DELETE FROM audit")
     assert "append-only" in tamper(backend, tmp_path, request, "UPDATE audit SET actor='x'")
-    assert [a.actor for a in await store.list_audit(subject="o1")] == ["bearer"]
+    assert [a.actor for a in await store.audit.list(subject="o1")] == ["bearer"]
 
 
 async def test_waiters_wake_on_writes(store: Store) -> None:
     assert await store.wait_changed(0.01) is False
     waiter = asyncio.create_task(store.wait_changed(30))
     await asyncio.sleep(0)
-    await store.accept_order(new("o1"))
+    await store.orders.accept(new("o1"))
     assert await waiter is True
 
 
@@ -156,26 +156,26 @@ async def test_the_history_keeps_transitions_once_and_any_status(store: Store) -
             ("degraded", "budget spent"), ("healthy", "")]  # fmt: skip
     for status, reason in seen:
         await recorder.observed("demo", Health(HealthStatus(status), reason, NOW))
-    history = await store.health_history("demo")
+    history = await store.health.history("demo")
     assert [h.status for h in history] == ["healthy", "failed", "degraded", "healthy"]
-    assert [h.status for h in await store.health_history("demo", history[1].seq, 2)] == [
+    assert [h.status for h in await store.health.history("demo", history[1].seq, 2)] == [
         "degraded", "healthy"
     ]  # fmt: skip
-    current = await store.get_health("demo")
+    current = await store.health.get("demo")
     assert current is not None and current.seq == history[-1].seq
 
 
 async def test_retention_prunes_old_transitions_but_keeps_the_current_one(
     store: Store,
 ) -> None:
-    await store.accept_order(new("p1"))
+    await store.orders.accept(new("p1"))
     for instance in ("demo", "forgotten"):
         for status in ("healthy", "failed", "healthy"):
-            await store.record_health(instance, status, status, NOW)
+            await store.health.record(instance, status, status, NOW)
     counts = await store.prune(Cutoffs(events=PAST, audit=NOW * 2, payloads=PAST, tombstones=PAST))
     assert counts["health"] == 2 + 3  # all of an instance the ledger does not know
-    assert [h.status for h in await store.health_history("demo")] == ["healthy"]
-    assert await store.health_history("forgotten") == []
+    assert [h.status for h in await store.health.history("demo")] == ["healthy"]
+    assert await store.health.history("forgotten") == []
 
 
 # --- retention --------------------------------------------------------------------------------
@@ -185,13 +185,13 @@ FUTURE, PAST = time.time() + 3600, 0.0
 
 async def _finished(store: Store, oid: str, **order: Any) -> str:
     """Accept ``oid`` and run it to success; return its run's id."""
-    await store.accept_order(new(oid, **order))
-    run = await store.create_run(oid, "deploy_litemaas.yml", {"ocp4_workload_litemaas_v": "1"})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
-    await store.append_events([EventRecord(run.id, 1, time.time(), "e")])
+    await store.orders.accept(new(oid, **order))
+    run = await store.runs.create(oid, "deploy_litemaas.yml", {"ocp4_workload_litemaas_v": "1"})
+    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+    await store.events.append([EventRecord(run.id, 1, time.time(), "e")])
     done = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0,
                       None, {"credentials_secret": "litellm-secret"})  # fmt: skip
-    await store.finish_run(run.id, done)
+    await store.runs.finish(run.id, done)
     return run.id
 
 
@@ -199,57 +199,57 @@ async def test_a_pruned_order_stays_a_tombstone_its_retry_is_a_duplicate(
     store: Store,
 ) -> None:
     run_id = await _finished(store, "o1", body='{"id":"o1","vars":{"v":"1"}}')
-    await store.accept_order(new("o2", Action.UPDATE))  # queued: never pruned
+    await store.orders.accept(new("o2", Action.UPDATE))  # queued: never pruned
     counts = await store.prune(Cutoffs(events=PAST, audit=PAST, payloads=FUTURE, tombstones=PAST))
     assert counts["payloads"] == 1 and counts["tombstones"] == 0
-    pruned = await store.get_order("o1")
+    pruned = await store.orders.get("o1")
     assert pruned is not None and pruned.pruned_at is not None
     assert (pruned.status, pruned.vars, pruned.results, pruned.body) == ("succeeded", {}, None, "")
-    run = await store.get_run(run_id)
+    run = await store.runs.get(run_id)
     assert run is not None and (run.vars, run.results) == ({}, None)
-    assert (await store.get_order("o2")).pruned_at is None  # type: ignore[union-attr]
+    assert (await store.orders.get("o2")).pruned_at is None  # type: ignore[union-attr]
     # the catalog retries the old id: still a duplicate, and another body still a conflict
-    again, created = await store.accept_order(new("o1", body='{"id":"o1","vars":{"v":"1"}}'))
+    again, created = await store.orders.accept(new("o1", body='{"id":"o1","vars":{"v":"1"}}'))
     assert not created and again.id == "o1"
     with pytest.raises(ConflictError, match="another body"):
-        await store.accept_order(new("o1", body='{"id":"o1","vars":{"v":"2"}}'))
+        await store.orders.accept(new("o1", body='{"id":"o1","vars":{"v":"2"}}'))
     # a pruned order is never run again with its payload gone
-    assert (await store.retry_order("o1", "again")).status == OrderStatus.SUCCEEDED
+    assert (await store.orders.retry("o1", "again")).status == OrderStatus.SUCCEEDED
 
 
 async def test_tombstones_go_last_with_their_runs_and_events(store: Store) -> None:
     run_id = await _finished(store, "o1")
-    await store.record_dead_letter("litemaas:changes/1-0", "m-1", "failed")
+    await store.dead_letters.record("litemaas:changes/1-0", "m-1", "failed")
     keep = Cutoffs(events=PAST, audit=PAST, payloads=FUTURE, tombstones=PAST)
     await store.prune(keep)
-    assert await store.dead_lettered("litemaas:changes/1-0")
+    assert await store.dead_letters.is_dead("litemaas:changes/1-0")
     counts = await store.prune(Cutoffs(events=PAST, audit=PAST, payloads=FUTURE, tombstones=FUTURE))
     assert counts["tombstones"] == 1
-    assert await store.get_order("o1") is None and await store.get_run(run_id) is None
-    assert await store.events_after(run_id, 0) == []
-    assert not await store.dead_lettered("litemaas:changes/1-0")
+    assert await store.orders.get("o1") is None and await store.runs.get(run_id) is None
+    assert await store.events.after(run_id, 0) == []
+    assert not await store.dead_letters.is_dead("litemaas:changes/1-0")
 
 
 async def test_events_of_finished_runs_go_after_their_retention(store: Store) -> None:
     run_id = await _finished(store, "o1")
-    await store.accept_order(new("o2", instance="other"))
-    live = await store.create_run("o2", "deploy_litemaas.yml", {})
-    await store.start_run(live.id, InstanceStatus.PROVISIONING, {})
-    await store.append_events([EventRecord(live.id, 1, PAST, "e")])
+    await store.orders.accept(new("o2", instance="other"))
+    live = await store.runs.create("o2", "deploy_litemaas.yml", {})
+    await store.runs.start(live.id, InstanceStatus.PROVISIONING, {})
+    await store.events.append([EventRecord(live.id, 1, PAST, "e")])
     counts = await store.prune(Cutoffs(events=FUTURE, audit=PAST, payloads=PAST, tombstones=PAST))
     assert counts["events"] == 1
-    assert await store.events_after(run_id, 0) == []
-    assert len(await store.events_after(live.id, 0)) == 1  # its run is still going
+    assert await store.events.after(run_id, 0) == []
+    assert len(await store.events.after(live.id, 0)) == 1  # its run is still going
 
 
 async def test_audit_entries_go_only_past_their_retention(
     store: Store, backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    await store.accept_order(new("o1"))
+    await store.orders.accept(new("o1"))
     cutoff = time.time()
-    await store.accept_order(new("o2", instance="other"))
+    await store.orders.accept(new("o2", instance="other"))
     await store.prune(Cutoffs(events=PAST, audit=cutoff, payloads=PAST, tombstones=PAST))
-    subjects = [a.subject for a in await store.list_audit()]
+    subjects = [a.subject for a in await store.audit.list()]
     assert "o1" not in subjects and "o2" in subjects and "ledger" in subjects  # the prune's own
     # newer than the retention: still append-only
     assert "append-only" in tamper(backend, tmp_path, request, "DELETE FROM audit")
@@ -259,54 +259,55 @@ async def test_audit_entries_go_only_past_their_retention(
 
 
 async def test_the_queue_runs_in_arrival_order_and_a_retry_goes_behind(store: Store) -> None:
-    await store.accept_order(new("a1", instance="a"))
-    await store.accept_order(new("b1", instance="b"))
-    run = await store.create_run("a1", "deploy_litemaas.yml", {})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    await store.orders.accept(new("a1", instance="a"))
+    await store.orders.accept(new("b1", instance="b"))
+    run = await store.runs.create("a1", "deploy_litemaas.yml", {})
+    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
     failed = RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED, 2, "boom")
-    await store.finish_run(run.id, failed)
-    await store.accept_order(new("a2", Action.UPDATE, instance="a"))
-    assert await store.instances_with_queued_orders() == ["b", "a"]
-    assert (await store.retry_order("a1", "again")).status == OrderStatus.QUEUED
-    assert (await store.next_queued_order("a")).id == "a2"  # type: ignore[union-attr]
-    assert (await store.supersede_order("a2", "replaced")).status == OrderStatus.SUPERSEDED
-    assert (await store.supersede_order("b1", "x")).status == OrderStatus.SUPERSEDED
-    assert (await store.next_queued_order("a")).id == "a1"  # type: ignore[union-attr]
-    counts = await store.count_orders_by_status()
+    await store.runs.finish(run.id, failed)
+    await store.orders.accept(new("a2", Action.UPDATE, instance="a"))
+    assert await store.orders.instances_with_queued() == ["b", "a"]
+    assert (await store.orders.retry("a1", "again")).status == OrderStatus.QUEUED
+    assert (await store.orders.next_queued("a")).id == "a2"  # type: ignore[union-attr]
+    assert (await store.orders.supersede("a2", "replaced")).status == OrderStatus.SUPERSEDED
+    assert (await store.orders.supersede("b1", "x")).status == OrderStatus.SUPERSEDED
+    assert (await store.orders.next_queued("a")).id == "a1"  # type: ignore[union-attr]
+    counts = await store.orders.count_by_status()
     assert (counts[OrderStatus.QUEUED], counts[OrderStatus.SUPERSEDED]) == (1, 2)
-    assert await store.namespace_holder("litemaas-a") == "a"
-    assert await store.namespace_holder("litemaas-c") is None
-    settled, created = await store.accept_order(replace(new("s1", instance="s"), settled="done"))
+    assert await store.orders.namespace_holder("litemaas-a") == "a"
+    assert await store.orders.namespace_holder("litemaas-c") is None
+    settled, created = await store.orders.accept(replace(new("s1", instance="s"), settled="done"))
     assert created and (settled.status, settled.message) == (OrderStatus.SUCCEEDED, "done")
     assert (
-        await store.get_instance("s") is None and await store.namespace_holder("litemaas-s") is None
+        await store.instances.get("s") is None
+        and await store.orders.namespace_holder("litemaas-s") is None
     )
 
 
 async def test_pages_newest_first_and_oldest_first(store: Store) -> None:
     for n in range(5):
-        await store.accept_order(new(f"o{n}", instance=f"i{n % 2}"))
-    page = await store.list_orders(limit=2)
+        await store.orders.accept(new(f"o{n}", instance=f"i{n % 2}"))
+    page = await store.orders.list(limit=2)
     assert [o.id for o in page] == ["o4", "o3"]
-    assert [o.id for o in await store.list_orders(limit=2, before=page[-1].seq)] == ["o2", "o1"]
-    assert [o.id for o in await store.list_orders(instance="i1")] == ["o3", "o1"]
-    assert [o.id for o in await store.list_orders(status="running")] == []
-    runs = [await store.create_run("o0", "deploy_litemaas.yml", {}) for _ in range(3)]
+    assert [o.id for o in await store.orders.list(limit=2, before=page[-1].seq)] == ["o2", "o1"]
+    assert [o.id for o in await store.orders.list(instance="i1")] == ["o3", "o1"]
+    assert [o.id for o in await store.orders.list(status="running")] == []
+    runs = [await store.runs.create("o0", "deploy_litemaas.yml", {}) for _ in range(3)]
     assert [r.attempt for r in runs] == [1, 2, 3]
-    listed = await store.list_runs(order_id="o0", limit=2)
+    listed = await store.runs.list(order_id="o0", limit=2)
     assert [r.id for r in listed] == [runs[2].id, runs[1].id]
-    assert [r.id for r in await store.list_runs(before=listed[-1].seq)] == [runs[0].id]
-    assert [i.name for i in await store.list_instances()] == ["i0", "i1"]
-    assert [i.name for i in await store.list_instances(after="i0", limit=5)] == ["i1"]
-    audit = await store.list_audit()
-    assert len(audit) == 5 and [a.subject for a in await store.list_audit(limit=1)] == ["o0"]
-    assert [a.subject for a in await store.list_audit(after=audit[-2].seq)] == ["o4"]
+    assert [r.id for r in await store.runs.list(before=listed[-1].seq)] == [runs[0].id]
+    assert [i.name for i in await store.instances.list()] == ["i0", "i1"]
+    assert [i.name for i in await store.instances.list(after="i0", limit=5)] == ["i1"]
+    audit = await store.audit.list()
+    assert len(audit) == 5 and [a.subject for a in await store.audit.list(limit=1)] == ["o0"]
+    assert [a.subject for a in await store.audit.list(after=audit[-2].seq)] == ["o4"]
     for n in range(3):
-        await store.record_dead_letter(f"s/{n}-0", None if n else "m-0", "failed")
-    await store.record_dead_letter("s/0-0", "m-0", "failed")  # once
-    letters = await store.list_dead_letters(limit=2)
+        await store.dead_letters.record(f"s/{n}-0", None if n else "m-0", "failed")
+    await store.dead_letters.record("s/0-0", "m-0", "failed")  # once
+    letters = await store.dead_letters.list(limit=2)
     assert [d.entry for d in letters] == ["s/2-0", "s/1-0"]
-    older = await store.list_dead_letters(before=letters[-1].seq)
+    older = await store.dead_letters.list(before=letters[-1].seq)
     assert [(d.entry, d.message_id) for d in older] == [("s/0-0", "m-0")]
 
 
@@ -314,23 +315,25 @@ async def test_a_newer_run_about_the_same_value_is_found(store: Store) -> None:
     def change(oid: str, value: str) -> NewOrder:
         return replace(new(oid, Action.UPDATE), vars={"model": value})
 
-    await store.accept_order(new("p1"))
-    first, _ = await store.accept_order(change("u1", "m1"))
-    await store.accept_order(change("u2", "m1"))
-    assert await store.newer_run_about(first, [Action.UPDATE], "model") is None  # not started
-    run = await store.create_run("u2", "deploy_litemaas.yml", {})
-    await store.start_run(run.id, InstanceStatus.UPDATING, {})
-    assert await store.newer_run_about(first, [Action.UPDATE], "model") == "u2"
-    assert await store.newer_run_about(first, [Action.DESTROY], "model") is None
-    other, _ = await store.accept_order(change("u0", "m2"))
-    assert await store.newer_run_about(other, [Action.UPDATE], "model") is None
+    await store.orders.accept(new("p1"))
+    first, _ = await store.orders.accept(change("u1", "m1"))
+    await store.orders.accept(change("u2", "m1"))
+    assert (
+        await store.orders.newer_run_about(first, [Action.UPDATE], "model") is None
+    )  # not started
+    run = await store.runs.create("u2", "deploy_litemaas.yml", {})
+    await store.runs.start(run.id, InstanceStatus.UPDATING, {})
+    assert await store.orders.newer_run_about(first, [Action.UPDATE], "model") == "u2"
+    assert await store.orders.newer_run_about(first, [Action.DESTROY], "model") is None
+    other, _ = await store.orders.accept(change("u0", "m2"))
+    assert await store.orders.newer_run_about(other, [Action.UPDATE], "model") is None
 
 
 async def test_health_counts_only_instances_still_there(store: Store) -> None:
-    await store.accept_order(new("p1"))
-    await store.accept_order(new("p2", instance="other"))
-    await store.record_health("demo", "failed", "x", NOW)
-    await store.record_health("demo", "healthy", "", NOW)
-    await store.record_health("other", "healthy", "", NOW)
-    await store.record_health("gone", "failed", "x", NOW)  # not in the ledger: not counted
-    assert await store.count_health_by_status() == {"healthy": 2}
+    await store.orders.accept(new("p1"))
+    await store.orders.accept(new("p2", instance="other"))
+    await store.health.record("demo", "failed", "x", NOW)
+    await store.health.record("demo", "healthy", "", NOW)
+    await store.health.record("other", "healthy", "", NOW)
+    await store.health.record("gone", "failed", "x", NOW)  # not in the ledger: not counted
+    assert await store.health.count_by_status() == {"healthy": 2}

@@ -73,7 +73,7 @@ async def test_a_worker_that_finds_the_server_stopped_waits_for_it(
     pg = PgLedger.create(postgres, tmp_path)
     svc = await make_service("quick", ledger_url=pg.url, ledger_password_file=pg.password_file)
     app = svc.client.app
-    await app[keys.STORE].accept_order(new("o-wait"))  # queued, no worker woken yet
+    await app[keys.STORE].orders.accept(new("o-wait"))  # queued, no worker woken yet
     postgres.shutdown()
     try:
         app[keys.DISPATCHER].wake("demo")  # the worker's first read finds no server

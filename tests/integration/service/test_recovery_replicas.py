@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "ledger.sqlite3")
+    s = await SqliteStore.open(tmp_path / "ledger.sqlite3")
     yield s
     await s.close()
 
@@ -75,19 +75,19 @@ async def test_recovery_ends_this_replicas_and_old_form_markers_and_leaves_anoth
 
 async def unfinished(store: SqliteStore, oid: str) -> str:
     """A run of the ledger left running."""
-    await store.accept_order(
+    await store.orders.accept(
         NewOrder(id=oid, action=Action.PROVISION, instance=oid, namespace=f"litemaas-{oid}",
                  vars={}, body="{}", source="test", principal="bearer")
     )  # fmt: skip
-    run = await store.create_run(oid, "deploy_litemaas.yml", {})
-    await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    run = await store.runs.create(oid, "deploy_litemaas.yml", {})
+    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
     return run.id
 
 
 async def led_by(store: SqliteStore, run_id: str, leader: subprocess.Popen[bytes]) -> None:
     start = procs.start_time(leader.pid)
     assert start is not None
-    await store.record_process(run_id, leader.pid, start)
+    await store.runs.record_process(run_id, leader.pid, start)
 
 
 async def test_the_recorded_leader_of_another_replicas_run_is_left_running(

@@ -135,7 +135,7 @@ async def test_markup_in_orders_reasons_and_results_shows_as_text_and_links_stay
     assert (await svc.post_order(order)).status == 202
     assert (await svc.finished("x1"))["status"] == "succeeded"
     store = svc.client.app[keys.STORE]  # type: ignore[index]
-    await store.record_health("web", "failed", HOSTILE, 1.0)
+    await store.health.record("web", "failed", HOSTILE, 1.0)
     # a run's results could name any URL (as a playbook's set_stats would): only http(s) links
     db = sqlite3.connect(svc.settings.ledger_path)
     with db:
@@ -179,7 +179,7 @@ async def test_dead_letters_are_paged_behind_the_token_and_listed_by_the_cli_and
     assert (await svc.client.get("/api/v1/dead-letters")).status == 401
     store = svc.client.app[keys.STORE]  # type: ignore[index]
     for n in range(3):
-        await store.record_dead_letter(f"litemaas:changes/1-{n}", f"m-{n}", "invalid")
+        await store.dead_letters.record(f"litemaas:changes/1-{n}", f"m-{n}", "invalid")
     first = await svc.get("/api/v1/dead-letters?limit=2")
     assert [d["message_id"] for d in first["items"]] == ["m-2", "m-1"]
     rest = await svc.get(f"/api/v1/dead-letters?limit=2&cursor={first['next']}")

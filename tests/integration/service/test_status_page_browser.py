@@ -141,7 +141,7 @@ async def test_the_status_page_in_a_browser(
 
     # every page: axe-core, 360 px, screenshots
     store = svc.client.app[keys.STORE]  # type: ignore[index]
-    await store.record_dead_letter("litemaas:changes/1-0", "m-1", "invalid")
+    await store.dead_letters.record("litemaas:changes/1-0", "m-1", "invalid")
     repair_id = (await repair.json())["id"]
     for path, shot in [("/ui/", "instances"), (f"/ui/instances/{name}", "instance"),
                        ("/ui/orders", "orders"), (f"/ui/orders/{order['id']}", "order"),

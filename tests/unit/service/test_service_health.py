@@ -13,7 +13,7 @@ from litemaas_controller.healing.assess import Moment, Objects, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.healing.model import Health, HealthStatus
 from litemaas_controller.ledger import SqliteStore
-from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION
+from litemaas_controller.ledger.sqlite.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.unit
 
@@ -163,15 +163,15 @@ async def test_a_failure_counts_only_once_it_has_lasted_the_grace() -> None:
 
 async def test_a_schema_3_ledger_gains_the_health_history(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    await SqliteStore(path).close()
+    await (await SqliteStore.open(path)).close()
     db = sqlite3.connect(path)  # as a ledger written before health was kept
     db.execute("DROP TABLE health_history")
     db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
     db.commit()
     db.close()
-    store = SqliteStore(path)
+    store = await SqliteStore.open(path)
     try:
-        assert await store.record_health("demo", "healthy", "", NOW) is not None
+        assert await store.health.record("demo", "healthy", "", NOW) is not None
     finally:
         await store.close()
     db = sqlite3.connect(path)

@@ -20,7 +20,7 @@ from litemaas_controller.ledger import (
     SqliteStore,
     open_store,
 )
-from litemaas_controller.ledger.sqlite_rows import SCHEMA_VERSION
+from litemaas_controller.ledger.sqlite.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.unit
 
@@ -29,8 +29,8 @@ FUTURE, PAST = time.time() + 3600, 0.0
 
 async def test_a_schema_2_ledger_keeps_its_queue_and_can_place_retries(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    old = SqliteStore(path)
-    await old.accept_order(new("o1"))
+    old = await SqliteStore.open(path)
+    await old.orders.accept(new("o1"))
     await old.close()
     db = sqlite3.connect(path)  # as a ledger written before orders had a queue place
     db.execute("ALTER TABLE orders DROP COLUMN queue_seq")
@@ -38,18 +38,18 @@ async def test_a_schema_2_ledger_keeps_its_queue_and_can_place_retries(tmp_path:
     db.commit()
     db.close()
 
-    store = SqliteStore(path)
+    store = await SqliteStore.open(path)
     try:
-        queued = await store.next_queued_order("demo")
+        queued = await store.orders.next_queued("demo")
         assert queued is not None and queued.id == "o1"
-        run = await store.create_run("o1", "deploy_litemaas.yml", {})
-        await store.start_run(run.id, InstanceStatus.PROVISIONING, {})
-        await store.finish_run(
+        run = await store.runs.create("o1", "deploy_litemaas.yml", {})
+        await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+        await store.runs.finish(
             run.id, RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED)
         )
-        await store.accept_order(new("o2", Action.UPDATE))
-        await store.retry_order("o1", "again")
-        first = await store.next_queued_order("demo")
+        await store.orders.accept(new("o2", Action.UPDATE))
+        await store.orders.retry("o1", "again")
+        first = await store.orders.next_queued("demo")
         assert first is not None and first.id == "o2"  # the retry went behind o2
     finally:
         await store.close()
@@ -79,12 +79,12 @@ async def test_a_version_1_ledger_is_migrated_at_start(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.executescript(V1_LEDGER)
     db.close()
-    store = SqliteStore(path)
+    store = await SqliteStore.open(path)
     try:
-        _, created = await store.accept_order(new("o1"))  # its body hash was filled in
+        _, created = await store.orders.accept(new("o1"))  # its body hash was filled in
         assert not created
         await store.prune(Cutoffs(events=PAST, audit=FUTURE, payloads=PAST, tombstones=PAST))
-        assert [a.subject for a in await store.list_audit()] == ["ledger"]
+        assert [a.subject for a in await store.audit.list()] == ["ledger"]
     finally:
         await store.close()
     db = sqlite3.connect(path)
@@ -98,7 +98,7 @@ async def test_a_sqlite_url_names_the_ledger_file(tmp_path: Path) -> None:
     store = await open_store(f"sqlite://{path}", tmp_path / "default.sqlite3", None)
     try:
         assert isinstance(store, SqliteStore)
-        await store.accept_order(new("o1"))
+        await store.orders.accept(new("o1"))
     finally:
         await store.close()
     assert path.exists() and not (tmp_path / "default.sqlite3").exists()

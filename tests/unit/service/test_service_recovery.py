@@ -47,20 +47,20 @@ def runner(tmp_path: Path) -> PlaybookRunner:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "ledger.sqlite3")
-    await s.accept_order(order("p", Action.PROVISION))
-    run = await s.create_run("p", "deploy_litemaas.yml", {})
-    await s.start_run(run.id, InstanceStatus.PROVISIONING, {})
+    s = await SqliteStore.open(tmp_path / "ledger.sqlite3")
+    await s.orders.accept(order("p", Action.PROVISION))
+    run = await s.runs.create("p", "deploy_litemaas.yml", {})
+    await s.runs.start(run.id, InstanceStatus.PROVISIONING, {})
     ready = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0)
-    await s.finish_run(run.id, ready)
+    await s.runs.finish(run.id, ready)
     yield s
     await s.close()
 
 
 async def interrupted(store: SqliteStore, oid: str, action: Action) -> str:
-    await store.accept_order(order(oid, action))
-    run = await store.create_run(oid, "rotate_keys.yml", {})
-    await store.start_run(run.id, InstanceStatus.READY, {})
+    await store.orders.accept(order(oid, action))
+    run = await store.runs.create(oid, "rotate_keys.yml", {})
+    await store.runs.start(run.id, InstanceStatus.READY, {})
     return run.id
 
 
@@ -76,14 +76,14 @@ async def test_an_interrupted_rotation_is_not_run_again(
 ) -> None:
     run_id = await interrupted(store, "r", action)
     assert await recover(store, runner) == 1
-    run = await store.get_run(run_id)
-    found = await store.get_order("r")
+    run = await store.runs.get(run_id)
+    found = await store.orders.get("r")
     assert run is not None and found is not None
     assert run.status == RunStatus.FAILED
     assert found.status == OrderStatus.CANCELLED  # terminal: no retry, its message dead-letters
     assert what_to_check in (found.message or "")
     assert "not run again automatically" in (found.message or "")
-    assert await store.next_queued_order("demo") is None
+    assert await store.orders.next_queued("demo") is None
 
 
 async def test_another_interrupted_change_is_queued_again(
@@ -91,5 +91,5 @@ async def test_another_interrupted_change_is_queued_again(
 ) -> None:
     await interrupted(store, "m", Action.MODEL_UPSERT)
     await recover(store, runner)
-    found = await store.get_order("m")
+    found = await store.orders.get("m")
     assert found is not None and found.status == OrderStatus.QUEUED

@@ -72,7 +72,7 @@ class Handler:
             log.warning("entry %s was deleted from the stream while pending; acked", entry.id)
             await self._stream.ack(entry.id)
             return None
-        if await self._orders.store.dead_lettered(self._key(entry)):
+        if await self._orders.store.dead_letters.is_dead(self._key(entry)):
             await self._stream.ack(entry.id)
             self._metrics.count(_type_of(entry), "duplicate")
             log.info("entry %s was dead-lettered before; acked, nothing runs", entry.id)
@@ -195,7 +195,7 @@ class Handler:
     async def _ended(self, order_id: str) -> OrderRecord:
         store = self._orders.store
         while True:
-            record = await store.get_order(order_id)
+            record = await store.orders.get(order_id)
             if record is None:
                 raise LookupError(f"order {order_id} vanished from the ledger")
             if record.status in TERMINAL_ORDER:
@@ -220,7 +220,7 @@ class Handler:
         # the ledger first: a crash before the letter is written loses that letter (the mark and
         # the order keep the reason), never lets the entry run again when it is read again
         try:
-            await self._orders.store.record_dead_letter(self._key(entry), message_id, kind)
+            await self._orders.store.dead_letters.record(self._key(entry), message_id, kind)
         except LedgerWriteError as exc:
             # a ledger that refuses writes must not keep the entry from its dead letter (it is
             # often why the entry is given up): only a re-read of the whole stream could run it
@@ -231,7 +231,9 @@ class Handler:
 
     async def _audit(self, action: str, order: OrderRecord, entry: Entry) -> None:
         detail = {"entry": entry.id, "deliveries": entry.deliveries, "status": order.status}
-        await self._orders.store.audit(order.principal, action, order.id, order.source, detail)
+        await self._orders.store.audit.append(
+            order.principal, action, order.id, order.source, detail
+        )
 
 
 def _type_of(entry: Entry) -> str:

@@ -28,7 +28,7 @@ from litemaas_controller.healing.assess import Moment, assess
 from litemaas_controller.healing.health import HealthModel
 from litemaas_controller.intake.ownership import INSTANCE_LABEL, MANAGED_BY
 from litemaas_controller.intake.watch.cache import ObjectCache
-from litemaas_controller.ledger import InstanceRecord, InstanceStatus, RunRecord
+from litemaas_controller.ledger import InstanceRecord, InstanceStatus, RunRecord, Store
 from litemaas_controller.role.order_vars import CONTROLLER
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,25 @@ class Instances(Protocol):
     async def unfinished_runs(self) -> Sequence[RunRecord]: ...
 
     async def wait_changed(self, timeout: float) -> bool: ...
+
+
+class LedgerInstances:
+    """``Instances`` read from the ledger's gateways."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def list_instances(self) -> Sequence[InstanceRecord]:
+        return await self._store.instances.list()
+
+    async def instances_with_queued_orders(self) -> Sequence[str]:
+        return await self._store.orders.instances_with_queued()
+
+    async def unfinished_runs(self) -> Sequence[RunRecord]:
+        return await self._store.runs.unfinished()
+
+    async def wait_changed(self, timeout: float) -> bool:
+        return await self._store.wait_changed(timeout)
 
 
 class ClusterWatch:

@@ -1,4 +1,4 @@
-"""Retention on the PostgreSQL ledger: the rules of ``sqlite_retention``, in one transaction.
+"""Retention on the PostgreSQL ledger: the rules of ``sqlite.retention``, in one transaction.
 
 Audit entries go under the append-only trigger's mark (``meta.audit_pruned_to``), set first.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from litemaas_controller.ledger.models import TERMINAL_ORDER, TERMINAL_RUN, Cutoffs, InstanceStatus
-from litemaas_controller.ledger.pg_base import Conn
+from litemaas_controller.ledger.pg.db import Conn
 
 _ENDED = sorted(str(s) for s in TERMINAL_ORDER)
 _RUN_ENDED = sorted(str(s) for s in TERMINAL_RUN)

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 from litemaas_controller.ledger.rows import body_hash
-from litemaas_controller.ledger.sqlite_rows import HEALTH_DDL, SCHEMA_VERSION
+from litemaas_controller.ledger.sqlite.schema import HEALTH_DDL, SCHEMA_VERSION
 
 
 def _v2(db: sqlite3.Connection) -> None:

@@ -1,4 +1,4 @@
-"""The PostgreSQL ledger's connections: a pool, transactions, errors, instances, audit.
+"""The PostgreSQL ledger's connections, the gateways' shared part: a pool, transactions, errors.
 
 Reads take any pooled connection (autocommit: each statement sees what is committed).  Writes
 are one transaction each, one at a time in this process as on SQLite.  A pooled connection is
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 from psycopg.abc import Buffer
@@ -28,10 +28,8 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from litemaas_controller.errors import LedgerWriteError
-from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.changes import Changes
-from litemaas_controller.ledger.models import AuditRecord, InstanceRecord
-from litemaas_controller.ledger.pg_schema import migrate
+from litemaas_controller.ledger.pg.schema import migrate
 from litemaas_controller.ledger.rows import dumps
 
 Conn = psycopg.AsyncConnection[DictRow]
@@ -53,23 +51,23 @@ _ADAPTERS = AdaptersMap(psycopg.adapters)
 _ADAPTERS.register_dumper(str, _NulFreeText)
 
 
-def _no_limit(limit: int) -> int | None:
+def no_limit(limit: int) -> int | None:
     """The ledger's ``limit=-1`` (all) is PostgreSQL's ``LIMIT NULL``."""
     return None if limit < 0 else limit
 
 
-class PgBase:
-    """What every part of ``PgStore`` shares.  Build it with ``await PgStore.open(...)``."""
+class Db:
+    """The pool, change notification and ledger id.  Build it with ``await Db.open(...)``."""
 
     def __init__(self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: str) -> None:
         self._pool = pool
-        self._ledger_id = ledger_id
+        self.ledger_id = ledger_id
         self._password = password
         self._writing = asyncio.Lock()  # one write transaction at a time, as on SQLite
-        self._changes = Changes()
+        self.changes = Changes()
 
     @classmethod
-    async def open(cls, url: str, password_file: Path | None = None) -> Self:
+    async def open(cls, url: str, password_file: Path | None = None) -> Db:
         """Migrate the schema (under the advisory lock), then open the pool."""
         password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
         try:
@@ -99,10 +97,6 @@ class PgBase:
         await pool.open()
         return cls(pool, ledger_id, password)
 
-    @property
-    def ledger_id(self) -> str:
-        return self._ledger_id
-
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Conn]:
         """A pooled connection; an unreachable server is ``LedgerWriteError``."""
@@ -114,67 +108,21 @@ class PgBase:
             raise LedgerWriteError(f"the ledger (PostgreSQL) is unreachable: {message}") from None
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[Conn]:
+    async def tx(self) -> AsyncIterator[Conn]:
         """One write transaction: committed at the end of the block, else rolled back."""
         async with self._writing, self._conn() as conn, conn.transaction():
             yield conn
-        self._changes.notify()
+        self.changes.notify()
 
-    async def _one(self, sql: str, *args: Any) -> DictRow | None:
+    async def one(self, sql: str, *args: Any) -> DictRow | None:
         async with self._conn() as conn:
             cur = await conn.execute(sql, args)
             return await cur.fetchone()
 
-    async def _all(self, sql: str, *args: Any) -> list[DictRow]:
+    async def all(self, sql: str, *args: Any) -> list[DictRow]:
         async with self._conn() as conn:
             cur = await conn.execute(sql, args)
             return await cur.fetchall()
-
-    async def _audit(
-        self,
-        db: Conn,
-        action: str,
-        subject: str,
-        detail: dict[str, Any],
-        *,
-        actor: str = "controller",
-        source: str = "dispatch",
-    ) -> None:
-        await db.execute(
-            "INSERT INTO audit (at, actor, action, subject, source, detail)"
-            " VALUES (%s,%s,%s,%s,%s,%s)",
-            (time.time(), actor, action, subject, source, dumps(detail)),
-        )
-
-    # --- instances and audit --------------------------------------------------------------------
-    async def get_instance(self, name: str) -> InstanceRecord | None:
-        row = await self._one("SELECT * FROM instances WHERE name=%s", name)
-        return rows.instance(row) if row else None
-
-    async def list_instances(self, *, after: str = "", limit: int = -1) -> Sequence[InstanceRecord]:
-        found = await self._all(
-            "SELECT * FROM instances WHERE name>%s ORDER BY name LIMIT %s", after, _no_limit(limit)
-        )
-        return [rows.instance(r) for r in found]
-
-    async def audit(
-        self, actor: str, action: str, subject: str, source: str, detail: dict[str, Any]
-    ) -> None:
-        async with self._tx() as db:
-            await self._audit(db, action, subject, detail, actor=actor, source=source)
-
-    async def list_audit(
-        self, *, subject: str | None = None, after: int = 0, limit: int = -1
-    ) -> Sequence[AuditRecord]:
-        found = await self._all(
-            "SELECT * FROM audit WHERE seq>%s AND (%s::TEXT IS NULL OR subject=%s)"
-            " ORDER BY seq LIMIT %s",
-            after, subject or None, subject or None, _no_limit(limit),
-        )  # fmt: skip
-        return [rows.audit(r) for r in found]
-
-    async def wait_changed(self, timeout: float) -> bool:
-        return await self._changes.wait(timeout)
 
     async def close(self) -> None:
         async with self._writing:
@@ -183,3 +131,19 @@ class PgBase:
 
 def _blank(message: str, password: str) -> str:
     return message.replace(password, "***") if password else message
+
+
+async def audit(
+    db: Conn,
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+    *,
+    actor: str = "controller",
+    source: str = "dispatch",
+) -> None:
+    """Append to the audit trail in ``db``'s transaction."""
+    await db.execute(
+        "INSERT INTO audit (at, actor, action, subject, source, detail) VALUES (%s,%s,%s,%s,%s,%s)",
+        (time.time(), actor, action, subject, source, dumps(detail)),
+    )
