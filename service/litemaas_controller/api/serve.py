@@ -4,6 +4,7 @@ start, wait for SIGTERM/SIGINT, drain, release the lock, exit 0."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import signal
 import socket
@@ -32,6 +33,7 @@ async def serve(settings: Settings, make: Callable[[Settings], web.Application] 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR2, _show_tasks)
     announce = _announcer(host)
     try:
         if await wait_for_ledger(lock, sock, stop, announce):
@@ -39,9 +41,18 @@ async def serve(settings: Settings, make: Callable[[Settings], web.Application] 
     finally:
         lock.release()
         sock.close()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2):
             loop.remove_signal_handler(sig)
     log.info("stopped")
+
+
+def _show_tasks() -> None:
+    """``kill -USR2 <pid>``: every asyncio task's stack in the log, for a stop that waits (the
+    threads' stacks: ``kill -USR1``)."""
+    for task in asyncio.all_tasks():
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        log.warning("task %s: %s", task.get_name(), stack.getvalue())
 
 
 async def _run(app: web.Application, sock: socket.socket, stop: asyncio.Event,

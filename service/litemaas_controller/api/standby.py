@@ -42,7 +42,8 @@ async def wait_for_ledger(
     try:
         while not lock.acquire():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await stop.wait()
             if stop.is_set():
                 return False
     finally:

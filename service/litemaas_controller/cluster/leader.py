@@ -225,7 +225,8 @@ class Elector:
     async def _call(self, call: Callable[[], Any], deadline: float) -> Any:
         """``call`` in a thread, waited for until ``deadline`` (its request times out too)."""
         future = asyncio.get_running_loop().run_in_executor(self._threads, call)
-        return await asyncio.wait_for(future, _left(deadline))
+        async with asyncio.timeout(_left(deadline)):
+            return await future
 
 
 def _left(deadline: float) -> float:

@@ -116,7 +116,8 @@ class LabelledInstances:
 
     async def wait_changed(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
         except TimeoutError:
             return False
         self._changed.clear()

@@ -156,7 +156,8 @@ class PlaybookRunner:
         self, run_id: str, job: asyncio.Future[int | None], flight: _InFlight
     ) -> int | None:
         try:
-            return await asyncio.wait_for(asyncio.shield(job), self._settings.run_timeout)
+            async with asyncio.timeout(self._settings.run_timeout):
+                return await asyncio.shield(job)
         except TimeoutError:
             log.warning(
                 "run %s passed its timeout of %ss; ending it", run_id, self._settings.run_timeout

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,6 +62,8 @@ class ServeProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR2)  # its tasks' stacks, into the log
+            time.sleep(0.5)
             self.proc.send_signal(signal.SIGUSR1)  # its threads' stacks, into the log
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2)

@@ -104,7 +104,8 @@ class RouterProxy:
     # -- one client ------------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            async with asyncio.timeout(30):
+                head = await reader.readuntil(b"\r\n\r\n")
             method, _, rest = head.partition(b" ")
             target, _, _ = rest.partition(b" ")
             if method == b"CONNECT":

@@ -195,9 +195,8 @@ class ClusterWatch:
     async def _next(self) -> tuple[Any, ...]:
         wait = min(self._due.values(), default=None)
         try:
-            return await asyncio.wait_for(
-                self._queue.get(), None if wait is None else max(0.0, wait - time.time())
-            )
+            async with asyncio.timeout(None if wait is None else max(0.0, wait - time.time())):
+                return await self._queue.get()
         except TimeoutError:
             return ("due",)
 
