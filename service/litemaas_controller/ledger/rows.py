@@ -1,5 +1,6 @@
 """The mapping between the ledger's rows and its records, shared by both stores (SQLite,
-PostgreSQL): JSON kept as text, times as seconds since the epoch, the same column names."""
+PostgreSQL): JSON kept as text, times as seconds since the epoch, the same column names; and the
+audit trail's row, appended the same way by both."""
 
 from __future__ import annotations
 
