@@ -1,10 +1,12 @@
 """The mapping between the ledger's rows and its records, shared by both stores (SQLite,
-PostgreSQL): JSON kept as text, times as seconds since the epoch, the same column names."""
+PostgreSQL): JSON kept as text, times as seconds since the epoch, the same column names; and the
+audit trail's row, appended the same way by both."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -24,12 +26,22 @@ from litemaas_controller.ledger.models import (
 )
 
 R = TypeVar("R")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Row(Protocol):
     """A row by column name: ``sqlite3.Row`` or psycopg's ``dict_row``."""
 
     def __getitem__(self, key: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+
+class Executes(Protocol[T_co]):
+    """A connection in a write transaction: ``sqlite3.Connection`` (a cursor back) or psycopg's
+    (a coroutine back, to await)."""
+
+    def execute(self, sql: str, args: tuple[Any, ...], /) -> T_co: ...
 
 
 def dumps(value: Any) -> str:
@@ -176,3 +188,20 @@ def newest_first(
         clauses.append(f"seq<{mark}")
         args.append(before)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def append_audit(
+    db: Executes[R],
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+    *,
+    mark: str,
+    actor: str = "controller",
+    source: str = "dispatch",
+) -> R:
+    """Append to the audit trail in ``db``'s transaction; ``mark``: the driver's placeholder."""
+    sql = "INSERT INTO audit (at, actor, action, subject, source, detail) VALUES (?,?,?,?,?,?)"
+    return db.execute(
+        sql.replace("?", mark), (time.time(), actor, action, subject, source, dumps(detail))
+    )

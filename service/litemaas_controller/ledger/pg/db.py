@@ -14,9 +14,9 @@ built from a driver error has it blanked.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from litemaas_controller.errors import LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
 from litemaas_controller.ledger.pg.schema import migrate
-from litemaas_controller.ledger.rows import dumps
+from litemaas_controller.ledger.rows import append_audit
 
 Conn = psycopg.AsyncConnection[DictRow]
 
@@ -51,13 +51,10 @@ _ADAPTERS = AdaptersMap(psycopg.adapters)
 _ADAPTERS.register_dumper(str, _NulFreeText)
 
 
-def no_limit(limit: int) -> int | None:
-    """The ledger's ``limit=-1`` (all) is PostgreSQL's ``LIMIT NULL``."""
-    return None if limit < 0 else limit
-
-
 class Db:
     """The pool, change notification and ledger id.  Build it with ``await Db.open(...)``."""
+
+    mark = "%s"  # the driver's placeholder
 
     def __init__(self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: str) -> None:
         self._pool = pool
@@ -133,17 +130,5 @@ def _blank(message: str, password: str) -> str:
     return message.replace(password, "***") if password else message
 
 
-async def audit(
-    db: Conn,
-    action: str,
-    subject: str,
-    detail: dict[str, Any],
-    *,
-    actor: str = "controller",
-    source: str = "dispatch",
-) -> None:
-    """Append to the audit trail in ``db``'s transaction."""
-    await db.execute(
-        "INSERT INTO audit (at, actor, action, subject, source, detail) VALUES (%s,%s,%s,%s,%s,%s)",
-        (time.time(), actor, action, subject, source, dumps(detail)),
-    )
+#: append to the audit trail in the caller's transaction (``rows.append_audit``), to await
+audit = partial(append_audit, mark=Db.mark)

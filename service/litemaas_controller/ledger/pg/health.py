@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
-from litemaas_controller.ledger import rows
-from litemaas_controller.ledger.models import HealthRecord, InstanceStatus
+from litemaas_controller.ledger.models import HealthRecord
 from litemaas_controller.ledger.pg.db import Db
+from litemaas_controller.ledger.reads import HealthReads
 
 
 class PgHealth:
@@ -15,6 +14,9 @@ class PgHealth:
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        reads = HealthReads(db)
+        self.get, self.history = reads.get, reads.history
+        self.count_by_status = reads.count_by_status
 
     async def record(
         self, instance: str, status: str, reason: str, since: float
@@ -31,30 +33,3 @@ class PgHealth:
             if not cur.rowcount:
                 return None
         return await self.get(instance)
-
-    async def get(self, instance: str) -> HealthRecord | None:
-        row = await self._db.one(
-            "SELECT * FROM health_history WHERE instance=%s ORDER BY seq DESC LIMIT 1", instance
-        )
-        return rows.health(row) if row else None
-
-    async def history(
-        self, instance: str, after: int = 0, limit: int = 100
-    ) -> Sequence[HealthRecord]:
-        found = await self._db.all(
-            "SELECT * FROM health_history WHERE instance=%s AND seq>%s ORDER BY seq LIMIT %s",
-            instance,
-            after,
-            limit,
-        )
-        return [rows.health(r) for r in found]
-
-    async def count_by_status(self) -> dict[str, int]:
-        found = await self._db.all(
-            "SELECT h.status, COUNT(*) AS n FROM health_history h"
-            " JOIN instances i ON i.name=h.instance"
-            " WHERE i.status!=%s AND h.seq=(SELECT MAX(seq) FROM health_history"
-            " WHERE instance=h.instance) GROUP BY h.status",
-            InstanceStatus.DESTROYED,
-        )
-        return {r["status"]: r["n"] for r in found}

@@ -7,7 +7,7 @@ retried order's place from the orders' own sequence, the vars compared as ``json
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
@@ -19,16 +19,22 @@ from litemaas_controller.ledger.models import (
     RunStatus,
 )
 from litemaas_controller.ledger.pg.db import Conn, Db, audit
+from litemaas_controller.ledger.reads import OrderReads
 from litemaas_controller.ledger.rows import dumps
 
 _SUPERSEDED_BY_DESTROY = [str(a) for a in (Action.PROVISION, Action.UPDATE, Action.REPAIR)]
 
 
 class PgOrders:
-    """``Orders`` on PostgreSQL; see ``ledger.store.Orders`` for the contract of each method."""
+    """``Orders`` on PostgreSQL; see ``ledger.store.Orders`` for the contract of each method.
+    The reads are ``OrderReads``, but ``newer_run_about`` (``jsonb``)."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        reads = OrderReads(db)
+        self.get, self.list, self.count_by_status = reads.get, reads.list, reads.count_by_status
+        self.namespace_holder, self.next_queued = reads.namespace_holder, reads.next_queued
+        self.instances_with_queued = reads.instances_with_queued
 
     async def _changed(self, order_id: str) -> OrderRecord:
         return rows.existing(await self.get(order_id), "order", order_id)
@@ -45,14 +51,6 @@ class PgOrders:
         row = await self._db.one("SELECT * FROM orders WHERE id=%s", order.id)
         assert row is not None
         return rows.duplicate(row, order), False
-
-    async def namespace_holder(self, namespace: str) -> str | None:
-        row = await self._db.one(
-            "SELECT name FROM instances WHERE namespace=%s AND status!=%s",
-            namespace,
-            InstanceStatus.DESTROYED,
-        )
-        return str(row["name"]) if row else None
 
     async def retry(self, order_id: str, reason: str) -> OrderRecord:
         async with self._db.tx() as db:
@@ -92,46 +90,6 @@ class PgOrders:
             None if value is None else dumps(value),
         )  # fmt: skip
         return None if row is None else str(row["id"])
-
-    async def get(self, order_id: str) -> OrderRecord | None:
-        row = await self._db.one("SELECT * FROM orders WHERE id=%s", order_id)
-        return rows.order(row) if row else None
-
-    async def list(
-        self,
-        *,
-        instance: str | None = None,
-        limit: int = 100,
-        before: int | None = None,
-        status: str | None = None,
-    ) -> Sequence[OrderRecord]:
-        where, args = rows.newest_first(
-            "instance", instance or None, before, mark="%s", status=status or None
-        )
-        sql = f"SELECT * FROM orders{where} ORDER BY seq DESC LIMIT %s"  # noqa: S608
-        found = await self._db.all(sql, *args, limit)
-        return [rows.order(r) for r in found]
-
-    async def next_queued(self, instance: str) -> OrderRecord | None:
-        row = await self._db.one(
-            "SELECT * FROM orders WHERE instance=%s AND status=%s"
-            " ORDER BY COALESCE(queue_seq, seq) LIMIT 1",
-            instance,
-            OrderStatus.QUEUED,
-        )
-        return rows.order(row) if row else None
-
-    async def instances_with_queued(self) -> Sequence[str]:
-        found = await self._db.all(
-            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=%s"
-            " GROUP BY instance ORDER BY first",
-            OrderStatus.QUEUED,
-        )
-        return [r["instance"] for r in found]
-
-    async def count_by_status(self) -> dict[OrderStatus, int]:
-        found = await self._db.all("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
-        return rows.status_counts((r["status"], r["n"]) for r in found)
 
 
 async def _insert(db: Conn, order: NewOrder, namespace: str) -> bool:

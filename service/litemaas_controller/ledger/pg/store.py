@@ -17,9 +17,9 @@ from litemaas_controller.ledger.pg.audit import PgAudit
 from litemaas_controller.ledger.pg.db import Db, audit
 from litemaas_controller.ledger.pg.dead_letters import PgDeadLetters
 from litemaas_controller.ledger.pg.health import PgHealth
-from litemaas_controller.ledger.pg.instances import PgInstances
 from litemaas_controller.ledger.pg.orders import PgOrders
 from litemaas_controller.ledger.pg.runs import PgEvents, PgRuns
+from litemaas_controller.ledger.reads import InstanceReads
 
 
 class PgStore:
@@ -32,7 +32,7 @@ class PgStore:
         self.events = PgEvents(db)
         self.health = PgHealth(db)
         self.dead_letters = PgDeadLetters(db)
-        self.instances = PgInstances(db)
+        self.instances = InstanceReads(db)
         self.audit = PgAudit(db)
 
     @classmethod

@@ -19,16 +19,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from litemaas_controller.errors import LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
-from litemaas_controller.ledger.rows import dumps
+from litemaas_controller.ledger.rows import append_audit
 from litemaas_controller.ledger.sqlite.migrate import migrate
 from litemaas_controller.ledger.sqlite.schema import DDL, SCHEMA_VERSION
 
@@ -84,6 +84,8 @@ class _Connection:
 class Db:
     """The ledger file's two connections, change notification and ledger id; the gateways'
     shared part.  Build it with ``await Db.open(path)``."""
+
+    mark = "?"  # the driver's placeholder
 
     def __init__(self) -> None:
         self._reader = _Connection("ledger-read")
@@ -159,17 +161,5 @@ def _init_meta(db: sqlite3.Connection) -> str:
     return str(db.execute("SELECT value FROM meta WHERE key='ledger_id'").fetchone()[0])
 
 
-def audit(
-    db: sqlite3.Connection,
-    action: str,
-    subject: str,
-    detail: dict[str, Any],
-    *,
-    actor: str = "controller",
-    source: str = "dispatch",
-) -> None:
-    """Append to the audit trail in ``db``'s transaction."""
-    db.execute(
-        "INSERT INTO audit (at, actor, action, subject, source, detail) VALUES (?,?,?,?,?,?)",
-        (time.time(), actor, action, subject, source, dumps(detail)),
-    )
+#: append to the audit trail in the caller's transaction (``rows.append_audit``)
+audit = partial(append_audit, mark=Db.mark)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
@@ -15,15 +15,21 @@ from litemaas_controller.ledger.models import (
     OrderStatus,
     RunStatus,
 )
+from litemaas_controller.ledger.reads import OrderReads
 from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite.db import Db, audit
 
 
 class SqliteOrders:
-    """``Orders`` on SQLite; see ``ledger.store.Orders`` for the contract of each method."""
+    """``Orders`` on SQLite; see ``ledger.store.Orders`` for the contract of each method.  The
+    reads are ``OrderReads``, but ``newer_run_about`` (SQLite's JSON functions)."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        reads = OrderReads(db)
+        self.get, self.list, self.count_by_status = reads.get, reads.list, reads.count_by_status
+        self.namespace_holder, self.next_queued = reads.namespace_holder, reads.next_queued
+        self.instances_with_queued = reads.instances_with_queued
 
     async def _changed(self, order_id: str) -> OrderRecord:
         return rows.existing(await self.get(order_id), "order", order_id)
@@ -37,14 +43,6 @@ class SqliteOrders:
             raise ValueError(f"order {order.id}: the intake decides the namespace first")
         await self._db.write(lambda db: _insert(db, order, namespace))
         return await self._changed(order.id), True
-
-    async def namespace_holder(self, namespace: str) -> str | None:
-        row = await self._db.one(
-            "SELECT name FROM instances WHERE namespace=? AND status!=?",
-            namespace,
-            InstanceStatus.DESTROYED,
-        )
-        return row["name"] if row else None
 
     async def retry(self, order_id: str, reason: str) -> OrderRecord:
         await self._db.write(lambda db: _retry(db, order_id, reason))
@@ -68,44 +66,6 @@ class SqliteOrders:
             order.vars.get(field),
         )  # fmt: skip
         return None if row is None else str(row["id"])
-
-    async def get(self, order_id: str) -> OrderRecord | None:
-        row = await self._db.one("SELECT * FROM orders WHERE id=?", order_id)
-        return rows.order(row) if row else None
-
-    async def list(
-        self,
-        *,
-        instance: str | None = None,
-        limit: int = 100,
-        before: int | None = None,
-        status: str | None = None,
-    ) -> Sequence[OrderRecord]:
-        where, args = rows.newest_first("instance", instance or None, before, status=status or None)
-        sql = f"SELECT * FROM orders{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
-        return [rows.order(r) for r in await self._db.all(sql, *args, limit)]
-
-    async def next_queued(self, instance: str) -> OrderRecord | None:
-        row = await self._db.one(
-            "SELECT * FROM orders WHERE instance=? AND status=?"
-            " ORDER BY COALESCE(queue_seq, seq) LIMIT 1",
-            instance,
-            OrderStatus.QUEUED,
-        )
-        return rows.order(row) if row else None
-
-    async def instances_with_queued(self) -> Sequence[str]:
-        found = await self._db.all(
-            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=?"
-            " GROUP BY instance"
-            " ORDER BY first",
-            OrderStatus.QUEUED,
-        )
-        return [r["instance"] for r in found]
-
-    async def count_by_status(self) -> dict[OrderStatus, int]:
-        found = await self._db.all("SELECT status, COUNT(*) FROM orders GROUP BY status")
-        return rows.status_counts(tuple(r) for r in found)
 
 
 def _insert(db: sqlite3.Connection, order: NewOrder, namespace: str) -> None:

@@ -12,12 +12,12 @@ import sqlite3
 from pathlib import Path
 
 from litemaas_controller.ledger.models import Cutoffs
+from litemaas_controller.ledger.reads import InstanceReads
 from litemaas_controller.ledger.sqlite import retention
 from litemaas_controller.ledger.sqlite.audit import SqliteAudit
 from litemaas_controller.ledger.sqlite.db import Db, audit
 from litemaas_controller.ledger.sqlite.dead_letters import SqliteDeadLetters
 from litemaas_controller.ledger.sqlite.health import SqliteHealth
-from litemaas_controller.ledger.sqlite.instances import SqliteInstances
 from litemaas_controller.ledger.sqlite.orders import SqliteOrders
 from litemaas_controller.ledger.sqlite.runs import SqliteEvents, SqliteRuns
 
@@ -32,7 +32,7 @@ class SqliteStore:
         self.events = SqliteEvents(db)
         self.health = SqliteHealth(db)
         self.dead_letters = SqliteDeadLetters(db)
-        self.instances = SqliteInstances(db)
+        self.instances = InstanceReads(db)
         self.audit = SqliteAudit(db)
 
     @classmethod
