@@ -129,7 +129,11 @@ class Db:
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         """A connection of its own, outside the pool, in autocommit (the change listener's)."""
         return await psycopg.AsyncConnection.connect(
-            self._url, password=self._password or None, autocommit=True, application_name=LISTENER
+            self._url,
+            password=self._password or None,
+            autocommit=True,
+            application_name=LISTENER,
+            connect_timeout=int(POOL_TIMEOUT),  # a server that does not answer counts as away
         )
 
     @asynccontextmanager
