@@ -5,7 +5,9 @@ nothing; the new holder settles the entry."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis
@@ -18,8 +20,8 @@ from litemaas_controller.intake.messages.metrics import MessageMetrics
 from litemaas_controller.intake.messages.parse import Message
 from litemaas_controller.intake.messages.stream import Entry, Stream
 
-from .conftest import ServiceFactory
-from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, send
+from .conftest import ServiceFactory, wait_for, wait_for_async
+from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, provision, send, start
 from .redisproc import PASSWORD, RedisServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -44,7 +46,7 @@ async def read_by_a_claimed_by_b(client: aioredis.Redis, r: redis.Redis) -> tupl
 
 
 def holder(r: redis.Redis, entry_id: str) -> str | None:
-    pending = r.xpending_range(STREAM, GROUP, entry_id, entry_id, 1)
+    pending: list[dict[str, Any]] = r.xpending_range(STREAM, GROUP, entry_id, entry_id, 1)  # type: ignore[assignment]
     return str(pending[0]["consumer"]) if pending else None
 
 
@@ -93,3 +95,39 @@ async def test_a_follower_whose_entry_was_claimed_neither_acks_nor_audits(
     assert f"entry {entry_id} is now b's; not acked here" in caplog.text
     outcome = {"type": "model.upsert", "outcome": "succeeded"}
     assert registry.get_sample_value("litemaas_messages_total", outcome) is None
+
+
+async def test_a_consumer_whose_entry_was_claimed_stops_following_it(
+    make_service: ServiceFactory,
+    redis_server: RedisServer,
+    client: aioredis.Redis,
+    r: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    svc = await start(make_service, redis_server, redis_claim_idle=3.0)  # renewals every 1 s
+    await provision(svc, "demo")
+    entry_id, _ = send(r, "m-1", "model.upsert", "demo", {**UPSERT, "name": "hold-llama"})
+    await wait_for(lambda: svc.evidence.count("start") == 2, what="the message's run")
+    b = asyncio.create_task(keep_claiming(client, entry_id))  # B, alive, owns it from now on
+    try:
+        lost = f"entry {entry_id} was claimed by another consumer; no longer followed here"
+        await wait_for(lambda: lost in caplog.text, what="the service to let the entry go")
+        svc.evidence.release()
+
+        async def ended() -> bool:
+            return (await order_of(svc, "m-1"))["status"] == "succeeded"
+
+        await wait_for_async(ended, what="the order to succeed")
+        assert holder(r, entry_id) == "b"  # not claimed back, not acked by the service
+        audit = await svc.client.app[keys.STORE].audit.list(subject="msg:m-1")
+        assert "message.acked" not in [e.action for e in audit]
+    finally:
+        b.cancel()
+        await asyncio.gather(b, return_exceptions=True)
+
+
+async def keep_claiming(client: aioredis.Redis, entry_id: str) -> None:
+    """Consumer B's renewals: the entry never idles long enough for the service to claim it."""
+    while True:
+        await client.xclaim(STREAM, GROUP, "b", 0, [entry_id], justid=True)
+        await asyncio.sleep(0.2)
