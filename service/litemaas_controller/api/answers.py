@@ -107,9 +107,10 @@ READINESS = _object(
         "runs_in_flight": INTEGER,
         "redis": OBJECT,
         "leader": OBJECT,
+        "ledger": STRING,
         "reason": STRING,
     },
-    optional=("runs_in_flight", "redis", "leader", "reason"),
+    optional=("runs_in_flight", "redis", "leader", "ledger", "reason"),
 )
 
 

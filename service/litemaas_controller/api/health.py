@@ -27,6 +27,11 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     if keys.DISPATCHER not in app or app[keys.DISPATCHER].draining or app[keys.STOPPING].is_set():
         return web.json_response({"status": "draining"}, status=503)
+    if not app[keys.STORE].reachable:  # nothing new starts until a call reaches it again
+        reason = "the ledger is unreachable; nothing new starts until it is back"
+        return web.json_response(
+            {"status": "waiting", "ledger": "unreachable", "reason": reason}, status=503
+        )
     body: dict[str, object] = {"status": "ready", "runs_in_flight": app[keys.DISPATCHER].in_flight}
     if keys.REDIS in app:
         # reported, not gating: orders over HTTP still work while the message Redis is down

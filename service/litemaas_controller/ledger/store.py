@@ -231,7 +231,14 @@ class Store(Protocol):
         ...
 
     async def wait_changed(self, timeout: float) -> bool:
-        """Return True when anything was written, False after ``timeout`` seconds without."""
+        """Return True when anything was written (on PostgreSQL: by any replica), False after
+        ``timeout`` seconds without (the caller polls then)."""
+        ...
+
+    @property
+    def reachable(self) -> bool:
+        """False from a call that found the ledger unreachable until one succeeds again (on
+        SQLite: always True); nothing new starts meanwhile."""
         ...
 
     async def close(self) -> None: ...

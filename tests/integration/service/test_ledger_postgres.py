@@ -1,6 +1,6 @@
 """`serve` on a PostgreSQL ledger (LITEMAAS_LEDGER_URL): orders accepted and run, recorded there;
-a stopped server is a clear 503, and the service carries on once it is back; the password in no
-log line."""
+a stopped server is a clear 503 (and /readyz says so), and the service carries on once it is back;
+the password in no log line."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ledgerkit import PgLedger, new
 from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.api import keys
 from litemaas_controller.intake.auth import signed_headers
+from waiting import wait_until
 
 from .conftest import PROJECTS, SECRET, TERMINAL, Evidence, ServiceFactory, wait_for_async
 from .serveproc import ServeProcess
@@ -29,6 +30,10 @@ def submit(svc: ServeProcess, order_id: str) -> tuple[int, Any]:
     body = json.dumps({"id": order_id, "action": "provision", "instance": order_id}).encode()
     headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
     return svc.request("POST", "/api/v1/orders", body, **headers)
+
+
+def readyz(svc: ServeProcess) -> tuple[int, Any]:
+    return svc.request("GET", "/readyz")
 
 
 def test_serve_on_postgres_runs_orders_and_rides_out_a_stop_of_the_server(
@@ -51,10 +56,13 @@ def test_serve_on_postgres_runs_orders_and_rides_out_a_stop_of_the_server(
         assert runs == [("succeeded",)] and ("run.finished",) in audit
         postgres.shutdown()  # every connection of the service's pool is broken
         try:
+            unready = wait_until(lambda: (r := readyz(svc))[0] == 503 and r, what="/readyz 503")
             status, problem = submit(svc, "o-pg-2")
         finally:
             postgres.relaunch()
+        assert unready[1]["ledger"] == "unreachable" and "unreachable" in unready[1]["reason"]
         assert status == 503 and "ledger (PostgreSQL) is unreachable" in problem["detail"]
+        wait_until(lambda: readyz(svc)[0] == 200, what="/readyz 200 once the server is back")
         assert submit(svc, "o-pg-2")[0] == 202  # the service carries on, not restarted
         assert svc.finished("o-pg-2", timeout=120)["status"] == "succeeded"
         assert svc.order("o-pg-1")["status"] == "succeeded"  # type: ignore[index]

@@ -3,7 +3,9 @@
 One loop reads new entries (XREADGROUP ``>`` with a block) and, every so often, claims entries
 left idle by any consumer (XAUTOCLAIM with the claim idle time): those of a consumer that died,
 and those whose run failed and were left pending to be retried.  Entries still being worked on
-are renewed (XCLAIM JUSTID, which counts no delivery) so they are never claimed from under us.
+are renewed (XCLAIM JUSTID, which counts no delivery) so they are never claimed from under us;
+those another consumer claimed all the same (this replica was paused past the claim idle time)
+are no longer followed here: their new holder settles them (``fenced``).
 
 Cancelling ``run`` (SIGTERM) stops reading and drops the followers: their entries stay pending
 and unacknowledged, and the next start claims them again; their orders are in the ledger, so
@@ -111,7 +113,8 @@ class MessageConsumer:
                 await self._trim()
                 next_trim = time.monotonic() + self._settings.prune_interval
             if time.monotonic() >= next_claim:
-                await self._stream.renew(list(self._followed))
+                for entry_id in await self._stream.renew(list(self._followed)):
+                    self._lost(entry_id)
                 await self._admit_all(await self._stream.claim_idle(self._idle_ms, BATCH))
                 next_claim = time.monotonic() + self._every_s
             if len(self._followed) >= MAX_FOLLOWED:
@@ -153,6 +156,12 @@ class MessageConsumer:
         task = asyncio.create_task(self._handler.follow(admitted), name=f"message:{entry_id}")
         self._followed[entry_id] = task
         task.add_done_callback(lambda t: self._followed_done(entry_id, t))
+
+    def _lost(self, entry_id: str) -> None:
+        if (task := self._followed.get(entry_id)) is not None:
+            task.cancel()
+            log.warning("entry %s was claimed by another consumer; no longer followed here",
+                        entry_id)  # fmt: skip
 
     def _followed_done(self, entry_id: str, task: asyncio.Task[None]) -> None:
         self._followed.pop(entry_id, None)

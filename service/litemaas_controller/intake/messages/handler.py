@@ -18,6 +18,8 @@ task of its own and only then acknowledges: a message is never acked before its 
 - an entry once dead-lettered (the ledger remembers it, as long as its tombstones): acked when it
   is read again (a consumer group created anew reads the stream from its start), never run.
 - a run whose failure is permanent (``ledger.models.is_permanent``): dead-lettered at once.
+- an entry another consumer has claimed meanwhile (this replica was paused past the claim idle
+  time): neither acked nor dead-lettered here, nothing audited; its new holder settles it.
 """
 
 from __future__ import annotations
@@ -148,9 +150,9 @@ class Handler:
         """This entry's order exists already: decide whether to follow it (True) or settle it."""
         if record.status in (OrderStatus.FAILED, OrderStatus.CANCELLED):
             if record.status == OrderStatus.CANCELLED or not self._retryable(entry, record):
-                await self._dead(entry, message.type, _kind(record), _reason(record),
-                                 message_id=message.id)  # fmt: skip
-                await self._audit("message.dead_lettered", record, entry)
+                if await self._dead(entry, message.type, _kind(record), _reason(record),
+                                    message_id=message.id):  # fmt: skip
+                    await self._audit("message.dead_lettered", record, entry)
                 return False
             reason = f"message delivered again ({entry.deliveries} of {self._max})"
             await self._orders.retry(record.id, reason)
@@ -165,14 +167,15 @@ class Handler:
         # counted now, not at delivery: a starved loop may have let the entry be claimed meanwhile
         count = await self._stream.deliveries(admitted.entry.id)
         entry = replace(admitted.entry, deliveries=max(count, admitted.entry.deliveries))
+        done = final.status in (OrderStatus.SUCCEEDED, OrderStatus.SUPERSEDED)
+        if done and not await self._stream.ack(entry.id):
+            return  # another consumer claimed the entry meanwhile: it settles it, not us
         if final.status == OrderStatus.SUCCEEDED:
-            await self._stream.ack(entry.id)
             self._metrics.count(message.type, "succeeded")
             await self._audit("message.acked", final, entry)
             log.info("message %s done (order %s succeeded); acked", message.id, final.id)
         elif final.status == OrderStatus.SUPERSEDED:
             # a newer message about the same model or alias ran first: nothing left to do
-            await self._stream.ack(entry.id)
             self._metrics.count(message.type, "superseded")
             await self._audit("message.acked", final, entry)
             log.info("message %s dropped, acked: %s", message.id, final.message)
@@ -180,9 +183,8 @@ class Handler:
             self._metrics.count(message.type, "retried")
             log.warning("message %s: run failed (delivery %d of %d); delivered again later: %s",
                         message.id, entry.deliveries, self._max, final.message)  # fmt: skip
-        else:
-            await self._dead(entry, message.type, _kind(final), _reason(final),
-                             message_id=message.id)  # fmt: skip
+        elif await self._dead(entry, message.type, _kind(final), _reason(final),
+                              message_id=message.id):  # fmt: skip
             await self._audit("message.dead_lettered", final, entry)
 
     def _retryable(self, entry: Entry, failed: OrderRecord, *, after: bool = False) -> bool:
@@ -214,7 +216,8 @@ class Handler:
         *,
         valid: bool = True,
         message_id: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Dead-letter the entry; False when another consumer has claimed it (nothing done)."""
         letter = deadletter.DeadLetter(entry.id, kind, reason, entry.deliveries, valid)
         fields = deadletter.fields(letter, entry.fields or {}, self._stream.consumer)
         # the ledger first: a crash before the letter is written loses that letter (the mark and
@@ -225,9 +228,11 @@ class Handler:
             # a ledger that refuses writes must not keep the entry from its dead letter (it is
             # often why the entry is given up): only a re-read of the whole stream could run it
             log.error("entry %s: its dead-letter mark could not be kept (%s)", entry.id, exc)
-        await self._stream.dead_letter(entry.id, fields)
+        if not await self._stream.dead_letter(entry.id, fields):
+            return False
         self._metrics.dead(message_type, kind)
         log.warning("message in entry %s dead-lettered (%s): %s", entry.id, kind, reason)
+        return True
 
     async def _audit(self, action: str, order: OrderRecord, entry: Entry) -> None:
         detail = {"entry": entry.id, "deliveries": entry.deliveries, "status": order.status}

@@ -2,6 +2,8 @@
 
 redis-py's asyncio client reconnects by itself; a command on a dead server raises
 ``redis.exceptions.ConnectionError`` (a ``RedisError``), which the consumer's supervisor handles.
+Acks, dead letters and renewals are fenced (``fenced``): they act only on entries still pending
+on this consumer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from litemaas_controller.intake.messages import fenced
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class Stream:
     ) -> None:
         self._r = client
         self.name, self.dead, self.group, self.consumer = stream, dead, group, consumer
+        self._settle = client.register_script(fenced.SETTLE)  # EVALSHA, loaded when missing
+        self._renew = client.register_script(fenced.RENEW)
 
     async def ensure_group(self) -> bool:
         """Create the group (and the stream) unless it exists; True when it was created.
@@ -124,23 +130,31 @@ class Stream:
         )
         return {_text(p["message_id"]) for p in pending}
 
-    async def renew(self, entry_ids: Sequence[str]) -> None:
-        """Reset the idle time of entries still being worked on (JUSTID: no delivery counted)."""
-        if entry_ids:
-            await self._r.xclaim(
-                self.name, self.group, self.consumer, 0, list(entry_ids), justid=True
-            )
+    async def renew(self, entry_ids: Sequence[str]) -> list[str]:
+        """Reset the idle time of entries still being worked on (JUSTID: no delivery counted),
+        those still pending on this consumer; return the others (another consumer claimed them)."""
+        if not entry_ids:
+            return []
+        lost = await self._renew(keys=[self.name], args=[self.group, self.consumer, *entry_ids])
+        return [_text(i) for i in lost]
 
-    async def ack(self, entry_id: str) -> None:
-        await self._r.xack(self.name, self.group, entry_id)
+    async def ack(self, entry_id: str) -> bool:
+        """Acknowledge the entry while it is pending on this consumer (checked and acked in one
+        step); False, nothing done, when another consumer has claimed it meanwhile."""
+        return await self._settled(entry_id, {})
 
-    async def dead_letter(self, entry_id: str, fields: Mapping[str, str]) -> None:
-        """Write the dead letter and acknowledge the entry in one transaction."""
-        payload: dict[Any, Any] = dict(fields)  # redis-py's parameter type is invariant
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.dead, payload)
-            pipe.xack(self.name, self.group, entry_id)
-            await pipe.execute()
+    async def dead_letter(self, entry_id: str, fields: Mapping[str, str]) -> bool:
+        """Write the dead letter and acknowledge the entry in one step, as ``ack``."""
+        return await self._settled(entry_id, fields)
+
+    async def _settled(self, entry_id: str, letter: Mapping[str, str]) -> bool:
+        args = [self.group, self.consumer, entry_id, *(x for kv in letter.items() for x in kv)]
+        holder = _text(await self._settle(keys=[self.name, self.dead], args=args))
+        if holder != self.consumer:
+            log.warning("entry %s is now %s; not acked here", entry_id,
+                        f"{holder}'s" if holder else "settled elsewhere")  # fmt: skip
+            return False
+        return True
 
     async def trim(self, keep_s: float, dead_keep_s: float, now: float) -> int:
         """Drop acknowledged entries older than ``keep_s``, and dead letters past theirs.

@@ -9,11 +9,15 @@ temporary error: the dispatcher and the callers retry), and nothing half-written
 The password never travels in the URL (the settings refuse one there): it comes from the
 password file or libpq's own environment (``PGPASSWORD``, ``PGPASSFILE``), and every message
 built from a driver error has it blanked.
+
+Every write transaction ends with a notification on ``CHANNEL`` (delivered on commit), which the
+change listener of every replica (``pg.listen``) turns into its ``changes.notify()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -37,6 +41,10 @@ Conn = psycopg.AsyncConnection[DictRow]
 #: seconds a statement waits for a pooled connection before the ledger counts as unreachable
 POOL_TIMEOUT = 5.0
 POOL_MAX = 8
+#: the channel every write transaction notifies (the payload: the writing store's ``origin``)
+CHANNEL = "litemaas_ledger"
+#: the listener's connection as ``pg_stat_activity`` shows it
+LISTENER = "litemaas-controller listener"
 
 
 class _NulFreeText(StrDumperUnknown):
@@ -52,16 +60,24 @@ _ADAPTERS.register_dumper(str, _NulFreeText)
 
 
 class Db:
-    """The pool, change notification and ledger id.  Build it with ``await Db.open(...)``."""
+    """The pool, change notification and ledger id.  Build it with ``await Db.open(...)``.
+
+    ``reachable`` is False from a call that found the server unreachable until one succeeds.
+    """
 
     mark = "%s"  # the driver's placeholder
 
-    def __init__(self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: str) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: str, url: str
+    ) -> None:
         self._pool = pool
         self.ledger_id = ledger_id
         self._password = password
+        self._url = url
         self._writing = asyncio.Lock()  # one write transaction at a time, as on SQLite
         self.changes = Changes()
+        self.reachable = True
+        self.origin = uuid.uuid4().hex  # this store's notifications: its listener skips them
 
     @classmethod
     async def open(cls, url: str, password_file: Path | None = None) -> Db:
@@ -92,23 +108,40 @@ class Db:
             open=False,
         )
         await pool.open()
-        return cls(pool, ledger_id, password)
+        return cls(pool, ledger_id, password, url)
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Conn]:
         """A pooled connection; an unreachable server is ``LedgerWriteError``."""
         try:
             async with self._pool.connection() as conn:
+                self.reachable = True
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            message = _blank(str(exc), self._password)
-            raise LedgerWriteError(f"the ledger (PostgreSQL) is unreachable: {message}") from None
+            raise self.unreachable(exc) from None
+
+    def unreachable(self, exc: Exception) -> LedgerWriteError:
+        """Note that the server is unreachable; the error saying so (the password blanked)."""
+        self.reachable = False
+        message = _blank(str(exc), self._password)
+        return LedgerWriteError(f"the ledger (PostgreSQL) is unreachable: {message}")
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        """A connection of its own, outside the pool, in autocommit (the change listener's)."""
+        return await psycopg.AsyncConnection.connect(
+            self._url,
+            password=self._password or None,
+            autocommit=True,
+            application_name=LISTENER,
+            connect_timeout=int(POOL_TIMEOUT),  # a server that does not answer counts as away
+        )
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
         """One write transaction: committed at the end of the block, else rolled back."""
         async with self._writing, self._conn() as conn, conn.transaction():
             yield conn
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.origin))
         self.changes.notify()
 
     async def one(self, sql: str, *args: Any) -> DictRow | None:

@@ -4,7 +4,8 @@
 Composed like the SQLite store, one gateway per concern on the shared ``Db`` (``pg.db``: the
 pool, transactions, errors): ``orders``, ``runs`` and ``events``, ``health``, ``dead_letters``,
 ``instances`` and ``audit``; ``schema`` migrates (under an advisory lock), ``retention``
-prunes.  Rows map to records through ``ledger.rows``, as SQLite's do.
+prunes, ``listen`` hears the other replicas' writes.  Rows map to records through
+``ledger.rows``, as SQLite's do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litemaas_controller.ledger.pg.audit import PgAudit
 from litemaas_controller.ledger.pg.db import Db, audit
 from litemaas_controller.ledger.pg.dead_letters import PgDeadLetters
 from litemaas_controller.ledger.pg.health import PgHealth
+from litemaas_controller.ledger.pg.listen import ChangeListener
 from litemaas_controller.ledger.pg.orders import PgOrders
 from litemaas_controller.ledger.pg.runs import PgEvents, PgRuns
 from litemaas_controller.ledger.reads import InstanceReads
@@ -34,11 +36,14 @@ class PgStore:
         self.dead_letters = PgDeadLetters(db)
         self.instances = InstanceReads(db)
         self.audit = PgAudit(db)
+        self._listener = ChangeListener(db)
 
     @classmethod
     async def open(cls, url: str, password_file: Path | None = None) -> PgStore:
-        """Migrate the schema (under the advisory lock), then open the pool."""
-        return cls(await Db.open(url, password_file))
+        """Migrate the schema (under the advisory lock), open the pool, listen for changes."""
+        store = cls(await Db.open(url, password_file))
+        await store._listener.start()
+        return store
 
     @property
     def ledger_id(self) -> str:
@@ -54,5 +59,10 @@ class PgStore:
     async def wait_changed(self, timeout: float) -> bool:
         return await self._db.changes.wait(timeout)
 
+    @property
+    def reachable(self) -> bool:
+        return self._db.reachable
+
     async def close(self) -> None:
+        await self._listener.stop()
         await self._db.close()

@@ -55,5 +55,9 @@ class SqliteStore:
     async def wait_changed(self, timeout: float) -> bool:
         return await self._db.changes.wait(timeout)
 
+    @property
+    def reachable(self) -> bool:
+        return True  # a file on the replica's own volume
+
     async def close(self) -> None:
         await self._db.close()
