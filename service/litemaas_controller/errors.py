@@ -101,6 +101,19 @@ class LedgerWriteError(TemporaryError):
     kind = "ledger"
 
 
+class FencedError(ControllerError):
+    """A write about a run that no longer carries this replica's fencing token: another replica
+    took the run over (its lease expired); nothing of the write was kept."""
+
+    kind = "fenced"
+
+    def __init__(self, run_id: str, token: int | None) -> None:
+        super().__init__(
+            f"run {run_id} is no longer this replica's (token {token}): another replica took "
+            "it over; nothing recorded"
+        )
+
+
 # --- the controller gave up: a person must look -------------------------------------------------
 
 

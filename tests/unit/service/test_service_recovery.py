@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ledgerkit import claimed
 from litemaas_controller.config.settings import Settings
 from litemaas_controller.dispatch.recovery import recover
 from litemaas_controller.ledger import (
@@ -16,12 +17,15 @@ from litemaas_controller.ledger import (
     NewOrder,
     OrderStatus,
     RunOutcome,
+    RunStart,
     RunStatus,
     SqliteStore,
 )
 from litemaas_controller.runner import PlaybookRunner, Redactor
 
 pytestmark = pytest.mark.unit
+
+REPLICA = "replica-a"
 
 
 def order(oid: str, action: Action) -> NewOrder:
@@ -40,7 +44,11 @@ def order(oid: str, action: Action) -> NewOrder:
 @pytest.fixture
 def runner(tmp_path: Path) -> PlaybookRunner:
     settings = Settings(
-        webhook_secret="s" * 32, api_token="t" * 32, state_dir=tmp_path, kill_grace=0.1
+        webhook_secret="s" * 32,
+        api_token="t" * 32,
+        state_dir=tmp_path,
+        kill_grace=0.1,
+        replica=REPLICA,
     )
     return PlaybookRunner(settings, "ledger-test", Redactor([]))
 
@@ -49,19 +57,17 @@ def runner(tmp_path: Path) -> PlaybookRunner:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     s = await SqliteStore.open(tmp_path / "ledger.sqlite3")
     await s.orders.accept(order("p", Action.PROVISION))
-    run = await s.runs.create("p", "deploy_litemaas.yml", {})
-    await s.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+    run = await claimed(s, "p", owner=REPLICA)
     ready = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0)
-    await s.runs.finish(run.id, ready)
+    await s.runs.finish(run.id, ready, token=run.token)
     yield s
     await s.close()
 
 
 async def interrupted(store: SqliteStore, oid: str, action: Action) -> str:
     await store.orders.accept(order(oid, action))
-    run = await store.runs.create(oid, "rotate_keys.yml", {})
-    await store.runs.start(run.id, InstanceStatus.READY, {})
-    return run.id
+    start = RunStart("rotate_keys.yml", {}, InstanceStatus.READY, {})
+    return (await claimed(store, oid, start, owner=REPLICA)).id
 
 
 @pytest.mark.parametrize(

@@ -123,9 +123,12 @@ class PgOrders:
 
     async def instances_with_queued(self) -> Sequence[str]:
         found = await self._db.all(
-            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=%s"
+            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders o WHERE status=%s"
+            " AND NOT EXISTS (SELECT 1 FROM runs WHERE instance=o.instance AND status IN (%s,%s))"
             " GROUP BY instance ORDER BY first",
             OrderStatus.QUEUED,
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
         )
         return [r["instance"] for r in found]
 
@@ -175,8 +178,4 @@ async def _superseded_by(db: Conn, destroy: NewOrder, now: float) -> None:
          destroy.instance, OrderStatus.QUEUED, _SUPERSEDED_BY_DESTROY, destroy.id),
     )  # fmt: skip
     for victim in [r["id"] for r in await cur.fetchall()]:
-        await db.execute(
-            "UPDATE runs SET status=%s, reason=%s, finished_at=%s WHERE order_id=%s AND status=%s",
-            (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
-        )
         await audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)

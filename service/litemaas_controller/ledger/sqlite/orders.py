@@ -96,10 +96,12 @@ class SqliteOrders:
 
     async def instances_with_queued(self) -> Sequence[str]:
         found = await self._db.all(
-            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=?"
-            " GROUP BY instance"
-            " ORDER BY first",
+            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders o WHERE status=?"
+            " AND NOT EXISTS (SELECT 1 FROM runs WHERE instance=o.instance AND status IN (?,?))"
+            " GROUP BY instance ORDER BY first",
             OrderStatus.QUEUED,
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
         )
         return [r["instance"] for r in found]
 
@@ -145,10 +147,6 @@ def _superseded_by(db: sqlite3.Connection, destroy: NewOrder, now: float) -> Non
         db.execute(
             "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=?",
             (OrderStatus.SUPERSEDED, f"superseded by destroy order {destroy.id}", now, victim),
-        )
-        db.execute(
-            "UPDATE runs SET status=?, reason=?, finished_at=? WHERE order_id=? AND status=?",
-            (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
         )
         audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
 
