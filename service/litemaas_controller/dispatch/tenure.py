@@ -78,14 +78,14 @@ class Tenure:
             if lease == Lease.LOST:
                 await self._lose("its lease ran out and another replica took it over")
             elif lease == Lease.CANCEL:
+                # asked again at every beat until the run is gone (it may not be in flight yet)
                 log.info("run %s: a cancel was asked for; ending it", self.run.id)
                 await self._runner.stop(self.run.id, RunStatus.CANCELLED)
-                return
 
     async def _lose(self, why: str) -> None:
-        if self.lost is not None:
-            return
-        self.lost = why
-        log.warning("run %s of order %s lost: %s; ending its processes, recording nothing",
-                    self.run.id, self.run.order_id, why)  # fmt: skip
+        """The run is another replica's now: end its tree (again, if it started since)."""
+        if self.lost is None:
+            self.lost = why
+            log.warning("run %s of order %s lost: %s; ending its processes, recording nothing",
+                        self.run.id, self.run.order_id, why)  # fmt: skip
         await self._runner.stop(self.run.id, RunStatus.CANCELLED)
