@@ -14,7 +14,7 @@ import pytest
 
 from ledgerkit import START, PgLedger, claimed, new, opened
 from litemaas_controller.config import Settings
-from litemaas_controller.dispatch.recovery import recover
+from litemaas_controller.dispatch.recovery import close_interrupted, recover
 from litemaas_controller.errors import FencedError
 from litemaas_controller.ledger import (
     EventRecord,
@@ -113,7 +113,7 @@ async def test_owned_runs_are_the_owners_and_those_without_an_owner(store: Store
 async def test_two_replicas_claiming_at_once_claim_each_order_once(pg: PgLedger) -> None:
     one, two = await pg.open(), await pg.open()
     try:
-        instances = sorted(f"i{n}" for n in range(20))
+        instances = sorted(f"i{n}" for n in range(12))
         for name in instances:
             for k in range(3):
                 await one.orders.accept(new(f"{name}-{k}", instance=name))
@@ -138,6 +138,24 @@ async def test_two_replicas_claiming_at_once_claim_each_order_once(pg: PgLedger)
             for name in instances for k in (1, 2) for store in stores
         ))  # fmt: skip
         assert sorted(r.order_id for r in again if r) == [f"{name}-1" for name in instances]
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_two_replicas_sweeping_one_expired_run_close_it_once(pg: PgLedger) -> None:
+    one, two = await pg.open(), await pg.open()
+    try:
+        await one.orders.accept(new("o1"))
+        await claimed(one, "o1", owner="dead", lease=-1.0)
+        [seen_by_one], [seen_by_two] = await one.runs.expired(), await two.runs.expired()
+        closed = await asyncio.gather(
+            close_interrupted(one, seen_by_one, "swept"),
+            close_interrupted(two, seen_by_two, "swept"),
+        )
+        assert sorted(closed) == [False, True]  # the other close was fenced off
+        interrupted = [a for a in await one.audit.list() if a.action == "run.interrupted"]
+        assert len(interrupted) == 1
     finally:
         await one.close()
         await two.close()

@@ -4,6 +4,7 @@ repeat blindly: it is closed for good with a reason that says what to check."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from ledgerkit import claimed
 from litemaas_controller.config.settings import Settings
 from litemaas_controller.dispatch.recovery import recover
+from litemaas_controller.dispatch.sweeper import Sweeper
 from litemaas_controller.ledger import (
     Action,
     InstanceStatus,
@@ -41,16 +43,19 @@ def order(oid: str, action: Action) -> NewOrder:
     )
 
 
-@pytest.fixture
-def runner(tmp_path: Path) -> PlaybookRunner:
-    settings = Settings(
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(
         webhook_secret="s" * 32,
         api_token="t" * 32,
         state_dir=tmp_path,
         kill_grace=0.1,
         replica=REPLICA,
     )
-    return PlaybookRunner(settings, "ledger-test", Redactor([]))
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> PlaybookRunner:
+    return PlaybookRunner(settings_for(tmp_path), "ledger-test", Redactor([]))
 
 
 @pytest.fixture
@@ -99,3 +104,32 @@ async def test_another_interrupted_change_is_queued_again(
     await recover(store, runner)
     found = await store.orders.get("m")
     assert found is not None and found.status == OrderStatus.QUEUED
+
+
+async def test_the_sweeper_closes_runs_whose_lease_ran_out_and_leaves_live_ones(
+    store: SqliteStore, runner: PlaybookRunner, tmp_path: Path
+) -> None:
+    """Runs of a replica that died: the order runs again, a rotation is closed for good."""
+    for oid, action in (("dead", Action.UPDATE), ("rot", Action.KEY_ROTATE),
+                        ("live", Action.UPDATE)):  # fmt: skip
+        await store.orders.accept(replace(order(oid, action), instance=oid))
+    # leases that ran out already
+    dead = await claimed(store, "dead", owner="replica-dead", lease=-1.0)
+    rotation = RunStart("rotate_keys.yml", {}, InstanceStatus.READY, {})
+    rot = await claimed(store, "rot", rotation, owner="replica-dead", lease=-1.0)
+    live = await claimed(store, "live", owner="replica-b")
+    woken: list[str] = []
+    sweeper = Sweeper(store, runner, settings_for(tmp_path), woken.append)
+
+    assert await sweeper.sweep() == 2
+    assert await sweeper.sweep() == 0  # swept once
+
+    assert woken == ["dead", "rot"]
+    statuses = {r.order_id: (await store.orders.get(r.order_id)) for r in (dead, rot, live)}
+    assert {oid: o.status for oid, o in statuses.items() if o} == {
+        "dead": OrderStatus.QUEUED,
+        "rot": OrderStatus.CANCELLED,  # not run again: its message dead-letters
+        "live": OrderStatus.RUNNING,
+    }
+    assert "stopped renewing its lease" in (statuses["dead"].message or "")  # type: ignore[union-attr]
+    assert [r.id for r in await store.runs.unfinished()] == [live.id]
