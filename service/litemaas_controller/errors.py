@@ -101,6 +101,11 @@ class LedgerWriteError(TemporaryError):
     kind = "ledger"
 
 
+class LedgerUnreachableError(LedgerWriteError):
+    """The ledger's server did not answer (PostgreSQL down or cut off): nothing to fix here, a
+    later try succeeds once it is back."""
+
+
 class FencedError(ControllerError):
     """A write about a run that no longer carries this replica's fencing token: another replica
     took the run over (its lease expired); nothing of the write was kept."""

@@ -189,6 +189,7 @@ class Dispatcher:
         """Record the run's end with its token; False (nothing recorded, nobody told) when the
         run is no longer this replica's."""
         run = tenure.run
+        await _kept(tenure.flush)
         if tenure.lost is not None:
             log.warning("run %s of order %s lost (%s): its end (%s) is not recorded",
                         run.id, order.id, tenure.lost, result.status)  # fmt: skip

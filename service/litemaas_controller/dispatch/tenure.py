@@ -4,9 +4,10 @@ run's writes while it goes, each carrying the claim's fencing token.
 The lease counts on the ledger's clock.  A renewal that finds the run LOST (another replica
 swept it once the lease ran out: this replica was paused, or cut off from the ledger past the
 lease) stops the process tree at once: the order runs elsewhere now, and nothing more of this
-run is recorded.  CANCEL (a cancel asked through any replica) stops it as a cancel.  A renewal
-the ledger does not answer keeps the run going: the next beat tries again, and if the lease ran
-out meanwhile the run's end is refused (fenced) and dropped.
+run is recorded.  CANCEL (a cancel asked through any replica) stops it as a cancel.  A ledger
+that does not answer (PostgreSQL away) keeps the run going: the next beat renews again, the
+run's events and process wait for the next write; if the lease ran out meanwhile they and the
+run's end are refused (fenced) and dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 from types import TracebackType
 
 from litemaas_controller.config import Settings
-from litemaas_controller.errors import FencedError, LedgerWriteError
+from litemaas_controller.errors import FencedError, LedgerUnreachableError, LedgerWriteError
 from litemaas_controller.ledger import EventRecord, Lease, RunRecord, RunStatus, Store
 from litemaas_controller.runner import PlaybookRunner
 
@@ -36,6 +37,9 @@ class Tenure:
         #: why the run is no longer this replica's (None while it is)
         self.lost: str | None = None
         self._beat: asyncio.Task[None] | None = None
+        self._unsent: list[EventRecord] = []  # events the ledger was unreachable for
+        self._process: tuple[int, int] | None = None  # the leading process, until recorded
+        self._waiting = False  # for the ledger to be reachable again
 
     async def __aenter__(self) -> Tenure:
         self._beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.run.id}")
@@ -53,16 +57,51 @@ class Tenure:
 
     async def append_events(self, events: list[EventRecord]) -> None:
         """The runner's event sink: events of a run that was taken over are dropped."""
-        kept = await self._store.events.append(events, token=self.run.token, run_id=self.run.id)
-        if not kept:
-            await self._lose("its events were refused")
+        self._unsent.extend(events)
+        await self._send()
 
     async def record_process(self, pid: int, pid_start: int) -> None:
         """The runner's process sink, fenced like every write about the run."""
+        self._process = (pid, pid_start)
+        await self._send()
+
+    async def flush(self) -> None:
+        """Send what an unreachable ledger could not take; before the run's end is recorded.
+        ``LedgerUnreachableError`` while it still cannot."""
+        await self._send(wait=False)
+
+    async def _send(self, *, wait: bool = True) -> None:
+        """Write the process and events not written yet.  An unreachable ledger keeps them for
+        the next try and the run goes on; a write the ledger refuses (disk full) drops them and
+        raises (the runner ends the run); a fenced one means the run is lost."""
+        if self.lost is not None:
+            self._unsent.clear()
+            await self._lose(self.lost)  # the tree again, if it started since
+            return
+        if wait and self._waiting:
+            return  # the ledger was unreachable: kept until a renewal or the run's end gets through
+        run, batch = self.run, list(self._unsent)
         try:
-            await self._store.runs.record_process(self.run.id, pid, pid_start, token=self.run.token)
+            if self._process is not None:
+                await self._store.runs.record_process(run.id, *self._process, token=run.token)
+                self._process = None
+            if batch and not await self._store.events.append(batch, token=run.token, run_id=run.id):
+                await self._lose("its events were refused")
         except FencedError as exc:
             await self._lose(exc.message)
+        except LedgerUnreachableError as exc:
+            if not wait:
+                raise
+            if not self._waiting:
+                log.warning("run %s: %s; its events wait, the run goes on", run.id, exc.message)
+            self._waiting = True
+            return
+        except LedgerWriteError:
+            self._process = None
+            del self._unsent[: len(batch)]
+            raise
+        self._waiting = False
+        del self._unsent[: len(batch)]
 
     async def _heartbeat(self) -> None:
         while self.lost is None:
@@ -75,6 +114,7 @@ class Tenure:
                 log.warning("run %s: its lease could not be renewed (%s); the run goes on",
                             self.run.id, exc.message)  # fmt: skip
                 continue
+            self._waiting = False  # the ledger answers again: the next events go with the rest
             if lease == Lease.LOST:
                 await self._lose("its lease ran out and another replica took it over")
             elif lease == Lease.CANCEL:

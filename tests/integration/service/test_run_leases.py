@@ -1,6 +1,7 @@
 """A replica's runs under their leases, with the real dispatcher and runner (the `hold` fixture
 playbook): a run another replica took over is stopped and nothing of it is recorded; a cancel
-asked through another replica stops the run at its owner's next heartbeat."""
+asked through another replica stops the run at its owner's next heartbeat; a run goes on while
+PostgreSQL is away, and its end and events are recorded once it is back."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from ledgerkit import claimed, new
+import litellm_local
+from ledgerkit import PgLedger, claimed, new
+from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.dispatch.dispatcher import Dispatcher
-from litemaas_controller.ledger import RunRecord, RunStatus, SqliteStore
+from litemaas_controller.ledger import OrderStatus, RunRecord, RunStatus, SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
 
 from .conftest import Evidence, base_settings, wait_for
 from .procscan import alive
 
 pytestmark = pytest.mark.integration
+
+postgres = litellm_local.postgres
 
 
 @pytest.fixture
@@ -70,3 +75,38 @@ async def test_a_lost_run_is_stopped_and_unrecorded_a_cancel_from_another_replic
     assert run_env.count("end") == 0  # neither playbook got to its end
     finished = [a.subject for a in await store.audit.list() if a.action == "run.finished"]
     assert finished == [cancelled.id]
+
+
+async def test_a_run_goes_on_while_postgresql_is_away_and_its_end_is_recorded_once_it_is_back(
+    tmp_path: Path, run_env: Evidence, postgres: ThrowawayPostgres
+) -> None:
+    pg = PgLedger.create(postgres, tmp_path)
+    store = await pg.open()
+    settings = base_settings(tmp_path, "hold", replica="replica-a", run_heartbeat=0.5,
+                             run_lease=60.0)  # fmt: skip
+    runner = PlaybookRunner(settings, store.ledger_id, Redactor([]))
+    observed: list[RunRecord] = []
+    dispatcher = Dispatcher(store, runner, settings, observers=[observed.append])
+    await store.orders.accept(new("o1"))
+    try:
+        await dispatcher.start()
+        await run_env.started()
+        postgres.shutdown()
+        try:
+            run_env.release()  # the playbook goes on to its end, its events find no ledger
+            await wait_for(lambda: not runner.in_flight, what="the run's end")
+        finally:
+            postgres.relaunch()
+        await wait_for(lambda: observed, what="the run's end recorded")
+    finally:
+        await dispatcher.drain(0)
+        await runner.close()
+    try:
+        [final] = observed
+        assert final.status == RunStatus.SUCCEEDED
+        order = await store.orders.get("o1")
+        assert order is not None and order.status == OrderStatus.SUCCEEDED
+        events = [e.event for e in await store.events.after(final.id, 0)]
+        assert "playbook_on_stats" in events  # those written while the ledger was away too
+    finally:
+        await store.close()

@@ -27,7 +27,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from litemaas_controller.errors import LedgerWriteError
+from litemaas_controller.errors import LedgerUnreachableError, LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
 from litemaas_controller.ledger.pg.schema import migrate
 from litemaas_controller.ledger.rows import dumps
@@ -99,13 +99,15 @@ class Db:
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Conn]:
-        """A pooled connection; an unreachable server is ``LedgerWriteError``."""
+        """A pooled connection; an unreachable server is ``LedgerUnreachableError``."""
         try:
             async with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
             message = _blank(str(exc), self._password)
-            raise LedgerWriteError(f"the ledger (PostgreSQL) is unreachable: {message}") from None
+            raise LedgerUnreachableError(
+                f"the ledger (PostgreSQL) is unreachable: {message}"
+            ) from None
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
