@@ -118,10 +118,12 @@ class Dispatcher:
                 if not await self._next(instance):
                     return
             except LedgerWriteError as exc:
-                # the order stays queued; it starts once the ledger takes writes again
-                log.error("instance %s: no order could start: %s; trying again in %ss",
+                # the order stays queued; it starts once the ledger takes writes again (the
+                # first write that gets through, any replica's, says so)
+                log.error("instance %s: no order could start: %s; trying again at the ledger's "
+                          "next change or in %ss",
                           instance, exc.message, LEDGER_RETRY_MAX)  # fmt: skip
-                await asyncio.sleep(LEDGER_RETRY_MAX)
+                await self._store.wait_changed(LEDGER_RETRY_MAX)
 
     async def _next(self, instance: str) -> bool:
         """Claim the instance's next order and run it; False when this worker is done (no
