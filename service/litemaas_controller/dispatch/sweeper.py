@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from litemaas_controller.config import Settings
 from litemaas_controller.dispatch.recovery import close_interrupted
-from litemaas_controller.errors import LedgerWriteError
+from litemaas_controller.errors import ControllerError
 from litemaas_controller.ledger import Store
 from litemaas_controller.runner import PlaybookRunner
 
@@ -52,8 +52,8 @@ class Sweeper:
                     next_sweep = loop.time() + self._settings.run_heartbeat
                     await self.sweep()
                 await self.wake_queued()
-            except LedgerWriteError as exc:
-                log.warning("the sweeper could not read the ledger: %s", exc.message)
+            except ControllerError as exc:  # the ledger unreachable, mostly: the next turn retries
+                log.warning("the sweeper could not sweep: %s", exc.message)
             if await self._store.wait_changed(max(0.0, next_sweep - loop.time())):
                 await asyncio.sleep(SETTLE)
 
