@@ -14,7 +14,19 @@ from typing import Any
 import psycopg
 
 from litellm_local.pg import SUPERUSER, ThrowawayPostgres
-from litemaas_controller.ledger import Action, NewOrder, PgStore, SqliteStore, Store
+from litemaas_controller.ledger import (
+    Action,
+    InstanceStatus,
+    NewOrder,
+    PgStore,
+    RunRecord,
+    RunStart,
+    SqliteStore,
+    Store,
+)
+
+#: a provision's start, as the dispatcher claims it
+START = RunStart("deploy_litemaas.yml", {}, InstanceStatus.PROVISIONING, {})
 
 
 def new(
@@ -80,3 +92,12 @@ async def opened(backend: str, tmp_path: Path, pg: PgLedger | None) -> AsyncIter
         yield store
     finally:
         await store.close()
+
+
+async def claimed(
+    store: Store, oid: str, start: RunStart = START, owner: str = "r1", lease: float = 60.0
+) -> RunRecord:
+    """The run of queued order ``oid``, claimed by replica ``owner``."""
+    run = await store.runs.claim(oid, start, owner, lease)
+    assert run is not None, f"order {oid} could not be claimed"
+    return run

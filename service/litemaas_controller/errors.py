@@ -101,6 +101,24 @@ class LedgerWriteError(TemporaryError):
     kind = "ledger"
 
 
+class LedgerUnreachableError(LedgerWriteError):
+    """The ledger's server did not answer (PostgreSQL down or cut off): nothing to fix here, a
+    later try succeeds once it is back."""
+
+
+class FencedError(ControllerError):
+    """A write about a run that no longer carries this replica's fencing token: another replica
+    took the run over (its lease expired); nothing of the write was kept."""
+
+    kind = "fenced"
+
+    def __init__(self, run_id: str, token: int | None) -> None:
+        super().__init__(
+            f"run {run_id} is no longer this replica's (token {token}): another replica took "
+            "it over; nothing recorded"
+        )
+
+
 # --- the controller gave up: a person must look -------------------------------------------------
 
 

@@ -53,7 +53,8 @@ RUN = _object({
     "playbook": STRING, "vars": OBJECT, "status": _enum(RunStatus), "attempt": INTEGER,
     "created_at": NUMBER, "started_at": WHEN, "finished_at": WHEN, "rc": MAYBE_INTEGER,
     "reason": TEXT, "pid": MAYBE_INTEGER, "pid_start": MAYBE_INTEGER, "results": MAYBE_OBJECT,
-    "seq": INTEGER, "links": _links("self", "events", "cancel"),
+    "seq": INTEGER, "owner": TEXT, "token": MAYBE_INTEGER, "lease_until": WHEN,
+    "cancel_requested": {"type": "boolean"}, "links": _links("self", "events", "cancel"),
 })  # fmt: skip
 EVENT = _object({
     "seq": INTEGER, "at": NUMBER, "event": STRING, "task": TEXT, "host": TEXT, "status": TEXT,

@@ -273,6 +273,22 @@ class Settings:
             "LITEMAAS_LEADER_RENEW_DEADLINE."
         ),
     )
+    # --- run ownership among replicas sharing a ledger (docs/replicas.md) -------------------------
+    run_heartbeat: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Seconds between two renewals of the lease of each run this replica runs, and between "
+            "two sweeps for runs whose lease ran out (their replica died)."
+        ),
+    )
+    run_lease: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a run's lease lasts past its last renewal (on the ledger's clock): how long "
+            "the other replicas wait before they queue again the order of a replica that died; "
+            "more than twice LITEMAAS_RUN_HEARTBEAT."
+        ),
+    )
     # --- retention: nothing grows without bound -------------------------------------------------
     event_retention: float = field(
         default=30 * DAY,

@@ -189,6 +189,14 @@ def _check_leader(s: Settings) -> None:
         )
 
 
+def _check_run_lease(s: Settings) -> None:
+    """A run's lease survives a missed heartbeat: two beats fit in it."""
+    if not 0 < s.run_heartbeat * 2 < s.run_lease:
+        raise ConfigError(
+            "LITEMAAS_RUN_HEARTBEAT must be above 0, and LITEMAAS_RUN_LEASE more than twice it"
+        )
+
+
 def _check_ledger_url(s: Settings) -> None:
     """sqlite:///path or postgresql://..., never with a password (the URL shows in process
     listings and logs); nothing of a refused URL is echoed."""
@@ -228,4 +236,5 @@ def validate_settings(s: Settings) -> Settings:
     _check_replica(s)
     _check_ledger_url(s)
     _check_leader(s)
+    _check_run_lease(s)
     return s

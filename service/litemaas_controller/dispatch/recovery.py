@@ -7,14 +7,17 @@ interrupted, its order back in the queue: playbooks are idempotent, so running a
 safe; running two playbooks on one instance at once is not.  Rotations are the exception
 (:data:`NOT_REPEATED`): running one again rotates again, so an interrupted rotation is closed for
 good (its order cancelled, its message dead-lettered) with a reason that says what to check
-before sending it again.  The ledger does not yet record which replica a run belongs to: every
-unfinished run of the ledger is closed, whichever replica started it.
+before sending it again.  A replica closes its own unfinished runs and those without an owner
+(from before replicas shared a ledger); another live replica's runs are its own, and those of a
+replica that died are closed by the sweeper once their lease has run out (``dispatch.sweeper``),
+the same way.  Every close carries the token read: of two replicas closing one run, one wins.
 """
 
 from __future__ import annotations
 
 import logging
 
+from litemaas_controller.errors import FencedError
 from litemaas_controller.ledger import (
     Action,
     OrderStatus,
@@ -44,22 +47,16 @@ NOT_REPEATED = {
 
 
 async def recover(store: Store, runner: PlaybookRunner) -> int:
-    """End leftover run processes and requeue interrupted runs; return how many runs."""
-    unfinished = await store.runs.unfinished()
+    """End leftover run processes and requeue this replica's interrupted runs; return how many."""
+    unfinished = await store.runs.owned(runner.replica)
     swept: set[str] = set()
     for run in unfinished:
         marker = runner.marker(run.id)
         swept.add(marker)
         ended = await runner.end_processes(marker, _leader(run, store.ledger_id, runner.replica))
-        stopped = (
-            f"interrupted: the service stopped during this run ({ended} leftover process(es) ended)"
+        await close_interrupted(
+            store, run, f"the service stopped during this run ({ended} leftover process(es) ended)"
         )
-        if run.status == RunStatus.RUNNING and run.action in NOT_REPEATED:
-            await _close_for_good(store, run, stopped)
-            continue
-        status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
-        await store.runs.requeue(run.id, status, f"{stopped}; the order runs again")
-        log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
     # processes of runs the ledger already closed (the service died while sweeping them), and
     # those marked in the two-part form by this controller before an upgrade
     for marker in procs.own_markers(store.ledger_id, runner.replica) - swept:
@@ -67,10 +64,28 @@ async def recover(store: Store, runner: PlaybookRunner) -> int:
     return len(unfinished)
 
 
+async def close_interrupted(store: Store, run: RunRecord, why: str) -> bool:
+    """Close an interrupted run with the token it was read with: its order back in the queue,
+    or closed for good (a rotation).  False when another replica closed or took it first."""
+    stopped = f"interrupted: {why}"
+    try:
+        if run.status == RunStatus.RUNNING and run.action in NOT_REPEATED:
+            await _close_for_good(store, run, stopped)
+            return True
+        status = RunStatus.FAILED if run.status == RunStatus.RUNNING else RunStatus.CANCELLED
+        reason = f"{stopped}; the order runs again"
+        await store.runs.requeue(run.id, status, reason, token=run.token)
+    except FencedError:
+        log.info("run %s was closed by another replica first", run.id)
+        return False
+    log.warning("run %s of order %s was interrupted; order queued again", run.id, run.order_id)
+    return True
+
+
 def _leader(run: RunRecord, ledger_id: str, replica: str) -> tuple[int, int] | None:
     """The run's recorded leading process, unless it carries a marker that is not this ledger's
-    and this replica's: the ledger does not yet say which replica a run belongs to, the marker
-    does."""
+    and this replica's (a run without an owner may be another replica's from before the
+    upgrade: its marker says)."""
     if not (run.pid and run.pid_start) or procs.carries_another_marker(run.pid, ledger_id, replica):
         return None
     return (run.pid, run.pid_start)
@@ -78,8 +93,7 @@ def _leader(run: RunRecord, ledger_id: str, replica: str) -> tuple[int, int] | N
 
 async def _close_for_good(store: Store, run: RunRecord, stopped: str) -> None:
     reason = f"{stopped}; a {run.action} is not run again automatically: {NOT_REPEATED[run.action]}"
-    await store.runs.finish(
-        run.id, RunOutcome(RunStatus.FAILED, OrderStatus.CANCELLED, None, reason=reason)
-    )
+    outcome = RunOutcome(RunStatus.FAILED, OrderStatus.CANCELLED, None, reason=reason)
+    await store.runs.finish(run.id, outcome, token=run.token)
     log.warning("run %s of order %s (%s) was interrupted; not run again", run.id, run.order_id,
                 run.action)  # fmt: skip

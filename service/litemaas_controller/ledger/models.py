@@ -46,6 +46,15 @@ class RunStatus(StrEnum):
     TIMEOUT = "timeout"
 
 
+class Lease(StrEnum):
+    """What renewing a run's lease found: still this replica's (HELD), taken over or ended by
+    another (LOST: stop the run, record nothing), or asked to stop by any replica (CANCEL)."""
+
+    HELD = "held"
+    LOST = "lost"
+    CANCEL = "cancel"
+
+
 class InstanceStatus(StrEnum):
     PENDING = "pending"
     PROVISIONING = "provisioning"
@@ -127,6 +136,24 @@ class RunRecord:
     pid_start: int | None = None
     results: dict[str, Any] | None = None
     seq: int = 0  # the ledger's creation order: lists are paged at it
+    #: the replica that runs it (None: a run from before replicas shared a ledger)
+    owner: str | None = None
+    #: the fencing token of its claim: every write about the run carries it (None: from before)
+    token: int | None = None
+    #: until when (epoch seconds on the ledger's clock) the owner's lease holds unless renewed
+    lease_until: float | None = None
+    #: a replica asked for it to be cancelled: its owner stops it at its next heartbeat
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a claim records: the run's playbook and vars, and the instance while it runs."""
+
+    playbook: str
+    extravars: dict[str, Any]
+    instance_status: InstanceStatus
+    instance_vars: dict[str, Any]
 
 
 @dataclass(frozen=True)

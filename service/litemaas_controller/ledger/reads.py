@@ -19,6 +19,7 @@ from litemaas_controller.ledger.models import (
     InstanceStatus,
     OrderRecord,
     OrderStatus,
+    RunStatus,
 )
 
 
@@ -89,9 +90,12 @@ class OrderReads(_Reads):
 
     async def instances_with_queued(self) -> Sequence[str]:
         found = await self._all(
-            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders WHERE status=?"
+            "SELECT instance, MIN(COALESCE(queue_seq, seq)) AS first FROM orders o WHERE status=?"
+            " AND NOT EXISTS (SELECT 1 FROM runs WHERE instance=o.instance AND status IN (?,?))"
             " GROUP BY instance ORDER BY first",
             OrderStatus.QUEUED,
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
         )
         return [r["instance"] for r in found]
 

@@ -121,6 +121,10 @@ def run(row: Row) -> RunRecord:
         pid_start=row["pid_start"],
         results=loads_opt(row["results"]),
         seq=row["seq"],
+        owner=row["owner"],
+        token=row["token"],
+        lease_until=row["lease_until"],
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 

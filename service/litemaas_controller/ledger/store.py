@@ -22,12 +22,13 @@ from litemaas_controller.ledger.models import (
     EventRecord,
     HealthRecord,
     InstanceRecord,
-    InstanceStatus,
+    Lease,
     NewOrder,
     OrderRecord,
     OrderStatus,
     RunOutcome,
     RunRecord,
+    RunStart,
 )
 
 
@@ -87,31 +88,52 @@ class Orders(Protocol):
         from where it was queued again."""
         ...
 
-    async def instances_with_queued(self) -> Sequence[str]: ...
+    async def instances_with_queued(self) -> Sequence[str]:
+        """Instances with a queued order and no unfinished run: those a worker could start now,
+        oldest queued first."""
+        ...
 
     async def count_by_status(self) -> dict[OrderStatus, int]: ...
 
 
 class Runs(Protocol):
-    """Runs of orders; starting and finishing one updates its order and instance too."""
+    """Runs of orders; claiming and finishing one updates its order and instance too.
 
-    async def create(self, order_id: str, playbook: str, extravars: dict[str, Any]) -> RunRecord:
-        """A queued run of ``order_id`` (attempt = previous attempts + 1)."""
+    A run belongs to the replica that claimed it, through a lease it renews; every write about
+    the run carries the claim's fencing token and applies only while the run, unfinished, still
+    carries it (``token`` None: a run from before tokens existed).  A refused write raises
+    ``FencedError`` and keeps nothing: another replica took the run over.
+    """
+
+    async def claim(
+        self, order_id: str, start: RunStart, owner: str, lease: float
+    ) -> RunRecord | None:
+        """One transaction: the order's run, already running, owned by ``owner`` with a new
+        token and a lease of ``lease`` s on the ledger's clock; the order running, the instance
+        as ``start`` says.  Only when the order is queued, first in its instance's queue, and
+        the instance has no unfinished run; None (nothing written) when someone else has it."""
         ...
 
-    async def start(
-        self, run_id: str, instance_status: InstanceStatus, instance_vars: dict[str, Any]
-    ) -> RunRecord:
-        """Mark the run and its order running; record ``instance_vars`` on the instance."""
+    async def renew(self, run_id: str, token: int | None, lease: float) -> Lease:
+        """Extend the lease by ``lease`` s: LOST when the run ended or no longer carries
+        ``token``, CANCEL when a cancel was requested, else HELD."""
         ...
 
-    async def record_process(self, run_id: str, pid: int, pid_start: int) -> None:
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask the owner of an unfinished run to cancel it (at its next renewal)."""
+        ...
+
+    async def record_process(
+        self, run_id: str, pid: int, pid_start: int, *, token: int | None
+    ) -> None:
         """Remember the run's leading process (and its start time, against PID reuse)."""
         ...
 
-    async def finish(self, run_id: str, outcome: RunOutcome) -> RunRecord: ...
+    async def finish(self, run_id: str, outcome: RunOutcome, *, token: int | None) -> RunRecord: ...
 
-    async def requeue(self, run_id: str, status: str, reason: str) -> RunRecord:
+    async def requeue(
+        self, run_id: str, status: str, reason: str, *, token: int | None
+    ) -> RunRecord:
         """End an interrupted run with ``status`` and put its order back in the queue."""
         ...
 
@@ -124,14 +146,29 @@ class Runs(Protocol):
         ...
 
     async def unfinished(self) -> Sequence[RunRecord]:
-        """Runs queued or running: after a restart, none of them is owned by anyone."""
+        """Runs queued or running, whichever replica owns them."""
+        ...
+
+    async def owned(self, owner: str) -> Sequence[RunRecord]:
+        """Unfinished runs of ``owner`` and those without an owner (from before replicas
+        shared a ledger): what ``owner``'s start-up recovery closes."""
+        ...
+
+    async def expired(self) -> Sequence[RunRecord]:
+        """Unfinished runs whose lease has run out on the ledger's clock (their replica died
+        or stalled): the sweeper closes them, with the token it read."""
         ...
 
 
 class Events(Protocol):
     """The runs' events, each kept once (by run and seq)."""
 
-    async def append(self, events: Iterable[EventRecord]) -> None: ...
+    async def append(
+        self, events: Iterable[EventRecord], *, token: int | None, run_id: str
+    ) -> bool:
+        """Keep the events of ``run_id``; False (nothing kept) when the run ended or no longer
+        carries ``token``."""
+        ...
 
     async def after(self, run_id: str, after: int, limit: int = 500) -> Sequence[EventRecord]: ...
 

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledgerkit import PgLedger, new
+from ledgerkit import START, PgLedger, claimed, new
 from litemaas_controller.errors import ConflictError
 from litemaas_controller.healing.history import HistoryRecorder
 from litemaas_controller.healing.model import Health, HealthStatus
@@ -62,8 +62,7 @@ async def test_same_id_same_body_is_one_order(store: Store) -> None:
 
 async def test_destroy_supersedes_queued_provisions_and_updates(store: Store) -> None:
     await store.orders.accept(new("o1"))
-    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
-    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})  # o1 is running: untouched
+    await claimed(store, "o1")  # o1 is running: untouched
     await store.orders.accept(new("o2", Action.UPDATE))
     await store.orders.accept(new("o3", Action.DESTROY))
     await store.orders.accept(new("o4"))  # after the destroy: stays queued
@@ -79,15 +78,13 @@ async def test_destroy_supersedes_queued_provisions_and_updates(store: Store) ->
 
 async def test_finish_and_requeue(store: Store) -> None:
     await store.orders.accept(new("o1"))
-    run = await store.runs.create("o1", "deploy_litemaas.yml", {"ocp4_workload_litemaas_x": 1})
-    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
-    await store.runs.record_process(run.id, 1234, 99)
+    run = await claimed(store, "o1", replace(START, extravars={"ocp4_workload_litemaas_x": 1}))
+    await store.runs.record_process(run.id, 1234, 99, token=run.token)
     assert [r.id for r in await store.runs.unfinished()] == [run.id]
-    await store.runs.requeue(run.id, RunStatus.FAILED, "interrupted")
+    await store.runs.requeue(run.id, RunStatus.FAILED, "interrupted", token=run.token)
     assert (await store.orders.get("o1")).status == OrderStatus.QUEUED  # type: ignore[union-attr]
-    second = await store.runs.create("o1", "deploy_litemaas.yml", {})
+    second = await claimed(store, "o1", replace(START, instance_vars={"v": 1}))
     assert second.attempt == 2
-    await store.runs.start(second.id, InstanceStatus.PROVISIONING, {"v": 1})
     outcome = RunOutcome(
         RunStatus.SUCCEEDED,
         OrderStatus.SUCCEEDED,
@@ -96,7 +93,7 @@ async def test_finish_and_requeue(store: Store) -> None:
         None,
         {"credentials_secret": "litellm-secret"},
     )
-    await store.runs.finish(second.id, outcome)
+    await store.runs.finish(second.id, outcome, token=second.token)
     instance = await store.instances.get("demo")
     assert instance is not None and instance.status == InstanceStatus.READY
     assert instance.results == {"credentials_secret": "litellm-secret"}
@@ -106,18 +103,19 @@ async def test_finish_and_requeue(store: Store) -> None:
 
 async def test_events_are_kept_once_in_order(store: Store) -> None:
     await store.orders.accept(new("o1"))
-    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
+    run = await claimed(store, "o1")
     events = [EventRecord(run.id, n, 0.0, "e") for n in (2, 1, 3)]
-    await store.events.append(events)
-    await store.events.append(events[:1])  # a repeat changes nothing
+    assert await store.events.append(events, token=run.token, run_id=run.id)
+    await store.events.append(events[:1], token=run.token, run_id=run.id)  # changes nothing
     assert [e.seq for e in await store.events.after(run.id, 1)] == [2, 3]
 
 
 async def test_untrusted_text_with_a_nul_character_is_kept(store: Store) -> None:
     """A run's output, a health reason or a stream's message id may hold any character."""
     await store.orders.accept(new("o1"))
-    run = await store.runs.create("o1", "deploy_litemaas.yml", {})
-    await store.events.append([EventRecord(run.id, 1, 0.0, "e", "t\x00", None, None, "a\x00b")])
+    run = await claimed(store, "o1")
+    event = EventRecord(run.id, 1, 0.0, "e", "t\x00", None, None, "a\x00b")
+    await store.events.append([event], token=run.token, run_id=run.id)
     await store.health.record("demo", "failed", "bad\x00", NOW)
     await store.dead_letters.record("s/1-0", "m\x00", "malformed")
     [event] = await store.events.after(run.id, 0)
@@ -186,12 +184,12 @@ FUTURE, PAST = time.time() + 3600, 0.0
 async def _finished(store: Store, oid: str, **order: Any) -> str:
     """Accept ``oid`` and run it to success; return its run's id."""
     await store.orders.accept(new(oid, **order))
-    run = await store.runs.create(oid, "deploy_litemaas.yml", {"ocp4_workload_litemaas_v": "1"})
-    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
-    await store.events.append([EventRecord(run.id, 1, time.time(), "e")])
+    run = await claimed(store, oid, replace(START, extravars={"ocp4_workload_litemaas_v": "1"}))
+    await store.events.append([EventRecord(run.id, 1, time.time(), "e")], token=run.token,
+                              run_id=run.id)  # fmt: skip
     done = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0,
                       None, {"credentials_secret": "litellm-secret"})  # fmt: skip
-    await store.runs.finish(run.id, done)
+    await store.runs.finish(run.id, done, token=run.token)
     return run.id
 
 
@@ -233,9 +231,9 @@ async def test_tombstones_go_last_with_their_runs_and_events(store: Store) -> No
 async def test_events_of_finished_runs_go_after_their_retention(store: Store) -> None:
     run_id = await _finished(store, "o1")
     await store.orders.accept(new("o2", instance="other"))
-    live = await store.runs.create("o2", "deploy_litemaas.yml", {})
-    await store.runs.start(live.id, InstanceStatus.PROVISIONING, {})
-    await store.events.append([EventRecord(live.id, 1, PAST, "e")])
+    live = await claimed(store, "o2")
+    await store.events.append([EventRecord(live.id, 1, PAST, "e")], token=live.token,
+                              run_id=live.id)  # fmt: skip
     counts = await store.prune(Cutoffs(events=FUTURE, audit=PAST, payloads=PAST, tombstones=PAST))
     assert counts["events"] == 1
     assert await store.events.after(run_id, 0) == []
@@ -261,10 +259,9 @@ async def test_audit_entries_go_only_past_their_retention(
 async def test_the_queue_runs_in_arrival_order_and_a_retry_goes_behind(store: Store) -> None:
     await store.orders.accept(new("a1", instance="a"))
     await store.orders.accept(new("b1", instance="b"))
-    run = await store.runs.create("a1", "deploy_litemaas.yml", {})
-    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+    run = await claimed(store, "a1")
     failed = RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED, 2, "boom")
-    await store.runs.finish(run.id, failed)
+    await store.runs.finish(run.id, failed, token=run.token)
     await store.orders.accept(new("a2", Action.UPDATE, instance="a"))
     assert await store.orders.instances_with_queued() == ["b", "a"]
     assert (await store.orders.retry("a1", "again")).status == OrderStatus.QUEUED
@@ -292,16 +289,19 @@ async def test_pages_newest_first_and_oldest_first(store: Store) -> None:
     assert [o.id for o in await store.orders.list(limit=2, before=page[-1].seq)] == ["o2", "o1"]
     assert [o.id for o in await store.orders.list(instance="i1")] == ["o3", "o1"]
     assert [o.id for o in await store.orders.list(status="running")] == []
-    runs = [await store.runs.create("o0", "deploy_litemaas.yml", {}) for _ in range(3)]
-    assert [r.attempt for r in runs] == [1, 2, 3]
-    listed = await store.runs.list(order_id="o0", limit=2)
-    assert [r.id for r in listed] == [runs[2].id, runs[1].id]
-    assert [r.id for r in await store.runs.list(before=listed[-1].seq)] == [runs[0].id]
     assert [i.name for i in await store.instances.list()] == ["i0", "i1"]
     assert [i.name for i in await store.instances.list(after="i0", limit=5)] == ["i1"]
     audit = await store.audit.list()
     assert len(audit) == 5 and [a.subject for a in await store.audit.list(limit=1)] == ["o0"]
     assert [a.subject for a in await store.audit.list(after=audit[-2].seq)] == ["o4"]
+    runs = []
+    for _ in range(3):
+        runs.append(run := await claimed(store, "o0"))
+        await store.runs.requeue(run.id, RunStatus.FAILED, "again", token=run.token)
+    assert [r.attempt for r in runs] == [1, 2, 3]
+    listed = await store.runs.list(order_id="o0", limit=2)
+    assert [r.id for r in listed] == [runs[2].id, runs[1].id]
+    assert [r.id for r in await store.runs.list(before=listed[-1].seq)] == [runs[0].id]
     for n in range(3):
         await store.dead_letters.record(f"s/{n}-0", None if n else "m-0", "failed")
     await store.dead_letters.record("s/0-0", "m-0", "failed")  # once
@@ -321,8 +321,10 @@ async def test_a_newer_run_about_the_same_value_is_found(store: Store) -> None:
     assert (
         await store.orders.newer_run_about(first, [Action.UPDATE], "model") is None
     )  # not started
-    run = await store.runs.create("u2", "deploy_litemaas.yml", {})
-    await store.runs.start(run.id, InstanceStatus.UPDATING, {})
+    done = RunOutcome(RunStatus.SUCCEEDED, OrderStatus.SUCCEEDED, InstanceStatus.READY, 0)
+    await store.runs.finish((p1 := await claimed(store, "p1")).id, done, token=p1.token)
+    await store.orders.supersede("u1", "the test starts u2 first")
+    await claimed(store, "u2", replace(START, instance_status=InstanceStatus.UPDATING))
     assert await store.orders.newer_run_about(first, [Action.UPDATE], "model") == "u2"
     assert await store.orders.newer_run_about(first, [Action.DESTROY], "model") is None
     other, _ = await store.orders.accept(change("u0", "m2"))

@@ -5,14 +5,17 @@ from before the upgrade left), never a process of another replica's run."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from ledgerkit import claimed
 from litemaas_controller.dispatch.recovery import recover
-from litemaas_controller.ledger import Action, InstanceStatus, NewOrder, SqliteStore
+from litemaas_controller.ledger import Action, NewOrder, RunStatus, SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor, procs
 
 from .conftest import base_settings
@@ -22,8 +25,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = await SqliteStore.open(tmp_path / "ledger.sqlite3")
+def file(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.sqlite3"
+
+
+@pytest.fixture
+async def store(file: Path) -> AsyncIterator[SqliteStore]:
+    s = await SqliteStore.open(file)
     yield s
     await s.close()
 
@@ -73,31 +81,35 @@ async def test_recovery_ends_this_replicas_and_old_form_markers_and_leaves_anoth
     assert living(spawned) == {"b", "b-same-id"}
 
 
-async def unfinished(store: SqliteStore, oid: str) -> str:
-    """A run of the ledger left running."""
+async def unfinished(store: SqliteStore, oid: str, owner: str | None, file: Path) -> str:
+    """A run of the ledger left running by replica ``owner`` (None: by a controller from before
+    replicas shared a ledger: no owner, no token)."""
     await store.orders.accept(
         NewOrder(id=oid, action=Action.PROVISION, instance=oid, namespace=f"litemaas-{oid}",
                  vars={}, body="{}", source="test", principal="bearer")
     )  # fmt: skip
-    run = await store.runs.create(oid, "deploy_litemaas.yml", {})
-    await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
+    run = await claimed(store, oid, owner=owner or "replica-x")
+    if owner is None:
+        with closing(sqlite3.connect(file)) as db, db:
+            db.execute("UPDATE runs SET owner=NULL, token=NULL WHERE id=?", (run.id,))
     return run.id
 
 
 async def led_by(store: SqliteStore, run_id: str, leader: subprocess.Popen[bytes]) -> None:
     start = procs.start_time(leader.pid)
-    assert start is not None
-    await store.runs.record_process(run_id, leader.pid, start)
+    run = await store.runs.get(run_id)
+    assert start is not None and run is not None
+    await store.runs.record_process(run_id, leader.pid, start, token=run.token)
 
 
 async def test_the_recorded_leader_of_another_replicas_run_is_left_running(
-    store: SqliteStore, runner_a: PlaybookRunner, spawn: Spawn
+    store: SqliteStore, runner_a: PlaybookRunner, spawn: Spawn, file: Path
 ) -> None:
-    # the ledger does not say yet which replica a run belongs to: its leader's marker does
+    # runs from before the upgrade name no owner: their leader's marker says whose they are
     ledger, theirs, ours = (
         store.ledger_id,
-        await unfinished(store, "theirs"),
-        await unfinished(store, "ours"),
+        await unfinished(store, "theirs", None, file),
+        await unfinished(store, "ours", None, file),
     )
     spawned = {"b": spawn(f"{ledger}/replica-b/{theirs}"), "old": spawn(f"{ledger}/{ours}")}
     await led_by(store, theirs, spawned["b"])
@@ -106,3 +118,27 @@ async def test_the_recorded_leader_of_another_replicas_run_is_left_running(
     assert await recover(store, runner_a) == 2
 
     assert living(spawned) == {"b"}
+
+
+async def test_recovery_closes_this_replicas_and_ownerless_runs_not_another_live_replicas(
+    store: SqliteStore, runner_a: PlaybookRunner, spawn: Spawn, file: Path
+) -> None:
+    ledger = store.ledger_id
+    runs = {
+        "a": await unfinished(store, "a", "replica-a", file),
+        "b": await unfinished(store, "b", "replica-b", file),
+        "old": await unfinished(store, "old", None, file),
+    }
+    spawned = {
+        "a": spawn(f"{ledger}/replica-a/{runs['a']}"),
+        "b": spawn(f"{ledger}/replica-b/{runs['b']}"),
+    }
+    for name, proc in spawned.items():
+        await led_by(store, runs[name], proc)
+
+    assert await recover(store, runner_a) == 2
+
+    status = {name: (await store.runs.get(run_id)).status for name, run_id in runs.items()}  # type: ignore[union-attr]
+    assert status == {"a": RunStatus.FAILED, "b": RunStatus.RUNNING, "old": RunStatus.FAILED}
+    assert living(spawned) == {"b"}
+    assert [r.id for r in await store.runs.unfinished()] == [runs["b"]]

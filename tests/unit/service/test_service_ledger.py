@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledgerkit import new
+from ledgerkit import claimed, new
 from litemaas_controller.ledger import (
     Action,
     Cutoffs,
@@ -33,6 +33,7 @@ async def test_a_schema_2_ledger_keeps_its_queue_and_can_place_retries(tmp_path:
     await old.orders.accept(new("o1"))
     await old.close()
     db = sqlite3.connect(path)  # as a ledger written before orders had a queue place
+    db.execute("DROP INDEX orders_queued")
     db.execute("ALTER TABLE orders DROP COLUMN queue_seq")
     db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     db.commit()
@@ -42,11 +43,9 @@ async def test_a_schema_2_ledger_keeps_its_queue_and_can_place_retries(tmp_path:
     try:
         queued = await store.orders.next_queued("demo")
         assert queued is not None and queued.id == "o1"
-        run = await store.runs.create("o1", "deploy_litemaas.yml", {})
-        await store.runs.start(run.id, InstanceStatus.PROVISIONING, {})
-        await store.runs.finish(
-            run.id, RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED)
-        )
+        run = await claimed(store, "o1")
+        failed = RunOutcome(RunStatus.FAILED, OrderStatus.FAILED, InstanceStatus.FAILED)
+        await store.runs.finish(run.id, failed, token=run.token)
         await store.orders.accept(new("o2", Action.UPDATE))
         await store.orders.retry("o1", "again")
         first = await store.orders.next_queued("demo")

@@ -153,6 +153,16 @@ def test_leader_timings_are_client_gos_and_keep_their_order(playbooks: Path) -> 
             load_settings(environ=env(playbooks, **bad))
 
 
+def test_a_runs_lease_outlasts_two_heartbeats(playbooks: Path) -> None:
+    s = load_settings(environ=env(playbooks))
+    assert (s.run_heartbeat, s.run_lease) == (10, 60)
+    tight = {"LITEMAAS_RUN_HEARTBEAT": "30", "LITEMAAS_RUN_LEASE": "60"}
+    assert load_settings(environ=env(playbooks, LITEMAAS_RUN_HEARTBEAT="29")).run_heartbeat == 29
+    for bad in (tight, {"LITEMAAS_RUN_HEARTBEAT": "0"}):
+        with pytest.raises(ConfigError, match="LITEMAAS_RUN_LEASE more than twice"):
+            load_settings(environ=env(playbooks, **bad))
+
+
 def test_a_postgresql_ledger_watching_a_cluster_needs_the_namespace_of_its_lease(
     playbooks: Path,
 ) -> None:

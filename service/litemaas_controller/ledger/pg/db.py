@@ -31,7 +31,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from litemaas_controller.errors import LedgerWriteError
+from litemaas_controller.errors import LedgerUnreachableError, LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
 from litemaas_controller.ledger.pg.schema import migrate
 from litemaas_controller.ledger.rows import append_audit
@@ -112,7 +112,7 @@ class Db:
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[Conn]:
-        """A pooled connection; an unreachable server is ``LedgerWriteError``."""
+        """A pooled connection; an unreachable server is ``LedgerUnreachableError``."""
         try:
             async with self._pool.connection() as conn:
                 self.reachable = True
@@ -120,11 +120,11 @@ class Db:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise self.unreachable(exc) from None
 
-    def unreachable(self, exc: Exception) -> LedgerWriteError:
+    def unreachable(self, exc: Exception) -> LedgerUnreachableError:
         """Note that the server is unreachable; the error saying so (the password blanked)."""
         self.reachable = False
         message = _blank(str(exc), self._password)
-        return LedgerWriteError(f"the ledger (PostgreSQL) is unreachable: {message}")
+        return LedgerUnreachableError(f"the ledger (PostgreSQL) is unreachable: {message}")
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         """A connection of its own, outside the pool, in autocommit (the change listener's)."""

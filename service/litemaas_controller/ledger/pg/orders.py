@@ -16,7 +16,6 @@ from litemaas_controller.ledger.models import (
     NewOrder,
     OrderRecord,
     OrderStatus,
-    RunStatus,
 )
 from litemaas_controller.ledger.pg.db import Conn, Db, audit
 from litemaas_controller.ledger.reads import OrderReads
@@ -133,8 +132,4 @@ async def _superseded_by(db: Conn, destroy: NewOrder, now: float) -> None:
          destroy.instance, OrderStatus.QUEUED, _SUPERSEDED_BY_DESTROY, destroy.id),
     )  # fmt: skip
     for victim in [r["id"] for r in await cur.fetchall()]:
-        await db.execute(
-            "UPDATE runs SET status=%s, reason=%s, finished_at=%s WHERE order_id=%s AND status=%s",
-            (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
-        )
         await audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)

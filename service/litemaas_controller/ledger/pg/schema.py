@@ -64,8 +64,23 @@ _V1 = (
     "CREATE INDEX health_by_instance ON health_history (instance, seq)",
 )
 
+#: run ownership among replicas (docs/replicas.md): the owner, its fencing token (from a sequence:
+#: it only grows), its lease on the ledger's clock, a cancel asked by any replica; the database
+#: itself keeps one unfinished run per instance, whichever replicas claim at once
+_V2 = (
+    "ALTER TABLE runs ADD COLUMN owner TEXT",
+    "ALTER TABLE runs ADD COLUMN token BIGINT",
+    "ALTER TABLE runs ADD COLUMN lease_until DOUBLE PRECISION",
+    "ALTER TABLE runs ADD COLUMN cancel_requested BOOLEAN NOT NULL DEFAULT FALSE",
+    "CREATE SEQUENCE run_tokens",
+    "CREATE UNIQUE INDEX runs_one_unfinished ON runs (instance)"
+    " WHERE status IN ('queued', 'running')",
+    "CREATE INDEX orders_queued ON orders (instance, (COALESCE(queue_seq, seq)))"
+    " WHERE status = 'queued'",
+)
+
 #: version -> its statements, in order; a new version is a new entry (never edit a past one)
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -30,7 +30,7 @@ from litemaas_controller.errors import LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
 from litemaas_controller.ledger.rows import append_audit
 from litemaas_controller.ledger.sqlite.migrate import migrate
-from litemaas_controller.ledger.sqlite.schema import DDL, SCHEMA_VERSION
+from litemaas_controller.ledger.sqlite.schema import DDL, INDEX_DDL, SCHEMA_VERSION
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
@@ -113,6 +113,7 @@ class Db:
         conn.executescript(DDL)
         ledger_id = self._transaction(conn, _init_meta)
         migrate(conn)
+        conn.executescript(INDEX_DDL)
         return ledger_id
 
     async def read(self, job: Job[T]) -> T:

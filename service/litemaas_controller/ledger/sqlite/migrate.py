@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 
 from litemaas_controller.ledger.rows import body_hash
-from litemaas_controller.ledger.sqlite.schema import HEALTH_DDL, SCHEMA_VERSION
+from litemaas_controller.ledger.sqlite.schema import HEALTH_DDL, RUN_OWNER_COLUMNS, SCHEMA_VERSION
 
 
 def _v2(db: sqlite3.Connection) -> None:
@@ -30,7 +30,16 @@ def _v4(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2, 3: _v3, 4: _v4}
+def _v5(db: sqlite3.Connection) -> None:
+    """Run ownership: owner, fencing token, lease, cancel request (``schema.INDEX_DDL`` follows
+    the migrations).  A ledger older than the runs table got it whole from the DDL."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for name, kind in RUN_OWNER_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def migrate(db: sqlite3.Connection) -> None:

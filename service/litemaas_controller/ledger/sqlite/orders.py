@@ -13,7 +13,6 @@ from litemaas_controller.ledger.models import (
     NewOrder,
     OrderRecord,
     OrderStatus,
-    RunStatus,
 )
 from litemaas_controller.ledger.reads import OrderReads
 from litemaas_controller.ledger.rows import dumps
@@ -105,10 +104,6 @@ def _superseded_by(db: sqlite3.Connection, destroy: NewOrder, now: float) -> Non
         db.execute(
             "UPDATE orders SET status=?, message=?, updated_at=? WHERE id=?",
             (OrderStatus.SUPERSEDED, f"superseded by destroy order {destroy.id}", now, victim),
-        )
-        db.execute(
-            "UPDATE runs SET status=?, reason=?, finished_at=? WHERE order_id=? AND status=?",
-            (RunStatus.CANCELLED, "superseded", now, victim, RunStatus.QUEUED),
         )
         audit(db, "order.superseded", victim, {"by": destroy.id}, source=destroy.source)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: each instance's health transitions (v4); the current health is its newest row
 HEALTH_DDL = (
@@ -11,6 +11,23 @@ HEALTH_DDL = (
     " reason TEXT NOT NULL, since REAL NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS health_by_instance ON health_history (instance, seq)",
 )
+
+#: run ownership (v5): the columns a ledger from before replicas lacks
+RUN_OWNER_COLUMNS = (
+    ("owner", "TEXT"),
+    ("token", "INTEGER"),
+    ("lease_until", "REAL"),
+    ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+#: made after the migrations (they index columns older versions lack): one unfinished run per
+#: instance, kept by the database itself; the queued orders in queue order
+INDEX_DDL = """
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_unfinished ON runs (instance)
+  WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS orders_queued ON orders (instance, COALESCE(queue_seq, seq))
+  WHERE status = 'queued';
+"""
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, order_id TEXT NOT NULL,
   instance TEXT NOT NULL, action TEXT NOT NULL, playbook TEXT NOT NULL, vars TEXT NOT NULL,
   status TEXT NOT NULL, attempt INTEGER NOT NULL, created_at REAL NOT NULL, started_at REAL,
-  finished_at REAL, rc INTEGER, reason TEXT, pid INTEGER, pid_start INTEGER, results TEXT);
+  finished_at REAL, rc INTEGER, reason TEXT, pid INTEGER, pid_start INTEGER, results TEXT,
+  owner TEXT, token INTEGER, lease_until REAL, cancel_requested INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS runs_by_order ON runs (order_id, seq);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 CREATE TABLE IF NOT EXISTS events (
