@@ -244,7 +244,8 @@ def test_plain_kubernetes_gets_a_writable_volume_an_ingress_and_a_service_monito
         assert kube.get(
             f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
         )
-        assert kube.get(
+        # one replica: no PodDisruptionBudget (several replicas get one: tests below)
+        assert not kube.get(
             f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
         )
     finally:
