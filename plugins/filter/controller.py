@@ -97,9 +97,7 @@ def _deployment(spec, options, checksums):
         pod["spec"].setdefault("securityContext", {})["fsGroup"] = int(options["fs_group"])
     spec["replicas"] = ledger["replicas"]
     if ledger["kind"] == "sqlite":
-        # null drops the rolling update's parameters of an earlier PostgreSQL install
-        spec["strategy"] = {"type": "Recreate", "rollingUpdate": None}
-        return
+        return  # Recreate, on the volume
     # no shared volume: a new pod starts before an old one stops, one at a time
     spec["strategy"] = {
         "type": "RollingUpdate",

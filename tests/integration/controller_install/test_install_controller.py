@@ -180,47 +180,38 @@ def test_hostile_replicas_and_ledgers_are_refused_by_name_and_change_nothing(
     assert kube.get(deployment)["metadata"]["resourceVersion"] == before
 
 
-def test_three_replicas_on_a_postgresql_beside_converge_and_back_to_one_drop_the_budget(
+def test_three_replicas_on_a_postgresql_beside_converge_and_back_to_sqlite_drop_the_budget(
     installed: Installed,
 ) -> None:
     box, kube = installed.sandbox, installed.sandbox.kube()
-    beside = {"litemaas_controller_ledger": "postgresql_beside"}
-    first = ok(
-        run_playbook(
-            box,
-            "install_controller.yml",
-            {**beside, "litemaas_controller_replicas": 3},
-            installed.workdir,
-        ),
-        box,
-    )
+    three = {"litemaas_controller_ledger": "postgresql_beside", "litemaas_controller_replicas": 3}
+    first = ok(run_playbook(box, "install_controller.yml", three, installed.workdir), box)
     secret = f"/api/v1/namespaces/{NS}/secrets/{BESIDE}"
     password = kube.get(secret)["data"]["password"]
-    second = ok(
-        run_playbook(
-            box,
-            "install_controller.yml",
-            {**beside, "litemaas_controller_replicas": 3},
-            installed.workdir,
-        ),
-        box,
-    )
+    second = ok(run_playbook(box, "install_controller.yml", three, installed.workdir), box)
     assert first.changed > 0
     assert second.changed == 0, second.changed_tasks()
     assert kube.get(secret)["data"]["password"] == password  # generated once
-    deployment = kube.get(f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller")
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller"
+    deployment = kube.get(path)
     assert deployment["spec"]["replicas"] == 3 == deployment["status"].get("readyReplicas")
     assert kube.get(PDB)["spec"]["maxUnavailable"] == 1
     database = kube.get(f"/apis/apps/v1/namespaces/{NS}/statefulsets/{BESIDE}")
     assert database["status"].get("readyReplicas") == 1
-    config = kube.get(f"/api/v1/namespaces/{NS}/configmaps/litemaas-controller")["data"]
-    assert config["LITEMAAS_LEDGER_URL"].startswith(f"postgresql://litemaas@{BESIDE}.{NS}.svc:")
-    assert base64.b64decode(password).decode() not in json.dumps([deployment, database, config])
+    config = f"/api/v1/namespaces/{NS}/configmaps/litemaas-controller"
+    settings = kube.get(config)["data"]
+    assert settings["LITEMAAS_LEDGER_URL"].startswith(f"postgresql://litemaas@{BESIDE}.{NS}.svc:")
+    assert base64.b64decode(password).decode() not in json.dumps([deployment, database, settings])
     # the SQLite ledger's volume is not used any more, and kept
     assert kube.get(f"/api/v1/namespaces/{NS}/persistentvolumeclaims/litemaas-controller-state")
-    back = ok(run_playbook(box, "install_controller.yml", beside, installed.workdir), box)
+    # back to the defaults: one replica on SQLite, no budget; the PostgreSQL keeps its data
+    back = ok(run_playbook(box, "install_controller.yml", {}, installed.workdir), box)
     assert back.changed > 0 and kube.get(PDB) is None
-    assert kube.get(f"/api/v1/namespaces/{NS}/secrets/{BESIDE}")["data"]["password"] == password
+    deployment = kube.get(path)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["status"].get("readyReplicas") == 1
+    assert "LITEMAAS_LEDGER_URL" not in kube.get(config)["data"]
+    assert kube.get(secret)["data"]["password"] == password
 
 
 def test_remove_leaves_nothing_of_the_controller_and_keeps_the_instance(
