@@ -5,6 +5,8 @@ given, and a deploy, repair and removal run with it alone succeed."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -147,12 +149,88 @@ def test_a_deploy_and_a_repair_run_with_the_controller_token_alone(
     assert status(installed, f"/api/v1/namespaces/{namespace}/secrets") == 200
 
 
+#: a password given where none may be: it must show in no output of the refused run
+CANARY = "pw-canary-2f7d"
+BESIDE = "litemaas-controller-postgresql"
+PDB = f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
+
+
+def test_hostile_replicas_and_ledgers_are_refused_by_name_and_change_nothing(
+    installed: Installed,
+) -> None:
+    """Through the role: its argument_specs, the filter's refusal shown without the value, and the
+    check of the password Secret (the filter's other refusals: test_controller_replicas.py)."""
+    box, kube = installed.sandbox, installed.sandbox.kube()
+    deployment = f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller"
+    before = kube.get(deployment)["metadata"]["resourceVersion"]
+    url = {"litemaas_controller_ledger": "postgresql", "litemaas_controller_replicas": 3,
+           "litemaas_controller_ledger_password_secret": "ledger-db"}  # fmt: skip
+    refusals = [
+        ({"litemaas_controller_replicas": "3; rm -rf /"}, "litemaas_controller_replicas"),
+        ({**url, "litemaas_controller_ledger_url": f"postgresql://ctl:{CANARY}@db/ledger"},
+         "litemaas_controller_ledger_url must not carry a password"),
+        ({**url, "litemaas_controller_ledger_url": "postgresql://ctl@db/ledger"},
+         "The Secret ledger-db in namespace litemaas-controller has no key password"),
+    ]  # fmt: skip
+    for extravars, says in refusals:
+        run = run_playbook(box, "install_controller.yml", extravars, installed.workdir)
+        assert run.failed and run.changed == 0, extravars
+        assert says in " ".join(run.stdout.split()), run.stdout[-2000:]
+        assert CANARY not in run.stdout
+    assert kube.get(deployment)["metadata"]["resourceVersion"] == before
+
+
+def test_three_replicas_on_a_postgresql_beside_converge_and_back_to_sqlite_drop_the_budget(
+    installed: Installed,
+) -> None:
+    box, kube = installed.sandbox, installed.sandbox.kube()
+    three = {"litemaas_controller_ledger": "postgresql_beside", "litemaas_controller_replicas": 3}
+    first = ok(run_playbook(box, "install_controller.yml", three, installed.workdir), box)
+    secret = f"/api/v1/namespaces/{NS}/secrets/{BESIDE}"
+    password = kube.get(secret)["data"]["password"]
+    second = ok(run_playbook(box, "install_controller.yml", three, installed.workdir), box)
+    assert first.changed > 0
+    assert second.changed == 0, second.changed_tasks()
+    assert kube.get(secret)["data"]["password"] == password  # generated once
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/litemaas-controller"
+    deployment = kube.get(path)
+    assert deployment["spec"]["replicas"] == 3 == deployment["status"].get("readyReplicas")
+    assert kube.get(PDB)["spec"]["maxUnavailable"] == 1
+    database = kube.get(f"/apis/apps/v1/namespaces/{NS}/statefulsets/{BESIDE}")
+    assert database["status"].get("readyReplicas") == 1
+    config = f"/api/v1/namespaces/{NS}/configmaps/litemaas-controller"
+    settings = kube.get(config)["data"]
+    assert settings["LITEMAAS_LEDGER_URL"].startswith(f"postgresql://litemaas@{BESIDE}.{NS}.svc:")
+    assert base64.b64decode(password).decode() not in json.dumps([deployment, database, settings])
+    # the SQLite ledger's volume is not used any more, and kept
+    assert kube.get(f"/api/v1/namespaces/{NS}/persistentvolumeclaims/litemaas-controller-state")
+    # back to the defaults: one replica on SQLite, no budget; the PostgreSQL keeps its data
+    back = ok(run_playbook(box, "install_controller.yml", {}, installed.workdir), box)
+    assert back.changed > 0 and kube.get(PDB) is None
+    deployment = kube.get(path)
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["status"].get("readyReplicas") == 1
+    assert "LITEMAAS_LEDGER_URL" not in kube.get(config)["data"]
+    assert kube.get(secret)["data"]["password"] == password
+
+
 def test_remove_leaves_nothing_of_the_controller_and_keeps_the_instance(
     installed: Installed, instance: tuple[str, PlayRun, PlayRun]
 ) -> None:
+    """The PostgreSQL the test above put beside the controller (the ledger's data) stays, with
+    its namespace, until the removal is asked to remove data."""
     namespace = instance[0]
     ok(run_playbook(installed.sandbox, "remove_controller.yml", {}, installed.workdir))
     kube = installed.sandbox.kube()
+    left = [api_path(o) for o in manifests() if kube.get(api_path(o)) is not None]
+    assert left == [f"/api/v1/namespaces/{NS}"]
+    kept = [f"/api/v1/namespaces/{NS}/{kind}/{BESIDE}" for kind in
+            ("secrets", "persistentvolumeclaims", "services")]  # fmt: skip
+    assert all(kube.get(path) for path in kept)
+    assert kube.get(f"/apis/apps/v1/namespaces/{NS}/statefulsets/{BESIDE}")
+    assert kube.get(PDB) is None
+    remove_data = {"litemaas_controller_remove_data": True}
+    ok(run_playbook(installed.sandbox, "remove_controller.yml", remove_data, installed.workdir))
     left = [api_path(o) for o in manifests() if kube.get(api_path(o)) is not None]
     assert not left
     assert (
@@ -244,7 +322,8 @@ def test_plain_kubernetes_gets_a_writable_volume_an_ingress_and_a_service_monito
         assert kube.get(
             f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors/litemaas-controller"
         )
-        assert kube.get(
+        # one replica: no PodDisruptionBudget (several replicas get one: tests below)
+        assert not kube.get(
             f"/apis/policy/v1beta1/namespaces/{NS}/poddisruptionbudgets/litemaas-controller"
         )
     finally:

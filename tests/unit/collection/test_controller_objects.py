@@ -22,7 +22,8 @@ F = filterplugins.load("controller")
 
 def documents() -> list[dict[str, Any]]:
     names = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["resources"]
-    names += ["optional/ingress.yaml", "optional/servicemonitor.yaml"]
+    names += ["optional/ingress.yaml", "optional/servicemonitor.yaml", "optional/pdb.yaml"]
+    names += ["optional/postgresql.yaml"]
     return [d for n in names for d in yaml.safe_load_all((MANIFESTS / n).read_text()) if d]
 
 
@@ -55,7 +56,7 @@ def test_openshift_gets_a_route_and_everything_lands_in_the_namespace() -> None:
     assert {o["metadata"].get("namespace", "ctl") for o in objects} == {"ctl"}
     subjects = [s for o in objects for s in o.get("subjects", [])]
     assert subjects and {s["namespace"] for s in subjects} == {"ctl"}
-    assert kinds["PodDisruptionBudget"]["apiVersion"] == "policy/v1beta1"
+    assert "PodDisruptionBudget" not in kinds and "StatefulSet" not in kinds  # one replica, SQLite
     assert kinds["ConfigMap"]["data"]["LITEMAAS_MAX_CONCURRENT_RUNS"] == "2"
     pod = kinds["Deployment"]["spec"]["template"]
     assert pod["spec"]["containers"][0]["image"] == "registry.example/ctl:1"
@@ -83,6 +84,13 @@ def test_plain_kubernetes_gets_an_ingress_with_a_host_and_optional_monitoring() 
         service_monitor=True,
         pdb_api_version="policy/v1",
         network_from=["ingress-nginx"],
+        ledger={
+            "kind": "postgresql",
+            "replicas": 2,
+            "url": "postgresql://u@db/l",
+            "password_secret": "db",
+            "password_key": "password",
+        },
     )
     objects = by_kind(F.controller_objects(documents(), wanted))
     assert "Route" not in objects and "ServiceMonitor" in objects
