@@ -1,12 +1,14 @@
 """Waiting for a condition with a deadline; a failure says what was last seen, not just timeout.
-Watching something change: everything seen on the way."""
+Watching something change: everything seen on the way. On an event loop: ``wait_for`` (a plain
+probe) and ``wait_for_async`` (an awaitable one)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
@@ -51,3 +53,25 @@ class Watch(Generic[H]):
         self._stop.set()
         self._thread.join()
         return self._seen
+
+
+async def wait_for(probe: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    """Await a condition nothing can notify us of (a file written by a playbook's process)."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "condition"
+) -> Any:
+    """Await a condition the probe must ask the service about (an HTTP request, a ledger read)."""
+    deadline = time.monotonic() + timeout
+    while not (value := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        await asyncio.sleep(0.05)
+    return value

@@ -22,8 +22,8 @@ from typing import Any
 
 import redis
 
-from integration.real_litellm.conftest import curl, shown
-from integration.service.conftest import SECRET
+from integration.real_litellm.curlkit import curl, shown
+from integration.service.credentials import SECRET
 from integration.service.msgkit import send
 from integration.service.redisproc import PASSWORD, RedisServer
 from integration.service.serveproc import ServeProcess

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from e2e.realworld import LONG, MODEL, UPSERT, World, open_world, place_order
-from integration.collection.conftest import PlayRun, run_playbook
-from integration.real.conftest import condition, psql
-from integration.real_litellm.conftest import curl, shown
+from integration.collection.playrun import PlayRun, run_playbook
+from integration.real.podkit import condition, psql
+from integration.real_litellm.curlkit import curl, shown
 from litemaas_controller.dispatch.plans import order_extravars
 from litemaas_controller.ledger import Action
 from waiting import wait_until

@@ -28,7 +28,7 @@ import redis
 from containerfile import build
 from e2e.incluster import TERMINAL, Forwarder, RouteClient
 from e2e.realworld import LONG, MODEL, UPSERT, upstream_objects
-from integration.collection.conftest import PlayRun, run_playbook
+from integration.collection.playrun import PlayRun, run_playbook
 from integration.controller_install.installkit import (
     NS,
     SA,
@@ -41,7 +41,7 @@ from integration.controller_install.installkit import (
     sa_kubeconfig,
     status,
 )
-from integration.real.conftest import condition, pod_processes
+from integration.real.podkit import condition, pod_processes
 from integration.service.msgkit import send
 from integration.service.redisproc import PASSWORD, RedisServer
 from kubeobjects import has_ready_endpoints, make_namespace, secret_data

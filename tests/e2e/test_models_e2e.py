@@ -38,8 +38,8 @@ from e2e.realworld import (
     World,
     open_world,
 )
-from integration.real_litellm.conftest import curl, shown
-from integration.service.conftest import TOKEN
+from integration.real_litellm.curlkit import curl, shown
+from integration.service.credentials import TOKEN
 from integration.service.msgkit import DEAD, GROUP, STREAM, dead_letters, pending, send
 from sandbox.fakes.upstream import RECEIVED_PATH, sha256
 from waiting import wait_until

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from integration.service.conftest import wait_for_async
 from integration.service.procscan import run_pids
 from integration.service.serveproc import ServeProcess
 from kubeobjects import secret_data
 from litemaas_controller.intake.auth import signed_headers
 from sandbox import Sandbox
+from waiting import wait_for_async
 
 pytestmark = pytest.mark.e2e
 

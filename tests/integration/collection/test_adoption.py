@@ -13,7 +13,7 @@ from kubeobjects import secret_data
 from sandbox import Sandbox
 from waiting import wait_until
 
-from .conftest import assert_ok, deploy, remove
+from .playrun import assert_ok, deploy, remove
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import assert_ok, deploy, new_namespace
+from .playrun import assert_ok, deploy, new_namespace
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import REPO, kubernetes_core_dir
+from .playrun import REPO, kubernetes_core_dir
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import jinja2
 import pytest
 import yaml
 
-from .conftest import REPO
+from .playrun import REPO
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from kubeobjects import secret_data
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy, new_namespace, remove
+from .playrun import PlayRun, assert_ok, deploy, new_namespace, remove
 
 pytestmark = pytest.mark.integration
 

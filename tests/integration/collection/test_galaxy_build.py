@@ -13,7 +13,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import REPO, kubernetes_core_dir, new_namespace
+from .playrun import REPO, kubernetes_core_dir, new_namespace
 
 pytestmark = pytest.mark.integration
 

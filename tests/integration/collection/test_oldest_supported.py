@@ -15,7 +15,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import REPO, new_namespace
+from .playrun import REPO, new_namespace
 
 pytestmark = pytest.mark.integration
 

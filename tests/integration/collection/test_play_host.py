@@ -21,7 +21,7 @@ import pytest
 
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, new_namespace, run_playbook
+from .playrun import PlayRun, assert_ok, new_namespace, run_playbook
 
 pytestmark = [
     pytest.mark.integration,

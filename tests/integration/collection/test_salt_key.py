@@ -14,7 +14,7 @@ import pytest
 from kubeobjects import secret_data
 from sandbox import Sandbox
 
-from .conftest import PlayRun, assert_ok, deploy, new_namespace, run_playbook
+from .playrun import PlayRun, assert_ok, deploy, new_namespace, run_playbook
 
 pytestmark = pytest.mark.integration
 

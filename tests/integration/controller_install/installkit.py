@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from integration.collection.conftest import PlayRun
+from integration.collection.playrun import PlayRun
 from sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[3]

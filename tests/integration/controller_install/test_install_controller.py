@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from containerfile import build
-from integration.collection.conftest import PlayRun, run_playbook
-from integration.real.conftest import pod_processes
-from integration.service.conftest import wait_for_async
+from integration.collection.playrun import PlayRun, run_playbook
+from integration.real.podkit import pod_processes
 from integration.service.leaderkit import candidate, leads
 from sandbox import Sandbox
-from waiting import wait_until
+from waiting import wait_for_async, wait_until
 
 from .installkit import (
     NS,

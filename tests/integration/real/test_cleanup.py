@@ -13,13 +13,7 @@ from kubeobjects import make_namespace
 from sandbox import Sandbox
 from sandbox.real.network import tag_of
 
-from .conftest import (
-    identities,
-    netns_inode,
-    processes_in,
-    ready,
-    wait_for_default_service_account,
-)
+from .podkit import identities, netns_inode, processes_in, ready, wait_for_default_service_account
 
 pytestmark = pytest.mark.integration
 

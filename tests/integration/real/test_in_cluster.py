@@ -18,7 +18,7 @@ from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
-from .conftest import pod_processes, ready, wait_for_default_service_account
+from .podkit import pod_processes, ready, wait_for_default_service_account
 
 pytestmark = pytest.mark.integration
 

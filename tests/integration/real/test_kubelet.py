@@ -18,7 +18,7 @@ from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from waiting import wait_until
 
-from .conftest import (
+from .podkit import (
     condition,
     cut_connections,
     identities,

@@ -16,7 +16,7 @@ from sandbox.agent.kube import Kube
 from sandbox.real import LABEL
 from waiting import wait_until
 
-from .conftest import condition, netns_inode, wait_for_default_service_account
+from .podkit import condition, netns_inode, wait_for_default_service_account
 
 pytestmark = pytest.mark.integration
 

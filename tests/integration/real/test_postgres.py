@@ -16,12 +16,10 @@ from sandbox import Sandbox
 from sandbox.real.network import PodNetwork
 from waiting import wait_until
 
-from .conftest import (
-    assert_ok,
-    changed,
+from .deploykit import assert_ok, changed, deploy
+from .podkit import (
     comm,
     condition,
-    deploy,
     identities,
     memory_mib,
     netns_inode,

@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
-from integration.real.conftest import assert_ok, deploy, psql
+from integration.real.deploykit import assert_ok, deploy
+from integration.real.podkit import psql
 from waiting import wait_until
 
-from .conftest import WAIT, Instance, curl, shown, watch_ready
+from .conftest import WAIT, Instance, watch_ready
+from .curlkit import curl, shown
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .conftest import SECRET, TOKEN, Service
+from .conftest import Service
+from .credentials import SECRET, TOKEN
 
 CLI = str(Path(sys.executable).parent / "litemaas-controller")
 

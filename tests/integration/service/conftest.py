@@ -6,7 +6,6 @@ for a release file and leaves start/end evidence under an exclusive lock), faili
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
@@ -25,13 +24,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from litemaas_controller.api import make_app
 from litemaas_controller.config import Settings, validate_settings
 from litemaas_controller.intake.auth import signed_headers
+from waiting import wait_for, wait_for_async
 
+from .credentials import BEARER, SECRET, TOKEN
 from .redisproc import RedisServer
 
 PROJECTS = Path(__file__).parent / "projects"
-SECRET = "whsec-canary-7f3a9c1e5b2d4f60"
-TOKEN = "tok-canary-2b8e4d6a1c3f5e79"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
 TERMINAL = {"succeeded", "failed", "cancelled", "superseded"}
 
 
@@ -43,16 +41,6 @@ def ledger_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         return {t: db.execute(f"SELECT * FROM {t}").fetchall() for t in tables}  # noqa: S608
     finally:
         db.close()
-
-
-async def wait_for(probe: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    """Await a condition nothing can notify us of (a file written by a playbook's process)."""
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.05)
-    return value
 
 
 class Evidence:
@@ -136,17 +124,6 @@ class Service:
 
     def ledger(self) -> dict[str, list[tuple[Any, ...]]]:
         return ledger_dump(self.settings.ledger_path)
-
-
-async def wait_for_async(
-    probe: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "condition"
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := await probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.05)
-    return value
 
 
 def base_settings(tmp_path: Path, project: str, **overrides: Any) -> Settings:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Service, wait_for_async
+from waiting import wait_for_async
+
+from .conftest import Service
 
 
 async def health(service: Service, name: str, status: str, reason: str = "") -> dict[str, Any]:

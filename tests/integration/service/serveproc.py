@@ -17,7 +17,8 @@ from typing import Any
 
 from waiting import wait_until
 
-from .conftest import BEARER, SECRET, TERMINAL, TOKEN
+from .conftest import TERMINAL
+from .credentials import BEARER, SECRET, TOKEN
 
 CLI = str(Path(sys.executable).parent / "litemaas-controller")
 

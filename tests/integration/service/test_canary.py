@@ -10,7 +10,8 @@ import pytest
 
 from litemaas_controller.runner import PlaybookRunner, Redactor, RunRequest
 
-from .conftest import BEARER, SECRET, TOKEN, ServiceFactory, base_settings
+from .conftest import ServiceFactory, base_settings
+from .credentials import BEARER, SECRET, TOKEN
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ from kubeobjects import make_namespace
 from sandbox import Sandbox
 from waiting import wait_until
 
-from .conftest import BEARER, ServiceFactory, problem
+from .conftest import ServiceFactory, problem
+from .credentials import BEARER
 from .orderkit import accepted, managed, order
 
 pytestmark = pytest.mark.integration

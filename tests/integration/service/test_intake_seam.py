@@ -8,8 +8,10 @@ import json
 import pytest
 
 from litemaas_controller.intake import OrderIntake
+from waiting import wait_for_async
 
-from .conftest import BEARER, ServiceFactory, wait_for_async
+from .conftest import ServiceFactory
+from .credentials import BEARER
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,9 @@ from ledgerkit import PgLedger
 from litellm_local.pg import ThrowawayPostgres
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
-from waiting import wait_until
+from waiting import wait_for_async, wait_until
 
-from .conftest import PROJECTS, ServiceFactory, wait_for_async
+from .conftest import PROJECTS, ServiceFactory
 from .leaderkit import (
     LEASES,
     Candidate,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BEARER, ServiceFactory
+from .conftest import ServiceFactory
+from .credentials import BEARER
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,10 @@ from ledgerkit import PgLedger, new
 from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.api import keys
 from litemaas_controller.intake.auth import signed_headers
-from waiting import wait_until
+from waiting import wait_for_async, wait_until
 
-from .conftest import PROJECTS, SECRET, TERMINAL, Evidence, ServiceFactory, wait_for_async
+from .conftest import PROJECTS, TERMINAL, Evidence, ServiceFactory
+from .credentials import SECRET
 from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ import sqlite3
 
 import pytest
 
-from .conftest import BEARER, Service, problem
+from .conftest import Service, problem
+from .credentials import BEARER
 
 pytestmark = pytest.mark.integration
 

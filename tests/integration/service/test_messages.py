@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 import redis
 
-from .conftest import BEARER, Service, ServiceFactory, wait_for, wait_for_async
+from waiting import wait_for, wait_for_async
+
+from .conftest import Service, ServiceFactory
+from .credentials import BEARER
 from .msgkit import (
     UPSERT,
     dead_letters,

@@ -12,7 +12,9 @@ import sqlite3
 import pytest
 import redis
 
-from .conftest import ServiceFactory, wait_for, wait_for_async
+from waiting import wait_for, wait_for_async
+
+from .conftest import ServiceFactory
 from .msgkit import STREAM, UPSERT, dead_letters, order_of, pending, provision, send, start
 from .redisproc import PASSWORD, RedisServer
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from litemaas_controller.intake.auth import signed_headers
+from waiting import wait_for
 
-from .conftest import PROJECTS, SECRET, TOKEN, Evidence, ledger_dump, wait_for
+from .conftest import PROJECTS, Evidence, ledger_dump
+from .credentials import SECRET, TOKEN
 from .msgkit import UPSERT, dead_letters, pending, send
 from .procscan import alive
 from .redisproc import PASSWORD, RedisServer

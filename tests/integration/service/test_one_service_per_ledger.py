@@ -14,7 +14,8 @@ import pytest
 from litemaas_controller.intake.auth import signed_headers
 from waiting import Watch, wait_until
 
-from .conftest import PROJECTS, SECRET, Evidence
+from .conftest import PROJECTS, Evidence
+from .credentials import SECRET
 from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration

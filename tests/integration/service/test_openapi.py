@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from litemaas_controller.api import access, make_app, query
 from litemaas_controller.api.contract import Param, promises
 
-from .conftest import BEARER, Service, base_settings, problem
+from .conftest import Service, base_settings, problem
+from .credentials import BEARER
 from .orderkit import ORDER
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ import pytest
 
 from litemaas_controller.intake.auth import signed_headers
 
-from .conftest import BEARER, SECRET, Service, ServiceFactory, problem
+from .conftest import Service, ServiceFactory, problem
+from .credentials import BEARER, SECRET
 from .orderkit import ORDER
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,8 @@ from kubeobjects import make_namespace
 from litemaas_controller.config.paths import default_playbook_dir
 from sandbox import Sandbox
 
-from .conftest import BEARER, ServiceFactory, problem
+from .conftest import ServiceFactory, problem
+from .credentials import BEARER
 from .orderkit import accepted, managed, order, submitted
 
 pytestmark = pytest.mark.integration

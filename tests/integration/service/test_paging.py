@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import BEARER, Service, ServiceFactory
+from .conftest import Service, ServiceFactory
+from .credentials import BEARER
 
 pytestmark = pytest.mark.integration
 

@@ -18,16 +18,11 @@ from litemaas_controller.healing.chain import sink_chain
 from litemaas_controller.healing.model import Health, HealthStatus
 from litemaas_controller.healing.policy import RepairPolicy
 from sandbox import Sandbox
+from waiting import wait_for
 
 from .clikit import cli
-from .conftest import (
-    BEARER,
-    Evidence,
-    Service,
-    ServiceFactory,
-    problem,
-    wait_for,
-)
+from .conftest import Evidence, Service, ServiceFactory, problem
+from .credentials import BEARER
 from .healthkit import ended, repairs
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ import pytest
 
 from litemaas_controller.intake.auth import signed_headers
 
-from .conftest import PROJECTS, SECRET, TOKEN, Evidence
+from .conftest import PROJECTS, Evidence
+from .credentials import SECRET, TOKEN
 from .procscan import alive, run_pids
 from .serveproc import ServeProcess
 

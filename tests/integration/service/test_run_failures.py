@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from litemaas_controller.intake.auth import signed_headers
-from waiting import wait_until
+from waiting import wait_for, wait_until
 
-from .conftest import PROJECTS, SECRET, Evidence, Service, ServiceFactory, wait_for
+from .conftest import PROJECTS, Evidence, Service, ServiceFactory
+from .credentials import SECRET
 from .procscan import run_pids
 from .serveproc import ServeProcess
 

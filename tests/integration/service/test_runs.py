@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import BEARER, ServiceFactory
+from .conftest import ServiceFactory
+from .credentials import BEARER
 from .procscan import alive, run_pids
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TOKEN, Service
+from .conftest import Service
+from .credentials import TOKEN
 from .orderkit import ORDER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
-from .conftest import BEARER, Service, ServiceFactory
+from .conftest import Service, ServiceFactory
+from .credentials import BEARER
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,8 @@ from litemaas_controller.api import keys
 from litemaas_controller.ui.session import COOKIE, SessionSigner
 
 from .clikit import cli
-from .conftest import BEARER, TOKEN, Service, ServiceFactory
+from .conftest import Service, ServiceFactory
+from .credentials import BEARER, TOKEN
 
 pytestmark = pytest.mark.integration
 

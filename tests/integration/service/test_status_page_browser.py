@@ -22,7 +22,8 @@ from litemaas_controller import ui
 from litemaas_controller.api import keys
 from sandbox import Sandbox
 
-from .conftest import BEARER, TOKEN, ServiceFactory
+from .conftest import ServiceFactory
+from .credentials import BEARER, TOKEN
 from .healthkit import health
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from litemaas_controller.runner import procs
+from waiting import wait_for
 
-from .conftest import BEARER, ServiceFactory, wait_for
+from .conftest import ServiceFactory
+from .credentials import BEARER
 from .procscan import alive
 
 pytestmark = pytest.mark.integration
