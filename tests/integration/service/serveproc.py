@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_until
 
 from .conftest import TERMINAL
@@ -24,6 +25,9 @@ CLI = str(Path(sys.executable).parent / "litemaas-controller")
 
 
 class ServeProcess:
+    #: start it as the leader of a session of its own (a replica's container: see replicakit)
+    NEW_SESSION = False
+
     def __init__(self, state_dir: Path, playbook_dir: Path, log: Path, **env: str) -> None:
         self.log = log
         self.env = {
@@ -43,7 +47,12 @@ class ServeProcess:
     def start(self) -> ServeProcess:
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
-                [CLI, "serve"], env=self.env, stdout=subprocess.PIPE, stderr=log, text=True
+                [CLI, "serve"],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                start_new_session=self.NEW_SESSION,
             )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until the socket is bound (or it died)
@@ -87,6 +96,12 @@ class ServeProcess:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
+
+    def submit(self, order: dict[str, Any]) -> tuple[int, Any]:
+        """POST an order, signed as the catalog signs it."""
+        body = json.dumps(order).encode()
+        headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
+        return self.request("POST", "/api/v1/orders", body, **headers)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         status, view = self.request("GET", f"/api/v1/orders/{order_id}")

@@ -4,8 +4,6 @@ the password in no log line."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +13,9 @@ import litellm_local
 from ledgerkit import PgLedger, new
 from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.api import keys
-from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_for_async, wait_until
 
 from .conftest import PROJECTS, TERMINAL, Evidence, ServiceFactory
-from .credentials import SECRET
 from .serveproc import ServeProcess
 
 pytestmark = pytest.mark.integration
@@ -28,9 +24,7 @@ postgres = litellm_local.postgres
 
 
 def submit(svc: ServeProcess, order_id: str) -> tuple[int, Any]:
-    body = json.dumps({"id": order_id, "action": "provision", "instance": order_id}).encode()
-    headers = {**signed_headers(SECRET, body, time.time()), "Content-Type": "application/json"}
-    return svc.request("POST", "/api/v1/orders", body, **headers)
+    return svc.submit({"id": order_id, "action": "provision", "instance": order_id})
 
 
 def readyz(svc: ServeProcess) -> tuple[int, Any]:
