@@ -174,7 +174,7 @@ def test_a_replica_paused_past_its_run_lease_records_nothing_for_the_run_it_lost
         wait_until(lambda: run_pids(first.run) == [], timeout=60, what="its playbook to end")
     finally:
         paused.resume()
-    wait_until(lambda: f"run {first.run} is no longer this replica's" in paused.log.read_text(),
+    wait_until(lambda: f"run {first.run} of order {oid} lost" in paused.log.read_text(),
                timeout=60, what=f"{paused.name} to find it lost {first.run}")  # fmt: skip
     assert second.replica != paused.name
     runs = runs_of(pg, oid)
@@ -221,42 +221,42 @@ def test_kill_9_of_the_leader_another_takes_the_lease_and_heals_a_fault_injected
     postgres: ThrowawayPostgres,
     tmp_path: Path,
 ) -> None:
-    """The leader dies while it runs an order of the instance (held): the instance counts as
-    busy, and is judged, so repaired, only once another replica has taken that run over."""
+    """The leader dies (its container: a run of its own with it); the fault injected before
+    another replica leads is found by the new leader's watch and repaired, and the dead leader's
+    run is taken over once its run lease expired."""
     names = ("c1", "c2", "c3")
     watching = {"KUBECONFIG": str(sandbox_vanilla.kubeconfig), "LITEMAAS_NAMESPACE": namespace,
-                "LITEMAAS_HEALING": "repair", "LITEMAAS_HEALTH_GRACE": "2",
+                "LITEMAAS_HEALING": "repair", "LITEMAAS_HEALTH_GRACE": "4",
                 "LITEMAAS_REPAIR_WAIT_TIMEOUT": "30"}  # fmt: skip
     evidence = RunEvidence(tmp_path / "evidence.log")
     ledger = PgLedger.create(postgres, tmp_path)
     leader, *others = replicas(names, tmp_path, ledger, evidence.path, **watching)
     instance = f"heal-{uuid.uuid4().hex[:8]}"
-    update = {"id": f"u-{instance}", "action": "update", "instance": instance}
+    held = "hold-c"
     try:
         leader.start()  # alone: it leads, and runs what it is sent
         wait_until(lambda: holder(kube, namespace, names) == leader.name, timeout=60,
                    what=f"{leader.name} to lead")  # fmt: skip
-        round_robin([leader], [provision(instance)])
+        evidence.hold(held)
+        round_robin([leader], [provision(instance), provision(held)])
         wait_until(lambda: health_of(leader, instance) == "healthy", timeout=120,
                    what=f"{instance} provisioned and seen healthy")  # fmt: skip
-        evidence.hold(instance)
-        round_robin([leader], [update])
-        _, held = evidence.of(instance, 2)  # the provision's run, then the update's, held
+        [first] = evidence.of(held)
         for replica in others:
             replica.start()
         leader.kill_container()
         last = lease(kube, namespace)  # the dead leader's last renewal: nobody writes now
         sandbox_vanilla.set_fault("deployment", f"litemaas-{instance}", "litellm", "crashloop")
-        evidence.release(instance)
+        evidence.release(held)
         taken_by = wait_until(lambda: (h := holder(kube, namespace, names)) != leader.name and h,
                               timeout=60, what="another leader")  # fmt: skip
         taken = lease(kube, namespace)
-        assert orders_ended(ledger, update["id"], 1) == {update["id"]: "succeeded"}
         wait_until(lambda: health_of(others[0], instance) == "failed", timeout=120,
                    what=f"{instance} failed")  # fmt: skip
         wait_until(lambda: health_of(others[0], instance) == "healthy", timeout=120,
                    what=f"{instance} healed")  # fmt: skip
         _, listed = others[0].request("GET", f"/api/v1/orders?instance={instance}")
+        assert orders_ended(ledger, held, 1) == {held: "succeeded"}
     finally:
         for replica in others:
             replica.stop()
@@ -265,12 +265,11 @@ def test_kill_9_of_the_leader_another_takes_the_lease_and_heals_a_fault_injected
     assert taken["leaseTransitions"] == last["leaseTransitions"] + 1
     expiry = instant(last["renewTime"]) + datetime.timedelta(seconds=last["leaseDurationSeconds"])
     assert instant(taken["acquireTime"]) >= expiry, (last, taken)
-    assert held.replica == leader.name
-    # the dead leader's run of the update, closed once its lease expired; run again elsewhere
-    runs = [(r["id"], r["owner"], r["status"]) for r in runs_of(ledger, update["id"])]
-    assert runs[0] == (held.run, leader.name, "failed") and len(runs) == 2, runs
-    assert runs[1][1] != leader.name and runs[1][2] == "succeeded", runs
     repairs = [o for o in listed["items"] if o["action"] == "repair"]
     assert [(o["status"], o["principal"]) for o in repairs] == [
         ("succeeded", "controller:healing")
     ], repairs
+    # the dead leader's run, closed once its lease expired, and the order run again elsewhere
+    runs = [(r["id"], r["owner"], r["status"]) for r in runs_of(ledger, held)]
+    assert runs[0] == (first.run, leader.name, "failed") and len(runs) == 2, runs
+    assert runs[1][1] != leader.name and runs[1][2] == "succeeded", runs
