@@ -197,6 +197,15 @@ def orders_of(pg: PgLedger, runs: list[Run]) -> Counter[str]:
     return Counter(order[r.run] for r in runs)
 
 
+def running(pg: PgLedger, prefix: str) -> set[str]:
+    """The running runs of the orders whose id starts with ``prefix``."""
+    with pg.sql() as conn:
+        rows = conn.execute(
+            "SELECT id FROM runs WHERE status='running' AND order_id LIKE %s", (prefix + "%",)
+        ).fetchall()
+    return {str(r) for (r,) in rows}
+
+
 def audit_of(pg: PgLedger, run_id: str) -> list[str]:
     with pg.sql() as conn:
         rows = conn.execute(

@@ -41,6 +41,7 @@ from .replicakit import (
     provision,
     replicas,
     round_robin,
+    running,
     runs_of,
 )
 
@@ -123,13 +124,18 @@ def test_messages_spread_over_the_replicas_are_each_run_once(
 def test_postgresql_restarted_under_load_loses_no_order_and_runs_none_twice(
     trio: list[Replica], pg: PgLedger, evidence: RunEvidence, postgres: ThrowawayPostgres
 ) -> None:
-    round_robin(trio, [order(f"d-{i:03d}", f"d{i % 6}") for i in range(24)])
-    wait_until(lambda: len(evidence.runs("d")) >= 4, timeout=120, what="runs under way")
+    round_robin(trio, [order(f"d-{i:03d}", f"d{i % 6}") for i in range(18)])
+    in_flight = wait_until(lambda: len(r := running(pg, "d-")) >= 2 and r, timeout=120,
+                           what="runs under way")  # fmt: skip
     postgres.restart()  # fast shutdown: every connection of every replica broken
-    round_robin(trio, [order(f"d-{i:03d}", f"d{i % 6}") for i in range(24, 30)])  # they carry on
-    ended = orders_ended(pg, "d-", 30)
+    round_robin(trio, [order(f"d-{i:03d}", f"d{i % 6}") for i in range(18, 24)])  # they carry on
+    ended = orders_ended(pg, "d-", 24)
     assert set(ended.values()) == {"succeeded"}
     assert orders_of(pg, evidence.runs("d")) == dict.fromkeys(ended, 1)
+    # the runs in flight through the restart went on, and their ends were recorded after it
+    assert {r["status"] for o in ended for r in runs_of(pg, o) if r["id"] in in_flight} == {
+        "succeeded"
+    }
     assert all(replica.ready() for replica in trio)
 
 
