@@ -8,7 +8,7 @@ import sys
 
 from bench.common import scratch
 
-ALL = ["latency", "throughput", "webhook", "cancel", "memory"]
+ALL = ["latency", "throughput", "webhook", "cancel", "memory", "replicas"]
 
 
 def main(argv: list[str]) -> int:
