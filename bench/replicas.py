@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from litellm_local.pg import SUPERUSER, ThrowawayPostgres
 
 N = 24  # orders, each on an instance of its own
 CAP = 2  # runs at once, per replica
+ROUNDS = 2
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/litemaas-controller"
 TERMINAL = ("succeeded", "failed", "cancelled", "superseded")
 
@@ -124,20 +125,34 @@ def handover(sandbox: Sandbox, server: ThrowawayPostgres, root: Path, *, kill: b
         kube.delete(f"/api/v1/namespaces/{namespace}")
 
 
+def best(peer: Callable[[], float], ours: Callable[[], float]) -> tuple[float, float]:
+    """The least of ``ROUNDS`` measures of each, taken in turn: the machine's other load (a
+    shared CI runner) slows one measure or another, never speeds one up."""
+    measured: tuple[list[float], list[float]] = ([], [])
+    for _ in range(ROUNDS):
+        measured[0].append(peer())
+        measured[1].append(ours())
+    return min(measured[0]), min(measured[1])
+
+
 def run(root: Path) -> None:
     cpus = os.cpu_count() or 1
     server = ThrowawayPostgres().start()
     sandbox = None
     try:
-        one, three = throughput(server, root, 1), throughput(server, root, 3)
+        one, three = best(lambda: throughput(server, root, 1), lambda: throughput(server, root, 3))
         table(
             f"throughput of {N} orders (3-task play, max_concurrent_runs={CAP} per replica, "
             f"PostgreSQL ledger, {cpus} CPUs)",
             ["replicas", "seconds", "orders/min", "speed-up vs 1 replica"],
             [["1 (peer)", one, N / one * 60, 1.0], ["3", three, N / three * 60, one / three]],
         )
-        sqlite = accept_rate(root / "sqlite")
-        pg = accept_rate(root / "pg", **Ledger(server, root).env())
+        # best of each: the fewest seconds, the most orders per second
+        slow_sqlite, slow_pg = best(
+            lambda: 1 / accept_rate(root / "sqlite"),
+            lambda: 1 / accept_rate(root / "pg", **Ledger(server, root).env()),
+        )
+        sqlite, pg = 1 / slow_sqlite, 1 / slow_pg
         table(
             "ledger accept rate: new HMAC-signed orders per second, one replica",
             ["ledger", "orders/s", "ratio vs SQLite"],
