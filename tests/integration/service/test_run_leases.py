@@ -16,8 +16,9 @@ from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.dispatch.dispatcher import Dispatcher
 from litemaas_controller.ledger import OrderStatus, RunRecord, RunStatus, SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
+from waiting import wait_for
 
-from .conftest import Evidence, base_settings, wait_for
+from .conftest import Evidence, base_settings
 from .procscan import alive
 
 pytestmark = pytest.mark.integration
