@@ -1,7 +1,7 @@
 """Replicas on a PostgreSQL ledger: throughput of 1 vs 3 replicas (the same cap each), the ledger's
 accept rate on PostgreSQL beside SQLite, and the leader's hand-over (clean stop, kill -9).
 
-The PostgreSQL server is the tests' throwaway one (``litellm_local.pg``, the machine's
+The PostgreSQL server is the tests' throwaway one (``sandbox.throwaway_pg``, the machine's
 PostgreSQL 15); the hand-over needs the sandbox's kube-apiserver (``make sandbox-build``).
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,10 +21,7 @@ import psycopg
 from bench.common import Service, project, table
 from bench.webhook import _load, new_signed
 from sandbox import Sandbox
-
-# the tests' throwaway PostgreSQL (tests/ is their import root, as pytest's pythonpath says)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from litellm_local.pg import SUPERUSER, ThrowawayPostgres
+from sandbox.throwaway_pg import SUPERUSER, ThrowawayPostgres
 
 N = 24  # orders, each on an instance of its own
 CAP = 2  # runs at once, per replica

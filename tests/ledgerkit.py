@@ -1,5 +1,5 @@
 """The ledger's tests on both stores: SQLite in a file, PostgreSQL in a database of its own on
-the session's throwaway server (``litellm_local.pg``), reached the way the service reaches it:
+the session's throwaway server (``sandbox.throwaway_pg``), reached the way the service reaches it:
 a URL without the password, the password in a file."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 import psycopg
 
-from litellm_local.pg import SUPERUSER, ThrowawayPostgres
 from litemaas_controller.ledger import (
     Action,
     InstanceStatus,
@@ -24,6 +23,7 @@ from litemaas_controller.ledger import (
     SqliteStore,
     Store,
 )
+from sandbox.throwaway_pg import SUPERUSER, ThrowawayPostgres
 
 #: a provision's start, as the dispatcher claims it
 START = RunStart("deploy_litemaas.yml", {}, InstanceStatus.PROVISIONING, {})

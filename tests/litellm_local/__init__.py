@@ -2,7 +2,7 @@
 tests (``integration/litellm_bridge``) and the collection modules' tests
 (``integration/litellm_modules``) run against.
 
-The pieces are this package's modules: :class:`~litellm_local.pg.ThrowawayPostgres` (a
+The pieces are this package's modules: :class:`~sandbox.throwaway_pg.ThrowawayPostgres` (a
 PostgreSQL in a temporary directory, on a free loopback port) and
 :class:`~litellm_local.proxy.Proxy` (the proxy process with its query-engine stand-in, started
 the way the sandbox's node agent starts one and waited for until ready; its log is in the
@@ -35,8 +35,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.litellm import runtime
-
-from .pg import ThrowawayPostgres
+from sandbox.throwaway_pg import ThrowawayPostgres
 
 INSTALLER = Path(runtime.__file__).with_name("install.sh")
 TEMPLATE_DB = "litellm_template"

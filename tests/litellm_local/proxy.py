@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.litellm import runtime
-
-from .pg import free_port
+from sandbox.throwaway_pg import free_port
 
 # ~20 s on an idle 2-core machine; a minute when other work shares it.
 READY_TIMEOUT = 180.0

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from litellm_local.pg import ThrowawayPostgres, free_port
 from litellm_local.proxy import Reply, call
 from sandbox.litellm import runtime
+from sandbox.throwaway_pg import ThrowawayPostgres, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from litellm_local import canary
-from litellm_local.pg import ThrowawayPostgres
 from litellm_local.proxy import Proxy
 from sandbox.fakes.upstream import FakeUpstream
 from sandbox.litellm import runtime
 from sandbox.real.procfs import rss_kib
+from sandbox.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.integration
 

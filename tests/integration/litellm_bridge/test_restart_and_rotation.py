@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import pytest
 
 from litellm_local import canary
-from litellm_local.pg import ThrowawayPostgres
 from litellm_local.proxy import Proxy, Reply, call
 from sandbox.fakes.upstream import FakeUpstream
 from sandbox.real.procfs import rss_kib
+from sandbox.throwaway_pg import ThrowawayPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from litellm_local.pg import ThrowawayPostgres, free_port
 from sandbox.litellm import runtime
+from sandbox.throwaway_pg import ThrowawayPostgres, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -27,10 +27,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import litellm_local
 from ledgerkit import PgLedger
-from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.api import make_app
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
+from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
 from .conftest import Evidence, Service, ServiceFactory, base_settings

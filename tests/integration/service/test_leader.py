@@ -21,9 +21,9 @@ import pytest
 
 import litellm_local
 from ledgerkit import PgLedger
-from litellm_local.pg import ThrowawayPostgres
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
+from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
 from .conftest import PROJECTS, ServiceFactory

@@ -11,8 +11,8 @@ import pytest
 
 import litellm_local
 from ledgerkit import PgLedger, new
-from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.api import keys
+from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
 from .conftest import PROJECTS, TERMINAL, Evidence, ServiceFactory

@@ -12,10 +12,10 @@ import pytest
 
 import litellm_local
 from ledgerkit import PgLedger, claimed, new
-from litellm_local.pg import ThrowawayPostgres
 from litemaas_controller.dispatch.dispatcher import Dispatcher
 from litemaas_controller.ledger import OrderStatus, RunRecord, RunStatus, SqliteStore
 from litemaas_controller.runner import PlaybookRunner, Redactor
+from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for
 
 from .conftest import Evidence, base_settings

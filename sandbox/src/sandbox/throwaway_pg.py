@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 on loopback for one test session.
+"""A throwaway PostgreSQL 15 on loopback for one test session or benchmark run.
 
 initdb and postgres refuse to run as root, so when the tests run as root the server
 runs as the `postgres` system user (setpriv). The data directory lives in a temporary
