@@ -21,6 +21,7 @@ import pytest
 
 import litellm_local
 from ledgerkit import PgLedger
+from litemaas_controller.cluster.leader import Timings
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
 from sandbox.throwaway_pg import ThrowawayPostgres
@@ -77,7 +78,11 @@ async def test_one_of_three_leads_and_a_clean_stop_hands_over_at_the_next_try(
     sandbox_vanilla: Sandbox, kube: Kube, namespace: str
 ) -> None:
     config = sandbox_vanilla.kubeconfig
-    everyone = [candidate(config, namespace, name) for name in ("a", "b", "c")]
+    # a lease long enough that only a release explains a take-over before it runs out, however
+    # loaded the machine (with the 4 s lease a busy CI took longer than that between the record
+    # read here and the stop)
+    slow = Timings(lease=30.0, renew_deadline=20.0, retry=0.5)
+    everyone = [candidate(config, namespace, name, slow) for name in ("a", "b", "c")]
     try:
         first = await leads(*everyone)
         others = [c for c in everyone if c is not first]

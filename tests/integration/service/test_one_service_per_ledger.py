@@ -84,7 +84,7 @@ async def test_a_second_service_waits_for_the_first_and_takes_over_when_it_stops
     watch = Watch(lambda: statuses([first, second]))
     try:
         assert first.terminate() == 0
-        wait_until(lambda: ready(second), what="the second service ready")
+        wait_until(lambda: ready(second), timeout=120, what="the second service ready")
         await run_env.started(2)
         run_env.release()
         final = second.finished(ORDER["id"])
