@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,10 @@ def _type_name(f: dataclasses.Field[Any]) -> str:
     return str(f.type).replace(" ", "")
 
 
+def _expected(kind: str) -> str:
+    return "a finite number" if kind.startswith("float") else f"of type {kind}"
+
+
 def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
     """Turn a string (env, flag) or YAML value into the field's type; ``ConfigError`` if not."""
     kind = _type_name(f)
@@ -29,7 +34,9 @@ def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):
-            return float(raw)
+            if not math.isfinite(number := float(raw)):  # inf, 1e400, nan: no duration
+                raise ValueError(raw)
+            return number
         if kind.startswith("Path"):
             # absolute: runs execute in their own private dirs, where a relative path breaks
             return Path(str(raw)).expanduser().absolute()
@@ -44,7 +51,7 @@ def coerce_value(f: dataclasses.Field[Any], raw: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"setting {f.name} ({env_name(f)}) must be of type {kind}, got {raw!r}"
+            f"setting {f.name} ({env_name(f)}) must be {_expected(kind)}, got {raw!r}"
             if not f.metadata["secret"]
             else f"setting {f.name} ({env_name(f)}) has the wrong type"
         ) from exc

@@ -14,11 +14,13 @@ from litemaas_controller.ledger import rows
 from litemaas_controller.ledger.models import (
     AuditRecord,
     DeadLetterRecord,
+    EventRecord,
     HealthRecord,
     InstanceRecord,
     InstanceStatus,
     OrderRecord,
     OrderStatus,
+    RunRecord,
     RunStatus,
 )
 
@@ -182,3 +184,52 @@ class AuditReads(_Reads):
         clause, more = _limit(limit)
         sql = f"SELECT * FROM audit WHERE {where} ORDER BY seq{clause}"  # noqa: S608
         return [rows.audit(r) for r in await self._all(sql, *args, *more)]
+
+
+class RunReads(_Reads):
+    """The reads of ``ledger.store.Runs``; ``clock``: the SQL expression of the ledger's clock in
+    epoch seconds, the one the backend's leases are written on."""
+
+    def __init__(self, db: Db, clock: str) -> None:
+        super().__init__(db)
+        self._clock = clock
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        row = await self._one("SELECT * FROM runs WHERE id=?", run_id)
+        return rows.run(row) if row else None
+
+    async def list(
+        self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
+    ) -> Sequence[RunRecord]:
+        where, args = rows.newest_first("order_id", order_id or None, before)
+        sql = f"SELECT * FROM runs{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
+        return [rows.run(r) for r in await self._all(sql, *args, limit)]
+
+    async def unfinished(self) -> Sequence[RunRecord]:
+        return await self._unfinished("")
+
+    async def owned(self, owner: str) -> Sequence[RunRecord]:
+        return await self._unfinished(" AND (owner=? OR owner IS NULL)", owner)
+
+    async def expired(self) -> Sequence[RunRecord]:
+        return await self._unfinished(f" AND lease_until < {self._clock}")
+
+    async def _unfinished(self, where: str, *args: object) -> Sequence[RunRecord]:
+        found = await self._all(
+            f"SELECT * FROM runs WHERE status IN (?,?){where} ORDER BY seq",  # noqa: S608
+            RunStatus.QUEUED, RunStatus.RUNNING, *args,
+        )  # fmt: skip
+        return [rows.run(r) for r in found]
+
+
+class EventReads(_Reads):
+    """The reads of ``ledger.store.Events``."""
+
+    async def after(self, run_id: str, after: int, limit: int = 500) -> Sequence[EventRecord]:
+        found = await self._all(
+            "SELECT * FROM events WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
+            run_id,
+            after,
+            limit,
+        )
+        return [rows.event(r) for r in found]

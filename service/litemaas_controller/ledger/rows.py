@@ -177,19 +177,19 @@ def audit(row: Row) -> AuditRecord:
 
 
 def newest_first(
-    column: str, value: str | None, before: int | None, mark: str = "?", **more: str | None
+    column: str, value: str | None, before: int | None, **more: str | None
 ) -> tuple[str, list[Any]]:
     """The WHERE clause and its arguments of a newest-first page: ``column=value`` (and each of
-    ``more``, column=value) when given, and rows older than ``before`` (a seq) when given;
-    ``mark``: the driver's placeholder."""
+    ``more``, column=value) when given, and rows older than ``before`` (a seq) when given; with
+    ``?`` placeholders (``ledger.reads`` puts the driver's in)."""
     clauses: list[str] = []
     args: list[Any] = []
     for name, wanted in {column: value, **more}.items():
         if wanted is not None:
-            clauses.append(f"{name}={mark}")
+            clauses.append(f"{name}=?")
             args.append(wanted)
     if before is not None:
-        clauses.append(f"seq<{mark}")
+        clauses.append("seq<?")
         args.append(before)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 

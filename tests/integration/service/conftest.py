@@ -24,6 +24,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from litemaas_controller.api import make_app
 from litemaas_controller.config import Settings, validate_settings
 from litemaas_controller.intake.auth import signed_headers
+from sandbox import Sandbox
+from sandbox.agent.kube import Kube
 from waiting import wait_for, wait_for_async
 
 from .credentials import BEARER, SECRET, TOKEN
@@ -185,6 +187,20 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of the test's own, on a free loopback port."""
     with RedisServer(tmp_path / "redis") as server:
         yield server
+
+
+@pytest.fixture
+def kube(sandbox_vanilla: Sandbox) -> Kube:
+    return sandbox_vanilla.kube()
+
+
+@pytest.fixture
+def namespace(kube: Kube, namespace_name: str) -> Iterator[str]:
+    """A namespace of the test's own on the vanilla sandbox: the controller's, its own Lease."""
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                       "metadata": {"name": namespace_name}})  # fmt: skip
+    yield namespace_name
+    kube.delete(f"/api/v1/namespaces/{namespace_name}")
 
 
 @pytest.fixture

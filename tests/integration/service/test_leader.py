@@ -13,7 +13,6 @@ import datetime
 import logging
 import re
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,20 +42,6 @@ from .serveproc import ServeProcess
 pytestmark = pytest.mark.integration
 
 postgres = litellm_local.postgres
-
-
-@pytest.fixture
-def kube(sandbox_vanilla: Sandbox) -> Kube:
-    return sandbox_vanilla.kube()
-
-
-@pytest.fixture
-def namespace(kube: Kube, namespace_name: str) -> Iterator[str]:
-    """A namespace of the test's own: its own Lease."""
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": namespace_name}})  # fmt: skip
-    yield namespace_name
-    kube.delete(f"/api/v1/namespaces/{namespace_name}")
 
 
 async def stopped(*candidates: Candidate) -> None:

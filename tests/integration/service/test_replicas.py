@@ -195,20 +195,6 @@ def test_a_replica_paused_past_its_run_lease_records_nothing_for_the_run_it_lost
     assert paused.ready()
 
 
-@pytest.fixture
-def kube(sandbox_vanilla: Sandbox) -> Kube:
-    return sandbox_vanilla.kube()
-
-
-@pytest.fixture
-def namespace(kube: Kube, namespace_name: str) -> Iterator[str]:
-    """The replicas' own namespace: their Lease."""
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": namespace_name}})  # fmt: skip
-    yield namespace_name
-    kube.delete(f"/api/v1/namespaces/{namespace_name}")
-
-
 def holder(kube: Kube, namespace: str, names: tuple[str, ...]) -> str | None:
     got = kube.get(LEASES.format(namespace=namespace) + "/litemaas-controller")
     found = got and got["spec"].get("holderIdentity")

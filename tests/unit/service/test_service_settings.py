@@ -68,6 +68,15 @@ def test_flags_beat_environment_beats_file(playbooks: Path, tmp_path: Path) -> N
         ({"LITEMAAS_REPLICA": "Replica_1"}, "LITEMAAS_REPLICA"),
         ({"LITEMAAS_REPLICA": "r1\nX-Injected: 1"}, "LITEMAAS_REPLICA"),
         ({"LITEMAAS_REPLICA": "r" * 254}, "LITEMAAS_REPLICA"),
+        # a lease that never runs out would leave a dead replica's runs unclaimed for good
+        ({"LITEMAAS_RUN_LEASE": "inf"}, "LITEMAAS_RUN_LEASE"),
+        ({"LITEMAAS_RUN_LEASE": "1e400"}, "LITEMAAS_RUN_LEASE"),
+        ({"LITEMAAS_RUN_LEASE": "nan"}, "LITEMAAS_RUN_LEASE"),
+        ({"LITEMAAS_RUN_HEARTBEAT": "-inf"}, "LITEMAAS_RUN_HEARTBEAT"),
+        ({"LITEMAAS_RUN_HEARTBEAT": "10; rm -rf /"}, "LITEMAAS_RUN_HEARTBEAT"),
+        ({"LITEMAAS_RUN_HEARTBEAT": "-5"}, "LITEMAAS_RUN_HEARTBEAT"),
+        ({"LITEMAAS_LEADER_LEASE_DURATION": "inf"}, "LITEMAAS_LEADER_LEASE_DURATION"),
+        ({"LITEMAAS_RUN_TIMEOUT": "Infinity"}, "LITEMAAS_RUN_TIMEOUT"),
     ],
 )
 def test_invalid_settings_name_the_setting(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import psycopg
 
@@ -27,6 +27,7 @@ from litemaas_controller.ledger.models import (
     RunStatus,
 )
 from litemaas_controller.ledger.pg.db import Conn, Db, audit
+from litemaas_controller.ledger.reads import EventReads, RunReads
 from litemaas_controller.ledger.rows import dumps
 
 #: the ledger's clock, in epoch seconds
@@ -36,10 +37,14 @@ HELD = "id=%s AND token IS NOT DISTINCT FROM %s AND status IN ('queued', 'runnin
 
 
 class PgRuns:
-    """``Runs`` on PostgreSQL; see ``ledger.store.Runs`` for the contract of each method."""
+    """``Runs`` on PostgreSQL; see ``ledger.store.Runs`` for the contract of each method.
+    The reads are ``RunReads``."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        reads = RunReads(db, NOW)
+        self.get, self.list, self.unfinished = reads.get, reads.list, reads.unfinished
+        self.owned, self.expired = reads.owned, reads.expired
 
     async def _found(self, run_id: str) -> RunRecord:
         return rows.existing(await self.get(run_id), "run", run_id)
@@ -138,34 +143,6 @@ class PgRuns:
             return NotFoundError(f"run {run_id} does not exist")
         return FencedError(run_id, token)
 
-    async def get(self, run_id: str) -> RunRecord | None:
-        row = await self._db.one("SELECT * FROM runs WHERE id=%s", run_id)
-        return rows.run(row) if row else None
-
-    async def list(
-        self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
-    ) -> Sequence[RunRecord]:
-        where, args = rows.newest_first("order_id", order_id or None, before, mark="%s")
-        sql = f"SELECT * FROM runs{where} ORDER BY seq DESC LIMIT %s"  # noqa: S608
-        found = await self._db.all(sql, *args, limit)
-        return [rows.run(r) for r in found]
-
-    async def unfinished(self) -> Sequence[RunRecord]:
-        return await self._unfinished("")
-
-    async def owned(self, owner: str) -> Sequence[RunRecord]:
-        return await self._unfinished(" AND (owner=%s OR owner IS NULL)", owner)
-
-    async def expired(self) -> Sequence[RunRecord]:
-        return await self._unfinished(f" AND lease_until < {NOW}")
-
-    async def _unfinished(self, where: str, *args: object) -> Sequence[RunRecord]:
-        found = await self._db.all(
-            f"SELECT * FROM runs WHERE status IN (%s,%s){where} ORDER BY seq",  # noqa: S608
-            RunStatus.QUEUED, RunStatus.RUNNING, *args,
-        )  # fmt: skip
-        return [rows.run(r) for r in found]
-
 
 async def _claim(
     db: Conn, run_id: str, order_id: str, start: RunStart, owner: str, lease: float
@@ -216,10 +193,11 @@ async def _claim(
 
 
 class PgEvents:
-    """``Events`` on PostgreSQL."""
+    """``Events`` on PostgreSQL; the reads are ``EventReads``."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        self.after = EventReads(db).after
 
     async def append(
         self, events: Iterable[EventRecord], *, token: int | None, run_id: str
@@ -238,12 +216,3 @@ class PgEvents:
                     ],
                 )
         return True
-
-    async def after(self, run_id: str, after: int, limit: int = 500) -> Sequence[EventRecord]:
-        found = await self._db.all(
-            "SELECT * FROM events WHERE run_id=%s AND seq>%s ORDER BY seq LIMIT %s",
-            run_id,
-            after,
-            limit,
-        )
-        return [rows.event(r) for r in found]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from litemaas_controller.errors import FencedError, NotFoundError
 from litemaas_controller.ledger import rows
@@ -24,18 +24,25 @@ from litemaas_controller.ledger.models import (
     RunStart,
     RunStatus,
 )
+from litemaas_controller.ledger.reads import EventReads, RunReads
 from litemaas_controller.ledger.rows import dumps
 from litemaas_controller.ledger.sqlite.db import Db, audit
 
+#: the ledger's clock, in epoch seconds: this host's, as ``time.time()`` writes the leases
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 #: a write about a run applies only while the run is unfinished and still carries its token
 HELD = "id=? AND token IS ? AND status IN ('queued', 'running')"
 
 
 class SqliteRuns:
-    """``Runs`` on SQLite; see ``ledger.store.Runs`` for the contract of each method."""
+    """``Runs`` on SQLite; see ``ledger.store.Runs`` for the contract of each method.
+    The reads are ``RunReads``."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        reads = RunReads(db, NOW)
+        self.get, self.list, self.unfinished = reads.get, reads.list, reads.unfinished
+        self.owned, self.expired = reads.owned, reads.expired
 
     async def _found(self, run_id: str) -> RunRecord:
         return rows.existing(await self.get(run_id), "run", run_id)
@@ -100,33 +107,6 @@ class SqliteRuns:
         if await self.get(run_id) is None:
             return NotFoundError(f"run {run_id} does not exist")
         return FencedError(run_id, token)
-
-    async def get(self, run_id: str) -> RunRecord | None:
-        row = await self._db.one("SELECT * FROM runs WHERE id=?", run_id)
-        return rows.run(row) if row else None
-
-    async def list(
-        self, *, order_id: str | None = None, limit: int = 100, before: int | None = None
-    ) -> Sequence[RunRecord]:
-        where, args = rows.newest_first("order_id", order_id or None, before)
-        sql = f"SELECT * FROM runs{where} ORDER BY seq DESC LIMIT ?"  # noqa: S608
-        return [rows.run(r) for r in await self._db.all(sql, *args, limit)]
-
-    async def unfinished(self) -> Sequence[RunRecord]:
-        return await self._unfinished("")
-
-    async def owned(self, owner: str) -> Sequence[RunRecord]:
-        return await self._unfinished(" AND (owner=? OR owner IS NULL)", owner)
-
-    async def expired(self) -> Sequence[RunRecord]:
-        return await self._unfinished(" AND lease_until < ?", time.time())
-
-    async def _unfinished(self, where: str, *args: object) -> Sequence[RunRecord]:
-        found = await self._db.all(
-            f"SELECT * FROM runs WHERE status IN (?,?){where} ORDER BY seq",  # noqa: S608
-            RunStatus.QUEUED, RunStatus.RUNNING, *args,
-        )  # fmt: skip
-        return [rows.run(r) for r in found]
 
 
 def _claim(
@@ -219,10 +199,11 @@ def _requeue(
 
 
 class SqliteEvents:
-    """``Events`` on SQLite."""
+    """``Events`` on SQLite; the reads are ``EventReads``."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        self.after = EventReads(db).after
 
     async def append(
         self, events: Iterable[EventRecord], *, token: int | None, run_id: str
@@ -238,12 +219,3 @@ class SqliteEvents:
             return True
 
         return await self._db.write(kept)
-
-    async def after(self, run_id: str, after: int, limit: int = 500) -> Sequence[EventRecord]:
-        found = await self._db.all(
-            "SELECT * FROM events WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
-            run_id,
-            after,
-            limit,
-        )
-        return [rows.event(r) for r in found]
