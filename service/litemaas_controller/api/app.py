@@ -45,10 +45,10 @@ from litemaas_controller.healing.policy import RepairPolicy
 from litemaas_controller.intake import IntakeFactory, OrderIntake
 from litemaas_controller.ledger import open_store
 from litemaas_controller.role.order_vars import load_order_vars
-from litemaas_controller.runner import PlaybookRunner, Redactor
 from litemaas_controller.runner.env import proxy_urls
 from litemaas_controller.runner.metrics import RunnerMetrics
-from litemaas_controller.runner.redact import proxy_credentials
+from litemaas_controller.runner.redact import Redactor, proxy_credentials
+from litemaas_controller.runner.run import PlaybookRunner
 
 log = logging.getLogger(__name__)
 

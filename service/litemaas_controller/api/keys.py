@@ -17,7 +17,7 @@ from litemaas_controller.intake.leadership import Leadership
 from litemaas_controller.intake.messages import RedisState
 from litemaas_controller.ledger import Store
 from litemaas_controller.role.order_vars import OrderVars
-from litemaas_controller.runner import PlaybookRunner
+from litemaas_controller.runner.run import PlaybookRunner
 
 SETTINGS = web.AppKey("settings", Settings)
 ORDER_VARS = web.AppKey("order_vars", OrderVars)

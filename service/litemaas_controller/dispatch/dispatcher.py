@@ -39,7 +39,7 @@ from litemaas_controller.ledger import (
     RunStatus,
     Store,
 )
-from litemaas_controller.runner import PlaybookRunner, RunRequest, RunResult
+from litemaas_controller.runner.run import PlaybookRunner, RunRequest, RunResult
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from litemaas_controller.ledger import (
     RunStatus,
 )
 from litemaas_controller.role.order_vars import CONTROLLER, DECIDED, PREFIX
-from litemaas_controller.runner import RunResult
+from litemaas_controller.runner.run import RunResult
 
 PLAYBOOKS = {
     Action.PROVISION: "deploy_litemaas.yml",

@@ -26,7 +26,8 @@ from litemaas_controller.ledger import (
     RunStatus,
     Store,
 )
-from litemaas_controller.runner import PlaybookRunner, procs
+from litemaas_controller.runner import procs
+from litemaas_controller.runner.run import PlaybookRunner
 
 log = logging.getLogger(__name__)
 

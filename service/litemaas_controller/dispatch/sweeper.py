@@ -21,7 +21,7 @@ from litemaas_controller.config import Settings
 from litemaas_controller.dispatch.recovery import close_interrupted
 from litemaas_controller.errors import ControllerError
 from litemaas_controller.ledger import Store
-from litemaas_controller.runner import PlaybookRunner
+from litemaas_controller.runner.run import PlaybookRunner
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from types import TracebackType
 from litemaas_controller.config import Settings
 from litemaas_controller.errors import FencedError, LedgerUnreachableError, LedgerWriteError
 from litemaas_controller.ledger import EventRecord, Lease, RunRecord, RunStatus, Store
-from litemaas_controller.runner import PlaybookRunner
+from litemaas_controller.runner.run import PlaybookRunner
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""The run boundary: ansible-runner with a private dir per run, redaction and tree kill."""
+"""The run boundary: ansible-runner with a private dir per run, redaction and tree kill.
 
-from litemaas_controller.runner.redact import Redactor
-from litemaas_controller.runner.run import PlaybookRunner, RunRequest, RunResult
-
-__all__ = ["PlaybookRunner", "Redactor", "RunRequest", "RunResult"]
+Nothing is imported here: ``runner.callback`` runs inside every ansible-playbook and imports the
+leaf modules it needs (``env``, ``events``, ``redact``); importing the package must not load the
+service's machinery (``run``: ansible-runner, the ledger) into each playbook's process.
+"""

@@ -10,12 +10,6 @@ from typing import Any
 from litemaas_controller.ledger import EventRecord
 from litemaas_controller.runner.redact import Redactor
 
-#: every field of an event's data this module reads, and of a task's result: the display callback
-#: (callback/litemaas_display.py) writes only these to disk, so a field read here and missing
-#: there is silently lost (as ``failure_kind`` once was)
-DATA_FIELDS = ("task", "play", "host", "ignore_errors", "artifact_data")
-RESULT_FIELDS = ("changed", "failed", "skipped", "msg", "stderr", "censored", "failure_kind")
-
 #: how a task ended on a host: one event each (the others are starts and headers)
 ENDED = ("ok", "changed", "skipped", "failed", "failed (ignored)", "unreachable")
 #: the endings that are failures

@@ -26,7 +26,8 @@ from litemaas_controller.ledger import (
     RunStatus,
     Store,
 )
-from litemaas_controller.runner import PlaybookRunner, Redactor
+from litemaas_controller.runner.redact import Redactor
+from litemaas_controller.runner.run import PlaybookRunner
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from litemaas_controller.runner import PlaybookRunner, Redactor, RunRequest
+from litemaas_controller.runner.redact import Redactor
+from litemaas_controller.runner.run import PlaybookRunner, RunRequest
 
 from .conftest import ServiceFactory, base_settings
 from .credentials import BEARER, SECRET, TOKEN

@@ -16,7 +16,9 @@ import pytest
 from ledgerkit import claimed
 from litemaas_controller.dispatch.recovery import recover
 from litemaas_controller.ledger import Action, NewOrder, RunStatus, SqliteStore
-from litemaas_controller.runner import PlaybookRunner, Redactor, procs
+from litemaas_controller.runner import procs
+from litemaas_controller.runner.redact import Redactor
+from litemaas_controller.runner.run import PlaybookRunner
 
 from .conftest import base_settings
 from .procscan import alive

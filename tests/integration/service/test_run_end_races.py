@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from litemaas_controller.ledger import EventRecord, RunStatus
-from litemaas_controller.runner import PlaybookRunner, Redactor, RunRequest
+from litemaas_controller.runner.redact import Redactor
+from litemaas_controller.runner.run import PlaybookRunner, RunRequest
 
 from .conftest import Evidence, base_settings
 

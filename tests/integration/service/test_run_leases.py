@@ -14,7 +14,8 @@ import litellm_local
 from ledgerkit import PgLedger, claimed, new
 from litemaas_controller.dispatch.dispatcher import Dispatcher
 from litemaas_controller.ledger import OrderStatus, RunRecord, RunStatus, SqliteStore
-from litemaas_controller.runner import PlaybookRunner, Redactor
+from litemaas_controller.runner.redact import Redactor
+from litemaas_controller.runner.run import PlaybookRunner
 from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for
 

@@ -13,7 +13,7 @@ from litemaas_controller.ledger import (
     OrderStatus,
     RunStatus,
 )
-from litemaas_controller.runner import RunResult
+from litemaas_controller.runner.run import RunResult
 
 pytestmark = pytest.mark.unit
 P = "ocp4_workload_litemaas_"

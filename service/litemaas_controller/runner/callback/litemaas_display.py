@@ -3,9 +3,10 @@
 ``awx_display`` writes each event's data to ``job_events/<uuid>-partial.json`` in the run's
 private dir before ansible-runner reads it back and hands it to the controller: a task result
 holding a secret would sit on disk.  This callback keeps only the fields the controller reads
-(``events.DATA_FIELDS`` and ``events.RESULT_FIELDS``) and redacts them
+(``fields.DATA_FIELDS`` and ``fields.RESULT_FIELDS``) and redacts them
 (``sk-`` keys, secret-looking pairs, the run's proxy credentials) before anything is written.
-It runs inside ansible-playbook; the service points ``ANSIBLE_STDOUT_CALLBACK`` at it.
+It runs inside ansible-playbook; the service points ``ANSIBLE_STDOUT_CALLBACK`` at it.  It
+imports leaf modules only: the service's machinery would cost every playbook its import time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from ansible.plugins.loader import callback_loader  # type: ignore[import-untyped]
 
 from litemaas_controller.runner.env import proxy_urls
-from litemaas_controller.runner.events import DATA_FIELDS, RESULT_FIELDS
+from litemaas_controller.runner.fields import DATA_FIELDS, RESULT_FIELDS
 from litemaas_controller.runner.redact import Redactor, proxy_credentials
 
 DOCUMENTATION = """
