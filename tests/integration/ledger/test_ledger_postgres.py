@@ -1,5 +1,6 @@
 """What is PostgreSQL's own: migrations under the advisory lock, the audit's TRUNCATE refused,
-an unreachable server, and the password kept out of every message."""
+an unreachable server, a password rotated under a running store, and the password kept out of
+every message."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from litemaas_controller.config import Settings, validate_settings
 from litemaas_controller.errors import ConfigError, LedgerWriteError
 from litemaas_controller.ledger import OrderStatus, PgStore
 from litemaas_controller.ledger.pg.schema import SCHEMA_VERSION, migrate
+from sandbox.throwaway_pg import SUPERUSER
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +95,39 @@ async def test_the_password_is_in_no_message(
         with pytest.raises(ConfigError, match="must not hold a password") as bad:
             validate_settings(replace(base, ledger_url=url))
         assert secret not in str(bad.value)
+
+
+async def test_a_password_rotated_in_its_file_reaches_new_connections_without_a_restart(
+    pg: PgLedger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ledger's role gets a new password and its file (a mounted Secret) the new value: the
+    connections the server ends are replaced with it, and the same store writes on."""
+    role, first, second, wrong = f"r_{pg.database}", canary("first"), canary("second"), canary("x")
+    pg.server.psql(f"CREATE ROLE {role} LOGIN PASSWORD :'pw'", pw=first)
+    pg.server.psql(f'ALTER DATABASE "{pg.database}" OWNER TO {role}')
+    url = pg.url.replace(f"{SUPERUSER}@", f"{role}@", 1)
+    assert role in url
+    password_file = tmp_path / "rotated-password"
+    password_file.write_text(first + "\n")
+    caplog.set_level(logging.DEBUG)
+    store = await PgStore.open(url, password_file)
+    try:
+        await store.orders.accept(new("before"))
+        pg.server.psql(f"ALTER ROLE {role} PASSWORD :'pw'", pw=second)
+        password_file.write_text(second + "\n")
+        ended = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename=:'role'"
+        assert "t" in pg.server.psql(ended, role=role)  # the store's connections, the listener's
+        _, created = await store.orders.accept(new("after"))
+        assert created
+        # a wrong value in the file: refused, and neither password in the message
+        password_file.write_text(wrong)
+        pg.server.psql(ended, role=role)
+        with pytest.raises(LedgerWriteError, match="unreachable") as refused:
+            await store.orders.accept(new("refused"))
+        password_file.write_text(second)
+        _, created = await store.orders.accept(new("again"))
+        assert created and [o.id for o in await store.orders.list()] == ["again", "after", "before"]
+    finally:
+        await store.close()
+    for secret in (first, second, wrong):
+        assert secret not in str(refused.value) and secret not in caplog.text

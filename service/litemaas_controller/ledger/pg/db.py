@@ -7,8 +7,8 @@ unreachable every read and write fails after a few seconds with ``LedgerWriteErr
 temporary error: the dispatcher and the callers retry), and nothing half-written is kept.
 
 The password never travels in the URL (the settings refuse one there): it comes from the
-password file or libpq's own environment (``PGPASSWORD``, ``PGPASSFILE``), and every message
-built from a driver error has it blanked.
+password file, read again for every new connection (``pg.password``), or libpq's own environment
+(``PGPASSWORD``, ``PGPASSFILE``), and every message built from a driver error has it blanked.
 
 Every write transaction ends with a notification on ``CHANNEL`` (delivered on commit), which the
 change listener of every replica (``pg.listen``) turns into its ``changes.notify()``.
@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from litemaas_controller.errors import LedgerUnreachableError, LedgerWriteError
 from litemaas_controller.ledger.changes import Changes
+from litemaas_controller.ledger.pg.password import Password
 from litemaas_controller.ledger.pg.schema import migrate
 from litemaas_controller.ledger.rows import append_audit
 
@@ -68,7 +69,7 @@ class Db:
     mark = "%s"  # the driver's placeholder
 
     def __init__(
-        self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: str, url: str
+        self, pool: AsyncConnectionPool[Conn], ledger_id: str, password: Password, url: str
     ) -> None:
         self._pool = pool
         self.ledger_id = ledger_id
@@ -82,25 +83,22 @@ class Db:
     @classmethod
     async def open(cls, url: str, password_file: Path | None = None) -> Db:
         """Migrate the schema (under the advisory lock), then open the pool."""
-        password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
+        password = Password(password_file)
         try:
             async with await psycopg.AsyncConnection.connect(
-                url, password=password or None, context=_ADAPTERS
+                url, **await password.connect_kwargs(context=_ADAPTERS)
             ) as conn:
                 ledger_id, _ = await migrate(conn)
         except psycopg.Error as exc:
             raise LedgerWriteError(
-                f"the ledger (PostgreSQL) could not be opened: {_blank(str(exc), password)}"
+                f"the ledger (PostgreSQL) could not be opened: {password.blank(str(exc))}"
             ) from None
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             url,
             connection_class=psycopg.AsyncConnection[DictRow],
-            kwargs={
-                "autocommit": True,
-                "row_factory": dict_row,
-                "password": password or None,
-                "context": _ADAPTERS,
-            },
+            kwargs=partial(
+                password.connect_kwargs, autocommit=True, row_factory=dict_row, context=_ADAPTERS
+            ),
             min_size=1,
             max_size=POOL_MAX,
             timeout=POOL_TIMEOUT,
@@ -123,17 +121,18 @@ class Db:
     def unreachable(self, exc: Exception) -> LedgerUnreachableError:
         """Note that the server is unreachable; the error saying so (the password blanked)."""
         self.reachable = False
-        message = _blank(str(exc), self._password)
+        message = self._password.blank(str(exc))
         return LedgerUnreachableError(f"the ledger (PostgreSQL) is unreachable: {message}")
 
     async def connect(self) -> psycopg.AsyncConnection[Any]:
         """A connection of its own, outside the pool, in autocommit (the change listener's)."""
         return await psycopg.AsyncConnection.connect(
             self._url,
-            password=self._password or None,
-            autocommit=True,
-            application_name=LISTENER,
-            connect_timeout=int(POOL_TIMEOUT),  # a server that does not answer counts as away
+            **await self._password.connect_kwargs(
+                autocommit=True,
+                application_name=LISTENER,
+                connect_timeout=int(POOL_TIMEOUT),  # a server that does not answer counts as away
+            ),
         )
 
     @asynccontextmanager
@@ -157,10 +156,6 @@ class Db:
     async def close(self) -> None:
         async with self._writing:
             await self._pool.close()
-
-
-def _blank(message: str, password: str) -> str:
-    return message.replace(password, "***") if password else message
 
 
 #: append to the audit trail in the caller's transaction (``rows.append_audit``), to await
