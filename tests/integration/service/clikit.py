@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .conftest import Service
 from .credentials import SECRET, TOKEN
+from .servicekit import Service
 
 CLI = str(Path(sys.executable).parent / "litemaas-controller")
 

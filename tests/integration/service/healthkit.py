@@ -6,7 +6,7 @@ from typing import Any
 
 from waiting import wait_for_async
 
-from .conftest import Service
+from .servicekit import Service
 
 
 async def health(service: Service, name: str, status: str, reason: str = "") -> dict[str, Any]:

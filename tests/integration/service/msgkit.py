@@ -9,8 +9,8 @@ from typing import Any
 
 import redis
 
-from .conftest import Service, ServiceFactory
 from .redisproc import RedisServer
+from .servicekit import Service, ServiceFactory
 
 STREAM = "litemaas:changes"
 DEAD = "litemaas:changes:dead"

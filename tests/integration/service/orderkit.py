@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Service
+from .servicekit import Service
 
 ORDER = {
     "id": "ord-1",

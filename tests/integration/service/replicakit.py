@@ -18,9 +18,9 @@ from typing import Any
 from ledgerkit import PgLedger
 from waiting import wait_until
 
-from .conftest import PROJECTS, TERMINAL
 from .procscan import alive
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, TERMINAL
 
 #: short leases, so a dead replica's runs are taken over in seconds: the run lease outlasts a
 #: PostgreSQL restart (its owner renews it once the server is back)
@@ -228,3 +228,11 @@ def order(oid: str, instance: str, action: str = "provision") -> dict[str, str]:
 def provision(oid: str) -> dict[str, str]:
     """A provision of an instance named after the order."""
     return order(oid, oid)
+
+
+def held(replicas: list[Replica], evidence: RunEvidence, oid: str) -> tuple[Run, Replica]:
+    """Order ``oid`` sent, its playbook held once it started: its run and the replica running it."""
+    evidence.hold(oid)
+    round_robin(replicas, [provision(oid)])
+    [run] = evidence.of(oid)
+    return run, next(r for r in replicas if r.name == run.replica)

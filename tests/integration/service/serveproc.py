@@ -18,8 +18,8 @@ from typing import Any
 from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_until
 
-from .conftest import TERMINAL
 from .credentials import BEARER, SECRET, TOKEN
+from .servicekit import TERMINAL
 
 CLI = str(Path(sys.executable).parent / "litemaas-controller")
 

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from litemaas_controller.api import access, make_app
 from litemaas_controller.api.contract import promises
 
-from .conftest import base_settings
 from .credentials import BEARER
+from .servicekit import base_settings
 
 pytestmark = pytest.mark.integration
 

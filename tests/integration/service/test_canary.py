@@ -11,8 +11,8 @@ import pytest
 from litemaas_controller.runner.redact import Redactor
 from litemaas_controller.runner.run import PlaybookRunner, RunRequest
 
-from .conftest import ServiceFactory, base_settings
 from .credentials import BEARER, SECRET, TOKEN
+from .servicekit import ServiceFactory, base_settings
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .clikit import cli
-from .conftest import ServiceFactory
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from kubeobjects import make_namespace
 from sandbox import Sandbox
 from waiting import wait_until
 
-from .conftest import ServiceFactory, problem
 from .credentials import BEARER
 from .orderkit import accepted, managed, order
+from .servicekit import ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 

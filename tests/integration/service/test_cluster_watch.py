@@ -33,10 +33,10 @@ from sandbox.agent.kube import Kube
 from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
-from .conftest import Evidence, Service, ServiceFactory, base_settings
 from .credentials import BEARER
 from .healthkit import health, history
 from .partition import Partition
+from .servicekit import Evidence, Service, ServiceFactory, base_settings
 
 pytestmark = pytest.mark.integration
 #: the tests on the module's service run on the module's event loop, the service's

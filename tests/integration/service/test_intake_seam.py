@@ -10,8 +10,8 @@ import pytest
 from litemaas_controller.intake import OrderIntake
 from waiting import wait_for_async
 
-from .conftest import ServiceFactory
 from .credentials import BEARER
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,6 @@ from sandbox.agent.kube import Kube
 from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
-from .conftest import PROJECTS, ServiceFactory
 from .leaderkit import (
     LEASES,
     Candidate,
@@ -38,6 +37,7 @@ from .leaderkit import (
 )
 from .partition import Partition
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ServiceFactory
 from .credentials import BEARER
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 

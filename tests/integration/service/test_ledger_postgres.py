@@ -15,8 +15,8 @@ from litemaas_controller.api import keys
 from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for_async, wait_until
 
-from .conftest import PROJECTS, TERMINAL, Evidence, ServiceFactory
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, TERMINAL, Evidence, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

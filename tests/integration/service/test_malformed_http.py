@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
-from .conftest import Service, problem
 from .credentials import BEARER
+from .servicekit import Service, problem
 
 pytestmark = pytest.mark.integration
 

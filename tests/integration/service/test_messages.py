@@ -15,7 +15,6 @@ import redis
 
 from waiting import wait_for, wait_for_async
 
-from .conftest import Service, ServiceFactory
 from .credentials import BEARER
 from .msgkit import (
     UPSERT,
@@ -28,6 +27,7 @@ from .msgkit import (
     start,
 )
 from .redisproc import PASSWORD, RedisServer
+from .servicekit import Service, ServiceFactory
 
 # a hung test fails on its own instead of holding the suite until the global timeout
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -21,9 +21,9 @@ from litemaas_controller.intake.messages.parse import Message
 from litemaas_controller.intake.messages.stream import Entry, Stream
 from waiting import wait_for, wait_for_async
 
-from .conftest import ServiceFactory
 from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, provision, send, start
 from .redisproc import PASSWORD, RedisServer
+from .servicekit import ServiceFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

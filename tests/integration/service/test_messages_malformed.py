@@ -14,9 +14,9 @@ import redis
 
 from waiting import wait_for, wait_for_async
 
-from .conftest import ServiceFactory
 from .msgkit import STREAM, UPSERT, dead_letters, order_of, pending, provision, send, start
 from .redisproc import PASSWORD, RedisServer
+from .servicekit import ServiceFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -16,12 +16,12 @@ import pytest
 from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_for
 
-from .conftest import PROJECTS, Evidence, ledger_dump
 from .credentials import SECRET, TOKEN
 from .msgkit import UPSERT, dead_letters, pending, send
 from .procscan import alive
 from .redisproc import PASSWORD, RedisServer
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, Evidence, ledger_dump
 
 # a hung test fails on its own instead of holding the suite until the global timeout
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -14,9 +14,9 @@ import pytest
 from litemaas_controller.intake.auth import signed_headers
 from waiting import Watch, wait_until
 
-from .conftest import PROJECTS, Evidence
 from .credentials import SECRET
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, Evidence
 
 pytestmark = pytest.mark.integration
 

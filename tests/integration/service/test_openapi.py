@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from litemaas_controller.api import access, make_app, query
 from litemaas_controller.api.contract import Param, promises
 
-from .conftest import Service, base_settings, problem
 from .credentials import BEARER
 from .orderkit import ORDER
+from .servicekit import Service, base_settings, problem
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import pytest
 
 from litemaas_controller.intake.auth import signed_headers
 
-from .conftest import Service, ServiceFactory, problem
 from .credentials import BEARER, SECRET
 from .orderkit import ORDER
+from .servicekit import Service, ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from kubeobjects import make_namespace
 from litemaas_controller.config.paths import default_playbook_dir
 from sandbox import Sandbox
 
-from .conftest import ServiceFactory, problem
 from .credentials import BEARER
 from .orderkit import accepted, managed, order, submitted
+from .servicekit import ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 

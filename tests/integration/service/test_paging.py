@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Service, ServiceFactory
 from .credentials import BEARER
+from .servicekit import Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

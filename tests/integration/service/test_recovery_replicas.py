@@ -20,8 +20,8 @@ from litemaas_controller.runner import procs
 from litemaas_controller.runner.redact import Redactor
 from litemaas_controller.runner.run import PlaybookRunner
 
-from .conftest import base_settings
 from .procscan import alive
+from .servicekit import base_settings
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,9 @@ from sandbox import Sandbox
 from waiting import wait_for
 
 from .clikit import cli
-from .conftest import Evidence, Service, ServiceFactory, problem
 from .credentials import BEARER
 from .healthkit import ended, repairs
+from .servicekit import Evidence, Service, ServiceFactory, problem
 
 pytestmark = pytest.mark.integration
 

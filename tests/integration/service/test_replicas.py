@@ -35,6 +35,7 @@ from .replicakit import (
     Replica,
     RunEvidence,
     audit_of,
+    held,
     order,
     orders_ended,
     orders_of,
@@ -143,10 +144,7 @@ def test_kill_9_of_the_replica_running_an_order_another_finishes_it(
     trio: list[Replica], pg: PgLedger, evidence: RunEvidence
 ) -> None:
     oid = "hold-b"
-    evidence.hold(oid)
-    round_robin(trio, [provision(oid)])
-    [first] = evidence.of(oid)
-    victim = next(r for r in trio if r.name == first.replica)
+    first, victim = held(trio, evidence, oid)
     assert run_pids(first.run)  # its playbook runs, held
     victim.kill_container()
     assert run_pids(first.run) == []  # the playbook died with its container
@@ -168,10 +166,7 @@ def test_a_replica_paused_past_its_run_lease_records_nothing_for_the_run_it_lost
     trio: list[Replica], pg: PgLedger, evidence: RunEvidence
 ) -> None:
     oid = "hold-e"
-    evidence.hold(oid)
-    round_robin(trio, [provision(oid)])
-    [first] = evidence.of(oid)
-    paused = next(r for r in trio if r.name == first.replica)
+    first, paused = held(trio, evidence, oid)
     paused.pause()
     try:
         [_, second] = evidence.of(oid, 2)  # its lease expired: another replica runs the order

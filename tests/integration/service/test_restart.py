@@ -11,10 +11,10 @@ import pytest
 
 from litemaas_controller.intake.auth import signed_headers
 
-from .conftest import PROJECTS, Evidence
 from .credentials import SECRET, TOKEN
 from .procscan import alive, run_pids
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, Evidence
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import redis.asyncio as aioredis
 from litemaas_controller.intake.messages.stream import Stream
 from waiting import wait_for, wait_for_async
 
-from .conftest import Service, ServiceFactory, problem
 from .msgkit import DEAD, GROUP, STREAM, UPSERT, dead_letters, order_of, pending, provision, send
 from .orderkit import ORDER
 from .redisproc import RedisServer
+from .servicekit import Service, ServiceFactory, problem
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

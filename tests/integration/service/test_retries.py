@@ -16,8 +16,8 @@ from litemaas_controller.api import keys
 from litemaas_controller.intake import OrderIntake
 from litemaas_controller.ledger import Action, NewOrder
 
-from .conftest import Service, ServiceFactory
 from .msgkit import UPSERT, provision
+from .servicekit import Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from litemaas_controller.ledger import EventRecord, RunStatus
 from litemaas_controller.runner.redact import Redactor
 from litemaas_controller.runner.run import PlaybookRunner, RunRequest
 
-from .conftest import Evidence, base_settings
+from .servicekit import Evidence, base_settings
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ import pytest
 from litemaas_controller.intake.auth import signed_headers
 from waiting import wait_for, wait_until
 
-from .conftest import PROJECTS, Evidence, Service, ServiceFactory
 from .credentials import SECRET
 from .procscan import run_pids
 from .serveproc import ServeProcess
+from .servicekit import PROJECTS, Evidence, Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from litemaas_controller.runner.run import PlaybookRunner
 from sandbox.throwaway_pg import ThrowawayPostgres
 from waiting import wait_for
 
-from .conftest import Evidence, base_settings
 from .procscan import alive
+from .servicekit import Evidence, base_settings
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ServiceFactory
 from .credentials import BEARER
 from .procscan import alive, run_pids
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 

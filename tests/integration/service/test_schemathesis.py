@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Service
 from .credentials import TOKEN
 from .orderkit import ORDER
+from .servicekit import Service
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
-from .conftest import Service, ServiceFactory
 from .credentials import BEARER
+from .servicekit import Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

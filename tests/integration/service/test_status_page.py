@@ -16,8 +16,8 @@ from litemaas_controller.api import keys
 from litemaas_controller.ui.session import COOKIE, SessionSigner
 
 from .clikit import cli
-from .conftest import Service, ServiceFactory
 from .credentials import BEARER, TOKEN
+from .servicekit import Service, ServiceFactory
 
 pytestmark = pytest.mark.integration
 

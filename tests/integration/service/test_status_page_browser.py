@@ -22,9 +22,9 @@ from litemaas_controller import ui
 from litemaas_controller.api import keys
 from sandbox import Sandbox
 
-from .conftest import ServiceFactory
 from .credentials import BEARER, TOKEN
 from .healthkit import health
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 

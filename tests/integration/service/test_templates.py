@@ -23,9 +23,9 @@ from litemaas_controller.runner import extravars
 from templated import planted, slashed, string_fields, touching
 from waiting import wait_for
 
-from .conftest import PROJECTS, ServiceFactory
 from .msgkit import dead_letters, pending, provision, received, send
 from .redisproc import RedisServer
+from .servicekit import PROJECTS, ServiceFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

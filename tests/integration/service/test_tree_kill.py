@@ -15,9 +15,9 @@ import pytest
 from litemaas_controller.runner import procs
 from waiting import wait_for
 
-from .conftest import ServiceFactory
 from .credentials import BEARER
 from .procscan import alive
+from .servicekit import ServiceFactory
 
 pytestmark = pytest.mark.integration
 
