@@ -7,12 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ResponseError
 
 from litemaas_controller.dispatch import plans
 from litemaas_controller.errors import InvalidError, MalformedError
 from litemaas_controller.intake.messages import TYPES, published
 from litemaas_controller.intake.messages.deadletter import DeadLetter, fields
 from litemaas_controller.intake.messages.parse import parse
+from litemaas_controller.intake.messages.stream import is_nogroup
 from litemaas_controller.ledger import Action, OrderRecord, OrderStatus
 
 pytestmark = pytest.mark.unit
@@ -115,3 +117,37 @@ def test_each_type_runs_the_documented_playbook_with_the_documented_vars() -> No
             "litellm_keys_operation": action.value,
             "litellm_keys_key": {},
         }
+
+
+@pytest.mark.parametrize(
+    ("reply", "nogroup"),
+    [
+        (
+            "NOGROUP No such key 'litemaas:models' or consumer group 'controller' in XREADGROUP with "
+            "GROUP option",
+            True,
+        ),
+        # Redis 7: an error of redis.call inside a script keeps its code
+        (
+            "NOGROUP No such key 'litemaas:models' or consumer group 'controller' in XACK command "
+            "script: 3f1c, on @user_script:25.",
+            True,
+        ),
+        # Redis 6 wraps it
+        (
+            "Error running script (call to f_3f1c): @user_script:25: @user_script: 25: -NOGROUP No "
+            "such key 'litemaas:models' or consumer group 'controller' in XACK command",
+            True,
+        ),
+        (
+            "Error running script (call to f_3f1c): @user_script:1: WRONGTYPE Operation against a "
+            "key holding the wrong kind of value",
+            False,
+        ),
+        ("BUSYGROUP Consumer Group name already exists", False),
+        ("NOGROUPS is not a code", False),
+    ],
+)
+def test_nogroup_is_recognised_as_redis_6_and_7_answer_it(reply: str, nogroup: bool) -> None:
+    # redis-py drops the leading "ERR " of an error reply
+    assert is_nogroup(ResponseError(reply)) is nogroup

@@ -9,6 +9,7 @@ on this consumer.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,14 @@ def _id(value: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+#: NOGROUP as Redis answers it: the reply's code (``NOGROUP No such key …``), or inside a Lua
+#: script's error (Redis 7: ``NOGROUP … script: …``; Redis 6 wraps it: ``ERR Error running script
+#: (call to f_…): @user_script:25: @user_script: 25: -NOGROUP …``)
+_NOGROUP = re.compile(r"(?:^|[\s:]-?)NOGROUP\b")
+
+
 def is_nogroup(exc: ResponseError) -> bool:
-    return str(exc).startswith("NOGROUP")
+    return _NOGROUP.search(str(exc)) is not None
 
 
 class Stream:
