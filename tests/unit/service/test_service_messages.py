@@ -123,8 +123,8 @@ def test_each_type_runs_the_documented_playbook_with_the_documented_vars() -> No
     ("reply", "nogroup"),
     [
         (
-            "NOGROUP No such key 'litemaas:models' or consumer group 'controller' in XREADGROUP with "
-            "GROUP option",
+            "NOGROUP No such key 'litemaas:models' or consumer group 'controller' in XREADGROUP "
+            "with GROUP option",
             True,
         ),
         # Redis 7: an error of redis.call inside a script keeps its code
