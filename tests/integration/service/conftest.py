@@ -16,6 +16,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient, TestServer
 
+from kubeobjects import make_namespace
 from litemaas_controller.api import make_app
 from sandbox import Sandbox
 from sandbox.agent.kube import Kube
@@ -75,9 +76,7 @@ def kube(sandbox_vanilla: Sandbox) -> Kube:
 @pytest.fixture
 def namespace(kube: Kube, namespace_name: str) -> Iterator[str]:
     """A namespace of the test's own on the vanilla sandbox: the controller's, its own Lease."""
-    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": namespace_name}})  # fmt: skip
-    yield namespace_name
+    yield make_namespace(kube, namespace_name)
     kube.delete(f"/api/v1/namespaces/{namespace_name}")
 
 
